@@ -1,0 +1,18 @@
+/* Constants the BPF side needs that vmlinux.h does not carry (macros are not in BTF). */
+#ifndef SYNFIN_BPF_H
+#define SYNFIN_BPF_H
+
+#define SYNFIN_AF_INET 2
+#define SYNFIN_AF_INET6 10
+#define SYNFIN_IPPROTO_TCP 6
+
+#define SYNFIN_S_IFMT 00170000
+#define SYNFIN_S_IFSOCK 0140000
+
+/* include/net/tcp_states.h */
+#define SYNFIN_TCP_SYN_SENT 2
+#define SYNFIN_TCP_SYN_RECV 3
+#define SYNFIN_TCP_CLOSE 7
+#define SYNFIN_TCP_LISTEN 10
+
+#endif

@@ -1,0 +1,12 @@
+#pragma once
+// What the kernel side needs from the machine before anything is loaded, checked up front so a
+// missing piece becomes one clear line instead of a libbpf error deep inside load.
+#include "common/result.h"
+
+namespace synfin::capture {
+
+// Checks privileges and BTF, and mounts tracefs when it is missing (syscall tracepoints are
+// attached through it). Returns an error naming exactly what is missing.
+Status prepare_environment();
+
+}  // namespace synfin::capture

@@ -1,0 +1,48 @@
+#pragma once
+// A running capture: the loaded and attached programs, the ring-buffer stream and the decoder,
+// feeding every decoded event into the model's connection table.
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "capture/event_stream.h"
+#include "capture/tracer_program.h"
+#include "common/result.h"
+#include "decode/decoder.h"
+#include "model/connection_table.h"
+
+namespace synfin::capture {
+
+class CaptureSession {
+ public:
+  static Result<std::unique_ptr<CaptureSession>> start(const CaptureOptions& options,
+                                                       model::ConnectionTable& table);
+  CaptureSession(const CaptureSession&) = delete;
+  CaptureSession& operator=(const CaptureSession&) = delete;
+
+  // Drains the ring every drain_interval_ms and calls on_tick after each drain; returns when a
+  // stop signal arrives (after a final drain) or on_tick returns false.
+  Status run(int drain_interval_ms, const std::function<bool()>& on_tick);
+
+  // Checks the BPF loss counters and the decoder; marks open connections incomplete when
+  // anything was lost since the last check.
+  void account_losses();
+
+  const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
+  const LostCounts& lost_counts() const { return lost_; }
+  TracerProgram& program() { return *program_; }
+  EventStream& stream() { return *stream_; }
+
+ private:
+  explicit CaptureSession(model::ConnectionTable& table) : table_(table) {}
+  static void on_record(void* self, std::span<const std::byte> record);
+
+  model::ConnectionTable& table_;
+  decode::Decoder decoder_;
+  std::unique_ptr<TracerProgram> program_;
+  std::unique_ptr<EventStream> stream_;
+  LostCounts lost_{};
+  uint64_t undecodable_seen_ = 0;
+};
+
+}  // namespace synfin::capture

@@ -1,0 +1,131 @@
+#include "capture/tracer_program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "synfin_bpf.skel.h"
+
+namespace synfin::capture {
+
+namespace {
+bool g_libbpf_verbose = false;
+
+int print_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  (void)level;
+  if (!g_libbpf_verbose) return 0;  // failures are reported as one line by the caller
+  return std::vfprintf(stderr, format, args);
+}
+
+std::string errno_text(int error) { return std::strerror(error < 0 ? -error : error); }
+}  // namespace
+
+TracerProgram::TracerProgram(synfin_bpf* skeleton) : skeleton_(skeleton) {}
+
+TracerProgram::~TracerProgram() { synfin_bpf__destroy(skeleton_); }
+
+Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions& options) {
+  g_libbpf_verbose = options.verbose;
+  libbpf_set_print(print_libbpf);
+  if (options.local_ports.size() > SYNFIN_MAX_PORT_FILTERS ||
+      options.remote_ports.size() > SYNFIN_MAX_PORT_FILTERS)
+    return Error{fmt::format("at most {} ports per filter", SYNFIN_MAX_PORT_FILTERS)};
+
+  synfin_bpf* skeleton = synfin_bpf__open();
+  if (!skeleton)
+    return Error{fmt::format("cannot open the embedded BPF object: {}", errno_text(errno))};
+  std::unique_ptr<TracerProgram> program(new TracerProgram(skeleton));
+
+  auto* config = skeleton->rodata;
+  config->filter_family = options.family == 4 ? 2 : options.family == 6 ? 10 : 0;
+  config->filter_local_port_count = static_cast<uint32_t>(options.local_ports.size());
+  for (std::size_t i = 0; i < options.local_ports.size(); ++i)
+    config->filter_local_ports[i] = options.local_ports[i];
+  config->filter_remote_port_count = static_cast<uint32_t>(options.remote_ports.size());
+  for (std::size_t i = 0; i < options.remote_ports.size(); ++i)
+    config->filter_remote_ports[i] = options.remote_ports[i];
+  config->wakeup_threshold_bytes = options.ring_bytes / 4;
+  if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
+    return Error{fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
+  bpf_program__set_autoattach(skeleton->progs.dump_tcp_sockets, false);
+
+  if (int err = synfin_bpf__load(skeleton); err)
+    return Error{fmt::format("the kernel refused synfin's BPF programs ({}); rerun with --verbose "
+                             "for libbpf's and the verifier's log",
+                             errno_text(err))};
+  return program;
+}
+
+Status TracerProgram::attach() {
+  if (int err = synfin_bpf__attach(skeleton_); err)
+    return Error{fmt::format("attaching the TCP tracepoint programs failed: {}", errno_text(err))};
+  status_.clear();
+  bpf_program* program;
+  bpf_object__for_each_program(program, skeleton_->obj) {
+    if (program == skeleton_->progs.dump_tcp_sockets) continue;
+    status_.push_back({bpf_program__name(program), true});
+  }
+  return Ok{};
+}
+
+int TracerProgram::ring_buffer_fd() const { return bpf_map__fd(skeleton_->maps.events); }
+
+LostCounts TracerProgram::lost_counts() const {
+  LostCounts totals{};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(static_cast<std::size_t>(cpus));
+  int fd = bpf_map__fd(skeleton_->maps.lost_events);
+  for (uint32_t type = 0; type < SYNFIN_EV_TYPE_COUNT; ++type) {
+    if (bpf_map_lookup_elem(fd, &type, per_cpu.data()) != 0) continue;
+    for (uint64_t count : per_cpu) totals[type] += count;
+  }
+  return totals;
+}
+
+Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() const {
+  bpf_link* link = bpf_program__attach_iter(skeleton_->progs.dump_tcp_sockets, nullptr);
+  if (!link)
+    return Error{fmt::format("cannot attach the iter/tcp program: {}", errno_text(errno))};
+  int fd = bpf_iter_create(bpf_link__fd(link));
+  if (fd < 0) {
+    int err = errno;
+    bpf_link__destroy(link);
+    return Error{fmt::format("cannot start the socket-table iterator: {}", errno_text(err))};
+  }
+  std::vector<synfin_socket_record> records;
+  std::vector<char> buffer(64 * 1024);
+  std::size_t pending = 0;  // a read may end mid-record
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data() + pending, buffer.size() - pending);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      bpf_link__destroy(link);
+      return Error{fmt::format("reading the socket-table iterator failed: {}", errno_text(err))};
+    }
+    if (n == 0) break;
+    std::size_t available = pending + static_cast<std::size_t>(n);
+    std::size_t whole = available / sizeof(synfin_socket_record);
+    for (std::size_t i = 0; i < whole; ++i) {
+      synfin_socket_record record;
+      std::memcpy(&record, buffer.data() + i * sizeof(record), sizeof(record));
+      records.push_back(record);
+    }
+    pending = available - whole * sizeof(synfin_socket_record);
+    std::memmove(buffer.data(), buffer.data() + whole * sizeof(synfin_socket_record), pending);
+  }
+  ::close(fd);
+  bpf_link__destroy(link);
+  return records;
+}
+
+}  // namespace synfin::capture

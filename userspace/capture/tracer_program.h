@@ -1,0 +1,54 @@
+#pragma once
+// RAII owner of the synfin BPF skeleton: open → configure .rodata → load → attach, destroyed
+// (detached and freed) exactly once. Non-copyable; every failure comes back as a value.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "synfin/abi.h"
+
+struct synfin_bpf;
+
+namespace synfin::capture {
+
+struct CaptureOptions {
+  int family = 0;  // 0 both, 4, 6
+  std::vector<uint16_t> local_ports;
+  std::vector<uint16_t> remote_ports;
+  uint32_t ring_bytes = 16u << 20;
+  bool verbose = false;  // libbpf's own log (verifier output) on stderr
+};
+
+struct ProgramStatus {
+  std::string name;
+  bool attached = false;
+};
+
+using LostCounts = std::array<uint64_t, SYNFIN_EV_TYPE_COUNT>;
+
+class TracerProgram {
+ public:
+  static Result<std::unique_ptr<TracerProgram>> load(const CaptureOptions& options);
+  ~TracerProgram();
+  TracerProgram(const TracerProgram&) = delete;
+  TracerProgram& operator=(const TracerProgram&) = delete;
+
+  // Attaches every tracepoint program; the iterator runs on demand in snapshot_sockets().
+  Status attach();
+  int ring_buffer_fd() const;
+  // Reserve failures per event type, summed over CPUs.
+  LostCounts lost_counts() const;
+  // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once.
+  Result<std::vector<synfin_socket_record>> snapshot_sockets() const;
+  const std::vector<ProgramStatus>& program_status() const { return status_; }
+
+ private:
+  explicit TracerProgram(synfin_bpf* skeleton);
+  synfin_bpf* skeleton_;
+  std::vector<ProgramStatus> status_;
+};
+
+}  // namespace synfin::capture

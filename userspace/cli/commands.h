@@ -1,0 +1,10 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace synfin::cli {
+
+// Each subcommand registers its options and returns the function that runs it.
+using Runner = std::function<int()>;
+Runner register_trace(CLI::App& app);
+
+}  // namespace synfin::cli

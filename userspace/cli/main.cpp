@@ -1,0 +1,24 @@
+#include <CLI/CLI.hpp>
+
+#include <vector>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "synfin — TCP connection tracer.\n"
+      "Watches every TCP connection through the kernel's TCP tracepoints, rebuilds each\n"
+      "connection's state sequence, validates it against the TCP state machine and tells\n"
+      "how it ended. Needs root (or CAP_BPF+CAP_PERFMON) and a kernel with BTF.",
+      "synfin"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SYNFIN_VERSION);
+  std::vector<synfin::cli::Runner> runners;
+  runners.push_back(synfin::cli::register_trace(app));
+  CLI11_PARSE(app, argc, argv);
+  for (auto& run : runners) {
+    int rc = run();
+    if (rc >= 0) return rc;
+  }
+  return 2;
+}

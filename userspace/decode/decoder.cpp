@@ -1,0 +1,79 @@
+#include "decode/decoder.h"
+
+#include <cstring>
+
+#include "synfin/abi.h"
+
+namespace synfin::decode {
+
+namespace {
+constexpr uint16_t kAfInet = 2;
+constexpr uint16_t kAfInet6 = 10;
+
+std::optional<model::EventKind> kind_from_type(uint32_t type) {
+  switch (type) {
+    case SYNFIN_EV_STATE: return model::EventKind::StateChange;
+    case SYNFIN_EV_RETRANSMIT: return model::EventKind::Retransmit;
+    case SYNFIN_EV_SYNACK_RETRANSMIT: return model::EventKind::SynAckRetransmit;
+    case SYNFIN_EV_SEND_RESET: return model::EventKind::ResetSent;
+    case SYNFIN_EV_RECEIVE_RESET: return model::EventKind::ResetReceived;
+    case SYNFIN_EV_DESTROY: return model::EventKind::Destroyed;
+    case SYNFIN_EV_ACCEPT: return model::EventKind::Accepted;
+    default: return std::nullopt;
+  }
+}
+}  // namespace
+
+std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
+  if (record.size() < sizeof(synfin_event)) {
+    ++counters_.truncated;
+    return std::nullopt;
+  }
+  if (record.size() > sizeof(synfin_event)) {
+    ++counters_.oversized;
+    return std::nullopt;
+  }
+  synfin_event raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));  // the ring gives no alignment promise
+
+  auto kind = kind_from_type(raw.type);
+  if (!kind) {
+    ++counters_.unknown_type;
+    return std::nullopt;
+  }
+  model::Event event;
+  event.kind = *kind;
+  if (raw.family == kAfInet) {
+    event.tuple.family = model::AddressFamily::IPv4;
+  } else if (raw.family == kAfInet6) {
+    event.tuple.family = model::AddressFamily::IPv6;
+  } else {
+    ++counters_.bad_field;
+    return std::nullopt;
+  }
+  if (event.kind == model::EventKind::StateChange) {
+    auto from = model::state_from_kernel(raw.old_state);
+    auto to = model::state_from_kernel(raw.new_state);
+    if (!from || !to) {
+      ++counters_.bad_field;
+      return std::nullopt;
+    }
+    event.from = *from;
+    event.to = *to;
+  }
+  event.ts_ns = raw.ts_ns;
+  event.cookie = raw.cookie;
+  std::memcpy(event.tuple.local.address.data(), raw.saddr, sizeof(raw.saddr));
+  std::memcpy(event.tuple.remote.address.data(), raw.daddr, sizeof(raw.daddr));
+  event.tuple.local.port = raw.sport;
+  event.tuple.remote.port = raw.dport;
+  event.task.pid = raw.tgid;
+  event.task.cgroup_id = raw.cgroup_id;
+  std::memcpy(event.task.comm.data(), raw.comm, sizeof(raw.comm));
+  event.task.comm.back() = '\0';
+  event.task_is_owner = (raw.flags & SYNFIN_FLAG_TASK_IS_OWNER) != 0;
+  ++counters_.decoded;
+  return event;
+}
+
+}  // namespace synfin::decode

@@ -1,0 +1,33 @@
+#pragma once
+// Ring-buffer bytes → typed model events. Size-checked: a short, oversized or unknown record
+// is counted and skipped, never trusted.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "model/event.h"
+
+namespace synfin::decode {
+
+struct DecodeCounters {
+  uint64_t decoded = 0;
+  uint64_t truncated = 0;     // shorter than the record layout
+  uint64_t oversized = 0;     // longer than the record layout
+  uint64_t unknown_type = 0;  // a type this build does not know
+  uint64_t bad_field = 0;     // a state or family outside the kernel's range
+};
+
+class Decoder {
+ public:
+  std::optional<model::Event> decode(std::span<const std::byte> record);
+  const DecodeCounters& counters() const { return counters_; }
+  uint64_t undecodable() const {
+    return counters_.truncated + counters_.oversized + counters_.unknown_type + counters_.bad_field;
+  }
+
+ private:
+  DecodeCounters counters_;
+};
+
+}  // namespace synfin::decode

@@ -1,0 +1,173 @@
+#include "model/connection_table.h"
+
+#include <vector>
+
+namespace synfin::model {
+
+namespace {
+Role role_from_first_step(TcpState from, TcpState to) {
+  if (to == TcpState::Listen || (from == TcpState::Listen && to == TcpState::Close))
+    return Role::Listener;
+  if (from == TcpState::Listen || to == TcpState::SynRecv || from == TcpState::SynRecv)
+    return Role::Server;
+  if (to == TcpState::SynSent || from == TcpState::SynSent) return Role::Client;
+  return Role::Unknown;
+}
+
+// A socket whose first traced step is one of these was born while synfin watched.
+bool is_birth(TcpState from, TcpState to) {
+  return (from == TcpState::Close && (to == TcpState::SynSent || to == TcpState::Listen)) ||
+         (from == TcpState::Listen && to == TcpState::SynRecv);
+}
+
+// The kernel zeroes a socket's ports as it unhashes it on the way to CLOSE, and a child's
+// remote end is filled in only after its first step: keep the most recent complete ends.
+void merge_tuple(SocketTuple& kept, const SocketTuple& seen) {
+  kept.family = seen.family;
+  if (seen.local.port != 0) kept.local = seen.local;
+  if (seen.remote.port != 0) kept.remote = seen.remote;
+}
+
+void push_history(Connection& c, TcpState state, uint64_t entered_ns) {
+  if (c.history_length == Connection::kMaxHistory) {
+    c.history_truncated = true;
+    c.history[Connection::kMaxHistory - 1] = {state, entered_ns};
+    return;
+  }
+  c.history[c.history_length++] = {state, entered_ns};
+}
+}  // namespace
+
+ConnectionTable::ConnectionTable(std::size_t max_connections, ConnectionObserver& observer)
+    : max_connections_(max_connections), observer_(observer), connections_(&node_pool_) {
+  connections_.reserve(max_connections_ < (1u << 16) ? max_connections_ : (1u << 16));
+}
+
+const Connection* ConnectionTable::find(uint64_t cookie) const {
+  auto it = connections_.find(cookie);
+  return it == connections_.end() ? nullptr : &it->second;
+}
+
+Connection* ConnectionTable::find_or_start(const Event& event) {
+  auto it = connections_.find(event.cookie);
+  if (it != connections_.end()) return &it->second;
+  if (connections_.size() >= max_connections_) {
+    ++counters_.untracked_connections;
+    return nullptr;
+  }
+  Connection& c = connections_[event.cookie];
+  c.cookie = event.cookie;
+  c.tuple = event.tuple;
+  c.first_seen_ns = event.ts_ns;
+  return &c;
+}
+
+Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, TcpState state,
+                                  uint64_t seen_ns) {
+  if (connections_.size() >= max_connections_) {
+    ++counters_.untracked_connections;
+    return nullptr;
+  }
+  auto [it, inserted] = connections_.try_emplace(cookie);
+  if (!inserted) return nullptr;
+  Connection& c = it->second;
+  c.cookie = cookie;
+  c.tuple = tuple;
+  c.first_seen_ns = seen_ns;
+  c.state = state;
+  c.joined_mid_life = true;
+  c.role = role_from_first_step(state, state);
+  push_history(c, state, 0);
+  return &c;
+}
+
+void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
+  bool first_step = c.history_length == 0;
+  if (first_step) {
+    c.joined_mid_life = c.joined_mid_life || !is_birth(e.from, e.to);
+    push_history(c, e.from, 0);
+  } else if (e.from != c.state && c.first_violation == Reason::None) {
+    c.first_violation = Reason::Discontinuity;
+    c.violation_from = c.state;
+    c.violation_to = e.from;
+  }
+  if (!is_legal_transition(e.from, e.to) &&
+      (c.first_violation == Reason::None || c.first_violation == Reason::Discontinuity)) {
+    c.first_violation = Reason::IllegalTransition;
+    c.violation_from = e.from;
+    c.violation_to = e.to;
+  }
+  if (c.role == Role::Unknown) c.role = role_from_first_step(e.from, e.to);
+  merge_tuple(c.tuple, e.tuple);
+  c.state = e.to;
+  c.state_entered_ns = e.ts_ns;
+  push_history(c, e.to, e.ts_ns);
+  if (e.task_is_owner) c.owner = e.task;
+  observer_.on_transition(c, e.from, e.to, e.ts_ns);
+}
+
+void ConnectionTable::apply(const Event& e) {
+  switch (e.kind) {
+    case EventKind::StateChange: {
+      if (Connection* c = find_or_start(e)) apply_state_change(*c, e);
+      return;
+    }
+    case EventKind::Accepted: {
+      if (Connection* c = find_or_start(e)) {
+        if (c->history_length == 0) c->joined_mid_life = true;
+        c->owner = e.task;
+        merge_tuple(c->tuple, e.tuple);
+      }
+      return;
+    }
+    case EventKind::Destroyed: {
+      auto it = connections_.find(e.cookie);
+      if (it == connections_.end()) return;
+      finish(it->second, e.ts_ns);
+      return;
+    }
+    case EventKind::ResetReceived:
+    case EventKind::ResetSent:
+    case EventKind::Retransmit: {
+      auto it = connections_.find(e.cookie);
+      Connection* c = it == connections_.end() ? nullptr : &it->second;
+      if (c) {
+        if (e.kind == EventKind::ResetReceived) c->reset_received = true;
+        if (e.kind == EventKind::ResetSent) c->reset_sent = true;
+        if (e.kind == EventKind::Retransmit) ++c->retransmits;
+      }
+      observer_.on_signal(c, e);
+      return;
+    }
+    case EventKind::SynAckRetransmit:
+      observer_.on_signal(nullptr, e);
+      return;
+  }
+}
+
+void ConnectionTable::finish(Connection& c, uint64_t ts_ns) {
+  if (c.history_length == 0) {  // only an accept() was seen: nothing to report
+    connections_.erase(c.cookie);
+    return;
+  }
+  if (c.state != TcpState::Close && c.first_violation == Reason::None) {
+    c.first_violation = Reason::Discontinuity;
+    c.violation_from = c.state;
+    c.violation_to = TcpState::Close;
+  }
+  observer_.on_closed(c, classify(c), ts_ns);
+  connections_.erase(c.cookie);
+}
+
+void ConnectionTable::mark_open_connections_incomplete() {
+  for (auto& [cookie, connection] : connections_) connection.events_lost = true;
+}
+
+void ConnectionTable::finish_closed_connections(uint64_t now_ns) {
+  std::vector<uint64_t> closed;
+  for (const auto& [cookie, connection] : connections_)
+    if (connection.state == TcpState::Close && connection.history_length > 1) closed.push_back(cookie);
+  for (uint64_t cookie : closed) finish(connections_.at(cookie), now_ns);
+}
+
+}  // namespace synfin::model

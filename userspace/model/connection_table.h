@@ -1,0 +1,77 @@
+#pragma once
+// The live connection table: applies events in arrival order, validates each step, and hands
+// every transition and every finished connection to an observer. Pure: no clock, no syscalls.
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <unordered_map>
+
+#include "model/connection.h"
+#include "model/event.h"
+
+namespace synfin::model {
+
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  virtual void on_transition(const Connection& connection, TcpState from, TcpState to,
+                             uint64_t ts_ns) = 0;
+  // The full socket is gone. `connection.state` is CLOSE; classification says whether a
+  // TIME_WAIT mini-socket lives on.
+  virtual void on_closed(const Connection& connection, const Classification& classification,
+                         uint64_t ts_ns) = 0;
+  // Retransmits, resets, SYN+ACK retransmits: `connection` is null when not tracked.
+  virtual void on_signal(const Connection* connection, const Event& event) {
+    (void)connection;
+    (void)event;
+  }
+};
+
+struct TableCounters {
+  uint64_t untracked_connections = 0;  // not tracked because the table was full
+};
+
+class ConnectionTable {
+ public:
+  ConnectionTable(std::size_t max_connections, ConnectionObserver& observer);
+  ConnectionTable(const ConnectionTable&) = delete;
+  ConnectionTable& operator=(const ConnectionTable&) = delete;
+
+  void apply(const Event& event);
+
+  // Seeds a socket found in the kernel's table before tracing saw it be born. Its later
+  // steps are validated from `state`; its verdict can be incomplete but never invalid for
+  // the history it lacks. Returns null when the table is full or the cookie is known.
+  Connection* seed(uint64_t cookie, const SocketTuple& tuple, TcpState state, uint64_t seen_ns);
+
+  // Ring-buffer records were lost: any open connection may have missed a step.
+  void mark_open_connections_incomplete();
+
+  // Finishes connections already in CLOSE whose socket has not been destroyed yet (the
+  // application still holds the descriptor) — used when a trace ends.
+  void finish_closed_connections(uint64_t now_ns);
+
+  const Connection* find(uint64_t cookie) const;
+  std::size_t size() const { return connections_.size(); }
+  std::size_t capacity() const { return max_connections_; }
+  const TableCounters& counters() const { return counters_; }
+
+  template <typename Visitor>
+  void for_each(Visitor&& visit) const {
+    for (const auto& [cookie, connection] : connections_) visit(connection);
+  }
+
+ private:
+  Connection* find_or_start(const Event& event);
+  void apply_state_change(Connection& connection, const Event& event);
+  void finish(Connection& connection, uint64_t ts_ns);
+
+  std::size_t max_connections_;
+  ConnectionObserver& observer_;
+  // Freed nodes are recycled, so steady-state churn does not reach malloc.
+  std::pmr::unsynchronized_pool_resource node_pool_;
+  std::pmr::unordered_map<uint64_t, Connection> connections_;
+  TableCounters counters_;
+};
+
+}  // namespace synfin::model

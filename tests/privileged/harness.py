@@ -1,0 +1,201 @@
+"""Shared pieces of the privileged tests: privilege policy, running synfin, peers, netns pairs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+PEERS = os.path.join(HERE, "peers.py")
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def require_privileges():
+    """Root is needed to load BPF. Outside CI a non-root run skips; under CI=true it fails."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("CI") == "true":
+        print("FAIL: privileged test needs root to load BPF, and CI=true forbids skipping")
+        sys.exit(1)
+    print("SKIP: privileged test needs root")
+    sys.exit(SKIP)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+class Trace:
+    """`synfin trace` in the background, stopped with SIGINT like a user's Ctrl-C."""
+
+    def __init__(self, synfin, *args):
+        self.proc = subprocess.Popen([synfin, "trace", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.stderr_lines = []
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.reader.start()
+        if not self.ready.wait(30):
+            self.proc.kill()
+            raise Failure("synfin trace did not start: " + " ".join(self.stderr_lines)[-500:])
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.rstrip())
+            if "tracing" in line or "error" in line:
+                self.ready.set()
+        self.ready.set()
+
+    def stop(self):
+        """Returns every JSON object printed; the process must exit 0 after its final drain."""
+        time.sleep(0.5)  # let the last softirq transitions land in the ring
+        self.proc.send_signal(signal.SIGINT)
+        out = self.proc.stdout.read()
+        self.proc.wait(30)
+        self.reader.join(10)
+        check(self.proc.returncode == 0,
+              f"synfin trace exited {self.proc.returncode}: {self.stderr_lines[-3:]}")
+        events = []
+        for line in out.splitlines():
+            events.append(json.loads(line))  # every line must be valid JSON
+        return events
+
+    def summary(self):
+        return self.stderr_lines[-1] if self.stderr_lines else ""
+
+
+class Peer:
+    """A peers.py process, optionally inside a network namespace."""
+
+    def __init__(self, role, mode, port, family="4", count=1, name=None, netns=None,
+                 host=None, bind=None, cpu=None):
+        cmd = [sys.executable, PEERS, role, "--mode", mode, "--port", str(port),
+               "--family", family, "--count", str(count)]
+        if name:
+            cmd += ["--name", name]
+        if host:
+            cmd += ["--host", host]
+        if bind:
+            cmd += ["--bind", bind]
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.pid = self.proc.pid  # ip netns exec and taskset exec in place: same pid
+
+    def expect(self, wanted, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise Failure(f"peer {self.pid} exited waiting for {wanted!r}")
+            if line.strip() == wanted:
+                return
+        raise Failure(f"peer {self.pid} never said {wanted!r}")
+
+    def tell(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def wait(self, timeout=60):
+        self.proc.wait(timeout)
+        check(self.proc.returncode == 0, f"peer {self.pid} exited {self.proc.returncode}")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class NetnsPair:
+    """Two network namespaces joined by a veth pair, IPv4 and IPv6 addressed; removed on exit
+    even when the test fails."""
+
+    def __init__(self):
+        tag = uuid.uuid4().hex[:6]
+        self.a, self.b = f"sfa{tag}", f"sfb{tag}"
+        self.veth_a, self.veth_b = f"sfva{tag}", f"sfvb{tag}"
+        self.addr = {"4": ("10.213.0.1", "10.213.0.2"), "6": ("fd00:5f1::1", "fd00:5f1::2")}
+
+    def _ip(self, *args):
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    def __enter__(self):
+        try:
+            self._ip("netns", "add", self.a)
+            self._ip("netns", "add", self.b)
+            self._ip("link", "add", self.veth_a, "netns", self.a, "type", "veth", "peer",
+                     "name", self.veth_b, "netns", self.b)
+            for ns, dev, v4, v6 in ((self.a, self.veth_a, self.addr["4"][0], self.addr["6"][0]),
+                                    (self.b, self.veth_b, self.addr["4"][1], self.addr["6"][1])):
+                # Keep the IPv6 address across the link flaps the tests make.
+                subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                                f"net.ipv6.conf.{dev}.keep_addr_on_down=1"], check=True)
+                self._ip("-n", ns, "addr", "add", v4 + "/24", "dev", dev)
+                self._ip("-n", ns, "addr", "add", v6 + "/64", "dev", dev, "nodad")
+                self._ip("-n", ns, "link", "set", dev, "up")
+                self._ip("-n", ns, "link", "set", "lo", "up")
+            self.wait_until_up()
+            self.pin_neighbours()
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def link(self, ns, dev, state):
+        self._ip("-n", ns, "link", "set", dev, state)
+
+    def wait_until_up(self, timeout=10):
+        """A SYN sent before the veth carrier is up is lost and inflates the RTO to seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [json.loads(subprocess.run(["ip", "-n", ns, "-j", "link", "show", "dev", dev],
+                                                capture_output=True, text=True).stdout)[0]
+                      .get("operstate") for ns, dev in ((self.a, self.veth_a), (self.b, self.veth_b))]
+            if states == ["UP", "UP"]:
+                return
+            time.sleep(0.05)
+        raise Failure("veth pair did not come up")
+
+    def pin_neighbours(self):
+        """Permanent ARP/ND entries, so that no address resolution runs after a link flap
+        (it would delay one side's first segment and break symmetric timing)."""
+        macs = {}
+        for ns, dev in ((self.a, self.veth_a), (self.b, self.veth_b)):
+            info = json.loads(subprocess.run(["ip", "-n", ns, "-j", "link", "show", "dev", dev],
+                                             check=True, capture_output=True, text=True).stdout)
+            macs[ns] = info[0]["address"]
+        for ns, dev, peer_ns, index in ((self.a, self.veth_a, self.b, 1),
+                                        (self.b, self.veth_b, self.a, 0)):
+            for family in ("4", "6"):
+                self._ip("-n", ns, "neigh", "replace", self.addr[family][index], "lladdr",
+                         macs[peer_ns], "dev", dev, "nud", "permanent")
+
+    def __exit__(self, *exc):
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        return False
+
+
+def closes_on_port(events, port):
+    return [e for e in events if e.get("event") == "close" and port in (e.get("sport"), e.get("dport"))]
+
+
+def run_main(test):
+    """Runs test(), printing a one-line verdict; exit 0 pass, 1 fail."""
+    try:
+        test()
+    except Failure as failure:
+        print(f"FAIL: {failure}")
+        sys.exit(1)
+    print("PASS")

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""One TCP peer of a privileged test scenario, run as its own process (and, for the
+network-namespace scenarios, inside its namespace through `ip netns exec`).
+
+    peers.py server --family 4 --bind 127.0.0.1 --port 18501 --mode client_first --count 1
+    peers.py client --family 4 --host 127.0.0.1 --port 18501 --mode client_first --count 1
+
+The server prints "ready" once it listens. Modes that need a conductor (simultaneous,
+listener_only, hold) read commands from stdin ("shutdown", "close") and answer "ok".
+Each peer names itself (--name) so the test can check the comm synfin reports."""
+import argparse
+import ctypes
+import socket
+import struct
+import sys
+import time
+
+PR_SET_NAME = 15
+
+
+def set_comm(name):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def wait_for(command):
+    line = sys.stdin.readline().strip()
+    if line != command:
+        sys.exit(f"peer expected {command!r}, got {line!r}")
+
+
+def read_until_eof(conn):
+    try:
+        while conn.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+
+
+def serve(a, fam):
+    listener = socket.socket(fam, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((a.bind, a.port))
+    listener.listen(4096)
+    say("ready")
+    if a.mode == "listener_only":
+        wait_for("close")
+        listener.close()
+        say("ok")
+        return
+    held = []
+    for _ in range(a.count):
+        conn, _ = listener.accept()
+        if a.mode == "client_first":
+            read_until_eof(conn)
+            conn.close()
+        elif a.mode == "server_first":
+            conn.recv(1)
+            conn.close()
+        elif a.mode == "linger_abort":  # the client aborts: we see its RST
+            conn.send(b"y")
+            read_until_eof(conn)
+            conn.close()
+        elif a.mode == "unread_close":  # data waits unread in our queue: close() resets
+            conn.recv(1, socket.MSG_PEEK)
+            time.sleep(0.05)
+            conn.close()
+        elif a.mode in ("simultaneous", "hold"):
+            held.append(conn)
+        else:
+            sys.exit(f"unknown mode {a.mode}")
+    listener.close()
+    if a.mode == "simultaneous":
+        say("accepted")
+        wait_for("shutdown")
+        for conn in held:
+            conn.shutdown(socket.SHUT_WR)
+        say("ok")
+        wait_for("close")
+        for conn in held:
+            conn.close()
+        say("ok")
+    elif a.mode == "hold":
+        say("accepted")
+        wait_for("close")
+        for conn in held:
+            conn.close()
+        say("ok")
+
+
+def connect(a, fam):
+    sock = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        sock.connect((a.host, a.port))
+    except ConnectionRefusedError:
+        sock.close()
+        say("refused")
+        return None
+    return sock
+
+
+def client(a, fam):
+    held = []
+    for _ in range(a.count):
+        sock = connect(a, fam)
+        if sock is None:
+            continue
+        if a.mode == "client_first":
+            sock.send(b"x")
+            sock.close()
+        elif a.mode == "server_first":
+            sock.send(b"x")
+            read_until_eof(sock)
+            sock.close()
+        elif a.mode == "linger_abort":
+            sock.recv(1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        elif a.mode == "unread_close":
+            sock.send(b"unread data")
+            read_until_eof(sock)
+            sock.close()
+        elif a.mode in ("simultaneous", "hold"):
+            held.append(sock)
+        elif a.mode == "refused":
+            sock.close()
+        else:
+            sys.exit(f"unknown mode {a.mode}")
+    if a.mode == "simultaneous":
+        say("connected")
+        wait_for("shutdown")
+        for sock in held:
+            sock.shutdown(socket.SHUT_WR)
+        say("ok")
+        wait_for("close")
+        for sock in held:
+            sock.close()
+        say("ok")
+    elif a.mode == "hold":
+        say("connected")
+        wait_for("close")
+        for sock in held:
+            sock.close()
+        say("ok")
+    say("done")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("role", choices=["server", "client"])
+    ap.add_argument("--family", default="4", choices=["4", "6"])
+    ap.add_argument("--bind", default=None)
+    ap.add_argument("--host", default=None)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mode", required=True)
+    ap.add_argument("--count", type=int, default=1)
+    ap.add_argument("--name", default=None)
+    a = ap.parse_args()
+    fam = socket.AF_INET6 if a.family == "6" else socket.AF_INET
+    loopback = "::1" if a.family == "6" else "127.0.0.1"
+    a.bind = a.bind or loopback
+    a.host = a.host or loopback
+    set_comm(a.name or ("sf-" + a.role))
+    (serve if a.role == "server" else client)(a, fam)
+
+
+if __name__ == "__main__":
+    main()

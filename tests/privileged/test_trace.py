@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Privileged: `synfin trace` against the real kernel. Client and server are separate
+processes; every scenario asserts each side's exact state sequence, outcome, verdict and owner.
+
+usage: test_trace.py SYNFIN SCENARIO [4|6]"""
+import subprocess
+import sys
+import time
+
+from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, require_privileges,
+                     run_main)
+
+CLIENT_ACTIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
+CLIENT_PASSIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
+SERVER_ACTIVE = ["LISTEN", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
+SERVER_PASSIVE = ["LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
+CLIENT_RESET = ["CLOSE", "SYN_SENT", "ESTABLISHED", "CLOSE"]
+SERVER_RESET = ["LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE"]
+SIMULTANEOUS = ["ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"]
+
+PORT_BASE = {"client_first": 18501, "server_first": 18503, "simultaneous": 18505,
+             "linger_abort": 18507, "refused": 18509, "unread_close": 18511,
+             "listener": 18513, "burst": 18515}
+
+
+def expect_side(events, port, role, states, outcome, pid, comm):
+    sides = [e for e in closes_on_port(events, port) if e["role"] == role]
+    check(len(sides) == 1, f"{role}: want 1 close line on port {port}, got {len(sides)}: {sides}")
+    e = sides[0]
+    check(e["states"] == states, f"{role}: states {e['states']} != {states}")
+    check(e["outcome"] == outcome, f"{role}: outcome {e['outcome']} != {outcome}")
+    check(e["verdict"] == "valid" and e["reason"] is None, f"{role}: verdict {e['verdict']} ({e['reason']})")
+    check(e["pid"] == pid, f"{role}: pid {e['pid']} != owner {pid}")
+    check(e["comm"] == comm, f"{role}: comm {e['comm']!r} != {comm!r}")
+    return e
+
+
+def expect_transitions_consistent(events, close):
+    """The transition lines of a connection replay exactly its close line's states."""
+    steps = [e for e in events if e.get("event") == "transition" and e["conn"] == close["conn"]]
+    replay = [steps[0]["from"]] + [s["to"] for s in steps] if steps else []
+    if close["states"][-1] == "TIME_WAIT":
+        replay[-1] = "TIME_WAIT"
+    check(replay == close["states"], f"transitions {replay} do not match close {close['states']}")
+
+
+def two_peers(synfin, mode, port, family, server_states, server_outcome, client_states,
+              client_outcome):
+    trace = Trace(synfin)
+    server = Peer("server", mode, port, family, name="sf-server")
+    client = None
+    try:
+        server.expect("ready")
+        client = Peer("client", mode, port, family, name="sf-client")
+        client.expect("done")
+        client.wait()
+        server.wait()
+    finally:
+        for peer in (client, server):
+            if peer:
+                peer.kill()
+    events = trace.stop()
+    s = expect_side(events, port, "server", server_states, server_outcome, server.pid, "sf-server")
+    c = expect_side(events, port, "client", client_states, client_outcome, client.pid, "sf-client")
+    expect_transitions_consistent(events, s)
+    expect_transitions_consistent(events, c)
+    family_name = "ipv6" if family == "6" else "ipv4"
+    check(s["family"] == family_name and c["family"] == family_name, "wrong family")
+    check((s["saddr"], s["sport"], s["daddr"], s["dport"]) ==
+          (c["daddr"], c["dport"], c["saddr"], c["sport"]), "the two sides' 4-tuples do not mirror")
+    check(s["sport"] == port, f"server local port {s['sport']} != {port}")
+    check(all(v >= 0 for v in c["durations_ns"].values()) and "SYN_SENT" in c["durations_ns"],
+          f"client durations {c['durations_ns']}")
+
+
+def scenario_simultaneous(synfin, family, port):
+    with NetnsPair() as net:
+        b_addr = net.addr[family][1]
+        trace = Trace(synfin)
+        server = Peer("server", "simultaneous", port, family, name="sf-server", netns=net.b,
+                      bind=b_addr, cpu=0)
+        client = None
+        try:
+            server.expect("ready")
+            client = Peer("client", "simultaneous", port, family, name="sf-client", netns=net.a,
+                          host=b_addr, cpu=0)
+            client.expect("connected")
+            server.expect("accepted")
+            # Both FINs are held back by the cut link (both ends down, so both sides fail the
+            # same way and probe on the same backoff schedule). Each backoff step rounds the
+            # two probe timers up to the same coarse timer-wheel bucket, so after three steps
+            # they fire in the same tick, and with both owners pinned to one CPU the timers
+            # run in one batch before either FIN is received: the FINs cross in flight.
+            # (With one end down the sides back off differently and never cross.)
+            for ns, dev in ((net.a, net.veth_a), (net.b, net.veth_b)):
+                net.link(ns, dev, "down")
+            for peer in (client, server):
+                peer.tell("shutdown")
+            for peer in (client, server):
+                peer.expect("ok")
+            time.sleep(1.6)
+            for ns, dev in ((net.a, net.veth_a), (net.b, net.veth_b)):
+                net.link(ns, dev, "up")
+            net.pin_neighbours()  # admin down flushed them
+            for ns in (net.a, net.b):
+                wait_for_time_wait(ns, port)
+            for peer in (client, server):
+                peer.tell("close")
+                peer.expect("ok")
+            client.expect("done")
+        finally:
+            for peer in (client, server):
+                if peer:
+                    peer.kill()
+        events = trace.stop()
+    s = expect_side(events, port, "server", ["LISTEN", "SYN_RECV"] + SIMULTANEOUS,
+                    "simultaneous_close", server.pid, "sf-server")
+    c = expect_side(events, port, "client", ["CLOSE", "SYN_SENT"] + SIMULTANEOUS,
+                    "simultaneous_close", client.pid, "sf-client")
+    expect_transitions_consistent(events, s)
+    expect_transitions_consistent(events, c)
+
+
+def wait_for_time_wait(netns, port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ip", "netns", "exec", netns, "ss", "-tanH", "state", "time-wait"],
+                             capture_output=True, text=True).stdout
+        if f":{port}" in out:
+            return
+        time.sleep(0.1)
+    raise Failure(f"no TIME_WAIT socket for port {port} in {netns}")
+
+
+def scenario_refused(synfin, family, port):
+    trace = Trace(synfin)
+    client = Peer("client", "refused", port, family, name="sf-client")
+    try:
+        client.expect("refused")
+        client.wait()
+    finally:
+        client.kill()
+    events = trace.stop()
+    expect_side(events, port, "client", ["CLOSE", "SYN_SENT", "CLOSE"], "refused", client.pid,
+                "sf-client")
+
+
+def scenario_listener(synfin, family, port):
+    trace = Trace(synfin)
+    server = Peer("server", "listener_only", port, family, name="sf-listen")
+    try:
+        server.expect("ready")
+        server.tell("close")
+        server.expect("ok")
+        server.wait()
+    finally:
+        server.kill()
+    events = trace.stop()
+    e = expect_side(events, port, "listener", ["CLOSE", "LISTEN", "CLOSE"], "listener_closed",
+                    server.pid, "sf-listen")
+    expect_transitions_consistent(events, e)
+
+
+def scenario_burst(synfin, family, port, count=1000):
+    trace = Trace(synfin)
+    server = Peer("server", "client_first", port, family, count=count, name="sf-server")
+    client = None
+    try:
+        server.expect("ready")
+        client = Peer("client", "client_first", port, family, count=count, name="sf-client")
+        client.expect("done")
+        client.wait(120)
+        server.wait(120)
+    finally:
+        for peer in (client, server):
+            if peer:
+                peer.kill()
+    events = trace.stop()
+    closes = [e for e in closes_on_port(events, port) if e["role"] in ("client", "server")]
+    by_role = {"client": [], "server": []}
+    for e in closes:
+        by_role[e["role"]].append(e)
+    for role, pid, outcome in (("client", client.pid, "active_close"),
+                               ("server", server.pid, "passive_close")):
+        sides = by_role[role]
+        valid = [e for e in sides if e["verdict"] == "valid" and e["pid"] == pid
+                 and e["outcome"] == outcome]
+        invalid = [e for e in sides if e["verdict"] == "invalid"]
+        check(len(sides) == count, f"{role}: {len(sides)} close lines, want {count}")
+        check(not invalid, f"{role}: {len(invalid)} invalid, first {invalid[:1]}")
+        check(len(valid) == count, f"{role}: {len(valid)}/{count} valid with owner and outcome")
+    summary = trace.summary()
+    check(" 0 lost, 0 undecodable" in summary, f"losses reported: {summary}")
+    print(f"burst: {count} client + {count} server sequences valid; {summary}")
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    require_privileges()
+    synfin, scenario = sys.argv[1], sys.argv[2]
+    family = sys.argv[3] if len(sys.argv) > 3 else "4"
+    port = PORT_BASE[scenario] + (1 if family == "6" else 0)
+
+    def test():
+        if scenario == "client_first":
+            two_peers(synfin, scenario, port, family, SERVER_PASSIVE, "passive_close",
+                      CLIENT_ACTIVE, "active_close")
+        elif scenario == "server_first":
+            two_peers(synfin, scenario, port, family, SERVER_ACTIVE, "active_close",
+                      CLIENT_PASSIVE, "passive_close")
+        elif scenario == "linger_abort":
+            two_peers(synfin, scenario, port, family, SERVER_RESET, "reset_received",
+                      CLIENT_RESET, "reset_sent")
+        elif scenario == "unread_close":
+            two_peers(synfin, scenario, port, family, SERVER_RESET, "reset_sent",
+                      CLIENT_RESET, "reset_received")
+        elif scenario == "simultaneous":
+            scenario_simultaneous(synfin, family, port)
+        elif scenario == "refused":
+            scenario_refused(synfin, family, port)
+        elif scenario == "listener":
+            scenario_listener(synfin, family, port)
+        elif scenario == "burst":
+            scenario_burst(synfin, family, port)
+        else:
+            raise Failure(f"unknown scenario {scenario}")
+
+    run_main(test)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <vector>
 
 #include "cli/commands.h"
@@ -15,6 +16,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SYNFIN_VERSION);
   std::vector<synfin::cli::Runner> runners;
   runners.push_back(synfin::cli::register_trace(app));
+  if (argc < 2) {  // a bare `synfin` teaches rather than complains
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
   CLI11_PARSE(app, argc, argv);
   for (auto& run : runners) {
     int rc = run();

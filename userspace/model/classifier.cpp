@@ -20,9 +20,17 @@ TcpState last_state_before_close(const Connection& c) {
   return TcpState::Unknown;
 }
 
+// A socket seeded mid-life may never show ESTABLISHED itself, only a state after it.
+bool was_established(const Connection& c) {
+  for (TcpState s : {TcpState::Established, TcpState::FinWait1, TcpState::FinWait2,
+                     TcpState::Closing, TcpState::CloseWait, TcpState::LastAck})
+    if (c.visited(s)) return true;
+  return false;
+}
+
 Outcome classify_outcome(const Connection& c) {
   if (c.role == Role::Listener) return Outcome::ListenerClosed;
-  if (!c.visited(TcpState::Established)) {
+  if (!was_established(c)) {
     if (c.reset_received) return c.visited(TcpState::SynSent) ? Outcome::Refused : Outcome::ResetReceived;
     if (c.visited(TcpState::SynSent) && c.retransmits > 0) return Outcome::HandshakeTimeout;
     return Outcome::Aborted;
@@ -33,7 +41,7 @@ Outcome classify_outcome(const Connection& c) {
                      before_close == TcpState::LastAck;
   if (c.reset_sent && !orderly_end) return Outcome::ResetSent;
   if (c.visited(TcpState::Closing)) return Outcome::SimultaneousClose;
-  if (c.visited(TcpState::FinWait1)) return Outcome::ActiveClose;
+  if (c.visited(TcpState::FinWait1) || c.visited(TcpState::FinWait2)) return Outcome::ActiveClose;
   if (c.visited(TcpState::CloseWait)) return Outcome::PassiveClose;
   if (before_close == TcpState::Established) return Outcome::Aborted;
   return Outcome::Unknown;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# synfin set-up on Debian 12: installs what synfin needs, builds it, then
+#   sudo ./setup.sh daemon   starts `synfin daemon` with defaults (metrics on 127.0.0.1:9847)
+#   sudo ./setup.sh test     runs the whole test suite (unit + privileged tiers) through ctest
+# Extra arguments after `daemon` are passed to it, e.g. sudo ./setup.sh daemon --xdp eth0
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode="${1:-}"
+case "$mode" in
+  daemon|test) shift ;;
+  *) echo "usage: sudo $0 daemon|test" >&2; exit 2 ;;
+esac
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (sudo): it installs packages and loads BPF programs" >&2
+  exit 1
+fi
+
+packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+          libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev
+          python3 iproute2 util-linux prometheus systemd)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Syscall tracepoints attach through tracefs; bpffs is where operators pin and inspect.
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j2
+
+if [ "$mode" = daemon ]; then
+  exec build/synfin daemon "$@"
+fi
+cd build
+ctest --output-on-failure --timeout 600

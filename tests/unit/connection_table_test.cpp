@@ -1,0 +1,147 @@
+#include "model/connection_table.h"
+
+#include <gtest/gtest.h>
+
+#include "event_builders.h"
+#include "recording_observer.h"
+
+namespace synfin::model {
+namespace {
+
+using S = TcpState;
+using testing::Sequence;
+using testing::task;
+
+// Takes the sequence by reference for the length of the call: a temporary lives that long.
+void apply_all(ConnectionTable& table, const Sequence& sequence) {
+  for (const Event& e : sequence.events()) table.apply(e);
+}
+
+TEST(ConnectionTableTest, OwnerComesFromConnectNotFromSoftirqBystanders) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(16, observer);
+  Sequence s(7, testing::loopback_tuple(40000, 80));
+  s.step(S::Close, S::SynSent, task(100, "client"), true)
+      .step(S::SynSent, S::Established, task(555, "bystander"))
+      .step(S::Established, S::FinWait1, task(555, "bystander"))
+      .step(S::FinWait1, S::FinWait2)
+      .step(S::FinWait2, S::Close, task(555, "bystander"))
+      .signal(EventKind::Destroyed, task(555, "bystander"));
+  for (const Event& e : s.events()) table.apply(e);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  ASSERT_TRUE(observer.closed[0].connection.owner.has_value());
+  EXPECT_EQ(observer.closed[0].connection.owner->pid, 100u);
+  EXPECT_EQ(observer.closed[0].connection.owner->comm_view(), "client");
+}
+
+TEST(ConnectionTableTest, AcceptGivesAServerSocketItsOwner) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(16, observer);
+  Sequence s(8, testing::loopback_tuple(80, 40000));
+  s.steps({S::Listen, S::SynRecv, S::Established})
+      .signal(EventKind::Accepted, task(200, "server"), true)
+      .steps({S::Established, S::CloseWait, S::LastAck, S::Close})
+      .signal(EventKind::Destroyed);
+  for (const Event& e : s.events()) table.apply(e);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].connection.owner->pid, 200u);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Valid);
+}
+
+TEST(ConnectionTableTest, KeepsPortsTheKernelZeroesOnTheWayToClose) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(16, observer);
+  Event child;
+  child.cookie = 9;
+  child.tuple = testing::loopback_tuple(80, 0);  // remote end not yet copied into the clone
+  child.from = S::Listen;
+  child.to = S::SynRecv;
+  table.apply(child);
+  Event established = child;
+  established.tuple = testing::loopback_tuple(80, 41000);
+  established.from = S::SynRecv;
+  established.to = S::Established;
+  table.apply(established);
+  Event closing = established;
+  closing.tuple = testing::loopback_tuple(0, 41000);  // unhashed: local port gone
+  closing.from = S::Established;
+  closing.to = S::Close;
+  table.apply(closing);
+  const Connection* c = table.find(9);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->tuple.local.port, 80);
+  EXPECT_EQ(c->tuple.remote.port, 41000);
+}
+
+TEST(ConnectionTableTest, FullTableCountsWhatItCannotTrack) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(2, observer);
+  for (uint64_t cookie = 1; cookie <= 5; ++cookie)
+    apply_all(table, Sequence(cookie, testing::loopback_tuple(1, 2))
+                              .steps({S::Close, S::SynSent}));
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.counters().untracked_connections, 3u);
+}
+
+TEST(ConnectionTableTest, DestroyOfAnUnknownSocketIsIgnored) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  apply_all(table, Sequence(5, testing::loopback_tuple(1, 2))
+                            .signal(EventKind::Destroyed).signal(EventKind::ResetSent));
+  EXPECT_TRUE(observer.closed.empty());
+  EXPECT_EQ(observer.untracked_signals, 1);
+}
+
+TEST(ConnectionTableTest, FinishesClosedSocketsWhoseDescriptorIsStillOpen) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  apply_all(table, Sequence(6, testing::loopback_tuple(1, 2))
+                            .steps({S::Close, S::SynSent}).signal(EventKind::ResetReceived)
+                            .step(S::SynSent, S::Close));
+  apply_all(table, Sequence(7, testing::loopback_tuple(3, 4))
+                            .steps({S::Close, S::SynSent, S::Established}));
+  table.finish_closed_connections(99);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::Refused);
+  EXPECT_EQ(table.size(), 1u);  // the established one stays
+}
+
+TEST(ConnectionTableTest, SeededSocketIsValidatedFromItsSnapshotState) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  ASSERT_NE(table.seed(11, testing::loopback_tuple(80, 5000), S::CloseWait, 10), nullptr);
+  EXPECT_EQ(table.seed(11, testing::loopback_tuple(80, 5000), S::CloseWait, 10), nullptr);
+  apply_all(table, Sequence(11, testing::loopback_tuple(80, 5000))
+                            .steps({S::CloseWait, S::LastAck, S::Close})
+                            .signal(EventKind::Destroyed));
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Incomplete);
+  EXPECT_EQ(observer.closed[0].classification.reason, Reason::JoinedMidLife);
+  EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::PassiveClose);
+}
+
+TEST(ConnectionTableTest, SeededSocketThatJumpsIsInvalid) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  table.seed(12, testing::loopback_tuple(80, 5000), S::Established, 10);
+  apply_all(table, Sequence(12, testing::loopback_tuple(80, 5000))
+                            .step(S::Established, S::LastAck).step(S::LastAck, S::Close)
+                            .signal(EventKind::Destroyed));
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Invalid);
+}
+
+TEST(ConnectionTableTest, LongLivesAreTruncatedNotOverflowed) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  Sequence s(13, testing::loopback_tuple(1, 2));
+  for (int i = 0; i < 20; ++i) s.steps({S::Close, S::SynSent, S::Close});
+  s.signal(EventKind::Destroyed);
+  for (const Event& e : s.events()) table.apply(e);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].connection.history_length, Connection::kMaxHistory);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Incomplete);
+}
+
+}  // namespace
+}  // namespace synfin::model

@@ -1,0 +1,111 @@
+#include "decode/decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "synfin/abi.h"
+
+namespace synfin::decode {
+namespace {
+
+synfin_event valid_record() {
+  synfin_event raw{};
+  raw.ts_ns = 123;
+  raw.cookie = 0xabc;
+  raw.type = SYNFIN_EV_STATE;
+  raw.tgid = 42;
+  raw.family = 10;
+  raw.sport = 8080;
+  raw.dport = 51000;
+  raw.old_state = 2;
+  raw.new_state = 1;
+  raw.saddr[15] = 1;
+  raw.daddr[15] = 1;
+  std::memcpy(raw.comm, "curl", 5);
+  raw.flags = SYNFIN_FLAG_TASK_IS_OWNER;
+  return raw;
+}
+
+std::vector<std::byte> bytes_of(const synfin_event& raw, std::size_t size = sizeof(synfin_event)) {
+  std::vector<std::byte> out(size);
+  std::memcpy(out.data(), &raw, std::min(size, sizeof(raw)));
+  return out;
+}
+
+TEST(DecoderTest, DecodesAValidRecord) {
+  Decoder decoder;
+  auto event = decoder.decode(bytes_of(valid_record()));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->kind, model::EventKind::StateChange);
+  EXPECT_EQ(event->cookie, 0xabcu);
+  EXPECT_EQ(event->tuple.family, model::AddressFamily::IPv6);
+  EXPECT_EQ(event->tuple.local.port, 8080);
+  EXPECT_EQ(event->tuple.remote.port, 51000);
+  EXPECT_EQ(event->from, model::TcpState::SynSent);
+  EXPECT_EQ(event->to, model::TcpState::Established);
+  EXPECT_EQ(event->task.pid, 42u);
+  EXPECT_EQ(event->task.comm_view(), "curl");
+  EXPECT_TRUE(event->task_is_owner);
+  EXPECT_EQ(decoder.counters().decoded, 1u);
+}
+
+TEST(DecoderTest, CountsAndSkipsTruncatedRecords) {
+  Decoder decoder;
+  for (std::size_t size : {0ul, 1ul, 8ul, sizeof(synfin_event) - 1})
+    EXPECT_FALSE(decoder.decode(bytes_of(valid_record(), size)).has_value());
+  EXPECT_EQ(decoder.counters().truncated, 4u);
+  EXPECT_EQ(decoder.undecodable(), 4u);
+}
+
+TEST(DecoderTest, CountsAndSkipsOversizedRecords) {
+  Decoder decoder;
+  EXPECT_FALSE(decoder.decode(bytes_of(valid_record(), sizeof(synfin_event) + 8)).has_value());
+  EXPECT_FALSE(decoder.decode(bytes_of(valid_record(), 4096)).has_value());
+  EXPECT_EQ(decoder.counters().oversized, 2u);
+}
+
+TEST(DecoderTest, CountsAndSkipsUnknownTypes) {
+  Decoder decoder;
+  for (uint32_t type : {0u, uint32_t{SYNFIN_EV_TYPE_COUNT}, 0xffffffffu}) {
+    auto raw = valid_record();
+    raw.type = type;
+    EXPECT_FALSE(decoder.decode(bytes_of(raw)).has_value());
+  }
+  EXPECT_EQ(decoder.counters().unknown_type, 3u);
+}
+
+TEST(DecoderTest, RejectsStatesAndFamiliesOutsideTheKernelsRange) {
+  Decoder decoder;
+  auto bad_state = valid_record();
+  bad_state.new_state = 200;
+  auto bad_family = valid_record();
+  bad_family.family = 1;  // AF_UNIX
+  EXPECT_FALSE(decoder.decode(bytes_of(bad_state)).has_value());
+  EXPECT_FALSE(decoder.decode(bytes_of(bad_family)).has_value());
+  EXPECT_EQ(decoder.counters().bad_field, 2u);
+}
+
+TEST(DecoderTest, UnterminatedCommIsCut) {
+  Decoder decoder;
+  auto raw = valid_record();
+  std::memset(raw.comm, 'x', sizeof(raw.comm));
+  auto event = decoder.decode(bytes_of(raw));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->task.comm_view().size(), 15u);
+}
+
+TEST(DecoderTest, NonStateRecordsIgnoreStateBytes) {
+  Decoder decoder;
+  auto raw = valid_record();
+  raw.type = SYNFIN_EV_DESTROY;
+  raw.old_state = 0;
+  raw.new_state = 0;
+  auto event = decoder.decode(bytes_of(raw));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->kind, model::EventKind::Destroyed);
+}
+
+}  // namespace
+}  // namespace synfin::decode

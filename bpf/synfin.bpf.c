@@ -95,6 +95,8 @@ static __always_inline struct synfin_event *reserve_event(__u32 type)
 	e->new_state = 0;
 	e->flags = 0;
 	e->reserved = 0;
+	e->bytes_sent = 0;
+	e->bytes_received = 0;
 	return e;
 }
 
@@ -115,6 +117,18 @@ static __always_inline bool socket_wanted(const struct sock_common *skc, bool re
 	return passes_filters(family, local_port, remote_port, remote_port_known);
 }
 
+/* Only full sockets carry tcp_sock counters; request and TIME_WAIT sockets stop at
+ * sock_common, so the state is checked before reading past it. */
+static __always_inline void read_byte_counters(struct synfin_event *e, const struct sock *sk)
+{
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == SYNFIN_TCP_TIME_WAIT || state == SYNFIN_TCP_NEW_SYN_RECV)
+		return;
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	e->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+}
+
 static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, __u64 cookie)
 {
 	if (!sk || !socket_wanted(&sk->__sk_common, true))
@@ -124,6 +138,7 @@ static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, 
 		return 0;
 	e->cookie = cookie;
 	read_endpoints(e, &sk->__sk_common);
+	read_byte_counters(e, sk);
 	submit_event(e);
 	return 0;
 }
@@ -148,6 +163,7 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
 		e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
 	read_endpoints(e, &sk->__sk_common);
+	read_byte_counters(e, sk);
 	submit_event(e);
 	return 0;
 }
@@ -286,6 +302,8 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 			r.rx_queue = unread > 0 ? unread : 0;
 			r.tx_queue = tp->write_seq - tp->snd_una;
 		}
+		r.bytes_sent = tp->bytes_sent;
+		r.bytes_received = tp->bytes_received;
 		struct socket *sock = tp->inet_conn.icsk_inet.sk.sk_socket;
 		if (sock)
 			r.inode = BPF_CORE_READ(sock, file, f_inode, i_ino);

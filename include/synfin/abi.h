@@ -44,6 +44,8 @@ struct synfin_event {
 	char comm[SYNFIN_COMM_LEN];
 	__u32 flags;
 	__u32 reserved;
+	__u64 bytes_sent;     /* tcp_sock counters at the event: tell a CLOSE_WAIT socket */
+	__u64 bytes_received; /* that keeps sending (half-close) from an idle one */
 };
 
 /* One row of the iter/tcp snapshot of the kernel's socket table, written with
@@ -63,11 +65,13 @@ struct synfin_socket_record {
 	__u8 saddr[SYNFIN_ADDR_LEN];
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	__u32 padding;
+	__u64 bytes_sent;
+	__u64 bytes_received;
 };
 
 #ifdef __cplusplus
 #include <cstddef>
-static_assert(sizeof(synfin_event) == 96, "synfin_event layout changed: bump both sides");
+static_assert(sizeof(synfin_event) == 112, "synfin_event layout changed: bump both sides");
 static_assert(offsetof(synfin_event, ts_ns) == 0);
 static_assert(offsetof(synfin_event, cookie) == 8);
 static_assert(offsetof(synfin_event, cgroup_id) == 16);
@@ -82,15 +86,18 @@ static_assert(offsetof(synfin_event, saddr) == 40);
 static_assert(offsetof(synfin_event, daddr) == 56);
 static_assert(offsetof(synfin_event, comm) == 72);
 static_assert(offsetof(synfin_event, flags) == 88);
-static_assert(sizeof(synfin_socket_record) == 80, "synfin_socket_record layout changed");
+static_assert(offsetof(synfin_event, bytes_sent) == 96);
+static_assert(offsetof(synfin_event, bytes_received) == 104);
+static_assert(sizeof(synfin_socket_record) == 96, "synfin_socket_record layout changed");
 static_assert(offsetof(synfin_socket_record, rx_queue) == 24);
 static_assert(offsetof(synfin_socket_record, family) == 36);
 static_assert(offsetof(synfin_socket_record, state) == 42);
 static_assert(offsetof(synfin_socket_record, saddr) == 44);
 static_assert(offsetof(synfin_socket_record, daddr) == 60);
+static_assert(offsetof(synfin_socket_record, bytes_sent) == 80);
 #else
-_Static_assert(sizeof(struct synfin_event) == 96, "synfin_event layout changed");
-_Static_assert(sizeof(struct synfin_socket_record) == 80, "synfin_socket_record layout changed");
+_Static_assert(sizeof(struct synfin_event) == 112, "synfin_event layout changed");
+_Static_assert(sizeof(struct synfin_socket_record) == 96, "synfin_socket_record layout changed");
 #endif
 
 #endif /* SYNFIN_ABI_H */

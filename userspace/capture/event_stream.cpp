@@ -67,7 +67,7 @@ EventStream::~EventStream() {
 
 void EventStream::drain() { ring_buffer__consume(ring_); }
 
-Result<bool> EventStream::wait_and_drain(int timeout_ms) {
+Result<bool> EventStream::wait(int timeout_ms) {
   epoll_event ready[2];
   int n = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
   if (n < 0 && errno != EINTR)
@@ -78,7 +78,6 @@ Result<bool> EventStream::wait_and_drain(int timeout_ms) {
     signalfd_siginfo info;
     while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) keep_running = false;
   }
-  drain();
   return keep_running;
 }
 

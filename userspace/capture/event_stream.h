@@ -24,9 +24,8 @@ class EventStream {
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
-  // Waits up to timeout_ms, then consumes every record available. Returns false once a stop
-  // signal has arrived (records are drained before returning).
-  Result<bool> wait_and_drain(int timeout_ms);
+  // Waits up to timeout_ms for a wakeup. Returns false once a stop signal has arrived.
+  Result<bool> wait(int timeout_ms);
   // Consumes every record available now.
   void drain();
 

@@ -35,16 +35,22 @@ void CaptureSession::account_losses() {
   undecodable_seen_ = undecodable;
 }
 
-Status CaptureSession::run(int drain_interval_ms, const std::function<bool()>& on_tick) {
-  for (;;) {
-    // Losses are read before the drain: a reserve failure precedes the records after it.
-    account_losses();
-    auto keep_running = stream_->wait_and_drain(drain_interval_ms);
-    if (!keep_running) return keep_running.error();
-    if (!*keep_running || !on_tick()) break;
-  }
+void CaptureSession::drain() {
+  std::unique_lock<std::mutex> lock;
+  if (model_mutex_) lock = std::unique_lock(*model_mutex_);
+  // Losses are read before the drain: a reserve failure precedes the records after it.
   account_losses();
   stream_->drain();
+}
+
+Status CaptureSession::run(int drain_interval_ms, const std::function<bool()>& on_tick) {
+  for (;;) {
+    auto keep_running = stream_->wait(drain_interval_ms);
+    if (!keep_running) return keep_running.error();
+    drain();
+    if (!*keep_running || !on_tick()) break;
+  }
+  drain();
   return Ok{};
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "capture/event_stream.h"
 #include "capture/tracer_program.h"
@@ -24,9 +25,11 @@ class CaptureSession {
   // stop signal arrives (after a final drain) or on_tick returns false.
   Status run(int drain_interval_ms, const std::function<bool()>& on_tick);
 
-  // Checks the BPF loss counters and the decoder; marks open connections incomplete when
-  // anything was lost since the last check.
-  void account_losses();
+  // Consumes every record available now (losses accounted first).
+  void drain();
+
+  // When set, each drain holds this mutex: other threads may read the model between drains.
+  void set_model_mutex(std::mutex* mutex) { model_mutex_ = mutex; }
 
   const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
   const LostCounts& lost_counts() const { return lost_; }
@@ -36,6 +39,9 @@ class CaptureSession {
  private:
   explicit CaptureSession(model::ConnectionTable& table) : table_(table) {}
   static void on_record(void* self, std::span<const std::byte> record);
+  // Checks the BPF loss counters and the decoder; marks open connections incomplete when
+  // anything was lost since the last check.
+  void account_losses();
 
   model::ConnectionTable& table_;
   decode::Decoder decoder_;
@@ -43,6 +49,7 @@ class CaptureSession {
   std::unique_ptr<EventStream> stream_;
   LostCounts lost_{};
   uint64_t undecodable_seen_ = 0;
+  std::mutex* model_mutex_ = nullptr;
 };
 
 }  // namespace synfin::capture

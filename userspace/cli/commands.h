@@ -6,5 +6,7 @@ namespace synfin::cli {
 // Each subcommand registers its options and returns the function that runs it.
 using Runner = std::function<int()>;
 Runner register_trace(CLI::App& app);
+Runner register_daemon(CLI::App& app);
+Runner register_stuck(CLI::App& app);
 
 }  // namespace synfin::cli

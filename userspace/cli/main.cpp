@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SYNFIN_VERSION);
   std::vector<synfin::cli::Runner> runners;
   runners.push_back(synfin::cli::register_trace(app));
+  runners.push_back(synfin::cli::register_daemon(app));
+  runners.push_back(synfin::cli::register_stuck(app));
   if (argc < 2) {  // a bare `synfin` teaches rather than complains
     std::fputs(app.help().c_str(), stderr);
     return 2;

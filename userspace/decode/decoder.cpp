@@ -4,6 +4,8 @@
 
 #include "synfin/abi.h"
 
+static_assert(SYNFIN_EV_TYPE_COUNT == 8, "DecodeCounters::decoded_by_type is sized for 8 types");
+
 namespace synfin::decode {
 
 namespace {
@@ -23,6 +25,32 @@ std::optional<model::EventKind> kind_from_type(uint32_t type) {
   }
 }
 }  // namespace
+
+std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_record& raw) {
+  model::KernelSocket socket;
+  if (raw.family == kAfInet) {
+    socket.tuple.family = model::AddressFamily::IPv4;
+  } else if (raw.family == kAfInet6) {
+    socket.tuple.family = model::AddressFamily::IPv6;
+  } else {
+    return std::nullopt;
+  }
+  auto state = model::state_from_kernel(raw.state);
+  if (!state) return std::nullopt;
+  socket.state = *state;
+  socket.cookie = raw.cookie;
+  std::memcpy(socket.tuple.local.address.data(), raw.saddr, sizeof(raw.saddr));
+  std::memcpy(socket.tuple.remote.address.data(), raw.daddr, sizeof(raw.daddr));
+  socket.tuple.local.port = raw.sport;
+  socket.tuple.remote.port = raw.dport;
+  socket.inode = raw.inode;
+  socket.recv_queue_bytes = raw.rx_queue;
+  socket.send_queue_bytes = raw.tx_queue;
+  socket.bytes_sent = raw.bytes_sent;
+  socket.bytes_received = raw.bytes_received;
+  socket.time_wait_remaining_ns = raw.timer_expires_ns_from_now;
+  return socket;
+}
 
 std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
   if (record.size() < sizeof(synfin_event)) {
@@ -72,7 +100,10 @@ std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
   std::memcpy(event.task.comm.data(), raw.comm, sizeof(raw.comm));
   event.task.comm.back() = '\0';
   event.task_is_owner = (raw.flags & SYNFIN_FLAG_TASK_IS_OWNER) != 0;
+  event.bytes_sent = raw.bytes_sent;
+  event.bytes_received = raw.bytes_received;
   ++counters_.decoded;
+  ++counters_.decoded_by_type[raw.type];
   return event;
 }
 

@@ -70,6 +70,12 @@ struct Connection {
   bool reset_received = false;
   bool reset_sent = false;
   uint32_t retransmits = 0;
+  uint64_t bytes_sent = 0;                 // as of the latest event or snapshot
+  uint64_t bytes_sent_at_state_entry = 0;  // tells an active half-close from an idle one
+  bool bytes_known_at_state_entry = false;
+  // Seeded from a snapshot taken up to this time: steps stamped earlier may already be
+  // reflected in the seeded state, so they reconcile instead of being validated.
+  uint64_t seeded_until_ns = 0;
   Reason first_violation = Reason::None;
   TcpState violation_from = TcpState::Unknown;
   TcpState violation_to = TcpState::Unknown;

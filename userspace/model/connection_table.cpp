@@ -48,6 +48,11 @@ const Connection* ConnectionTable::find(uint64_t cookie) const {
   return it == connections_.end() ? nullptr : &it->second;
 }
 
+Connection* ConnectionTable::find(uint64_t cookie) {
+  auto it = connections_.find(cookie);
+  return it == connections_.end() ? nullptr : &it->second;
+}
+
 Connection* ConnectionTable::find_or_start(const Event& event) {
   auto it = connections_.find(event.cookie);
   if (it != connections_.end()) return &it->second;
@@ -74,6 +79,7 @@ Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, Tcp
   c.cookie = cookie;
   c.tuple = tuple;
   c.first_seen_ns = seen_ns;
+  c.seeded_until_ns = seen_ns;
   c.state = state;
   c.joined_mid_life = true;
   c.role = role_from_first_step(state, state);
@@ -83,6 +89,13 @@ Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, Tcp
 
 void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   bool first_step = c.history_length == 0;
+  if (e.ts_ns <= c.seeded_until_ns && e.from != c.state) {
+    // Made before the snapshot that seeded this socket finished: either already reflected
+    // in the seeded state, or the seeded state is older than this step. Neither is a fault.
+    if (e.to == c.state || c.visited(e.to)) return;
+    c.state = e.from;
+    c.history[c.history_length - 1].state = e.from;
+  }
   if (first_step) {
     c.joined_mid_life = c.joined_mid_life || !is_birth(e.from, e.to);
     push_history(c, e.from, 0);
@@ -101,6 +114,9 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   merge_tuple(c.tuple, e.tuple);
   c.state = e.to;
   c.state_entered_ns = e.ts_ns;
+  c.bytes_sent = e.bytes_sent;
+  c.bytes_sent_at_state_entry = e.bytes_sent;
+  c.bytes_known_at_state_entry = true;
   push_history(c, e.to, e.ts_ns);
   if (e.task_is_owner) c.owner = e.task;
   observer_.on_transition(c, e.from, e.to, e.ts_ns);
@@ -157,6 +173,18 @@ void ConnectionTable::finish(Connection& c, uint64_t ts_ns) {
   }
   observer_.on_closed(c, classify(c), ts_ns);
   connections_.erase(c.cookie);
+}
+
+void ConnectionTable::finish_lost(uint64_t cookie, uint64_t now_ns) {
+  auto it = connections_.find(cookie);
+  if (it == connections_.end()) return;
+  it->second.events_lost = true;
+  if (it->second.history_length == 0) {
+    connections_.erase(it);
+    return;
+  }
+  observer_.on_closed(it->second, classify(it->second), now_ns);
+  connections_.erase(it);
 }
 
 void ConnectionTable::mark_open_connections_incomplete() {

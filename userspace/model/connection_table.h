@@ -44,6 +44,10 @@ class ConnectionTable {
   // the history it lacks. Returns null when the table is full or the cookie is known.
   Connection* seed(uint64_t cookie, const SocketTuple& tuple, TcpState state, uint64_t seen_ns);
 
+  // Drops a connection the kernel no longer has although its end was never seen (its
+  // records were lost): it is finished as incomplete.
+  void finish_lost(uint64_t cookie, uint64_t now_ns);
+
   // Ring-buffer records were lost: any open connection may have missed a step.
   void mark_open_connections_incomplete();
 
@@ -52,6 +56,7 @@ class ConnectionTable {
   void finish_closed_connections(uint64_t now_ns);
 
   const Connection* find(uint64_t cookie) const;
+  Connection* find(uint64_t cookie);
   std::size_t size() const { return connections_.size(); }
   std::size_t capacity() const { return max_connections_; }
   const TableCounters& counters() const { return counters_; }

@@ -55,6 +55,22 @@ struct Event {
   TcpState to = TcpState::Unknown;
   Task task;                   // the task on the CPU when the hook ran
   bool task_is_owner = false;  // true where the hook runs in the owner's own context
+  uint64_t bytes_sent = 0;     // the socket's counters at the event (0 when unknown)
+  uint64_t bytes_received = 0;
+};
+
+// One socket of the kernel's table (iter/tcp), as the startup snapshot and reconciliation
+// see it. TIME_WAIT mini-sockets included.
+struct KernelSocket {
+  uint64_t cookie = 0;
+  SocketTuple tuple;
+  TcpState state = TcpState::Unknown;
+  uint64_t inode = 0;  // 0 for TIME_WAIT and orphaned sockets
+  uint32_t recv_queue_bytes = 0;
+  uint32_t send_queue_bytes = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t time_wait_remaining_ns = 0;  // TIME_WAIT: until the kernel reaps it
 };
 
 }  // namespace synfin::model

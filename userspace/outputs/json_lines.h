@@ -37,8 +37,12 @@ void append_transition_json(fmt::memory_buffer& out, const model::Connection& co
                             model::TcpState from, model::TcpState to, uint64_t epoch_ns);
 void append_close_json(fmt::memory_buffer& out, const model::Connection& connection,
                        const model::Classification& classification, uint64_t epoch_ns);
-// The states as a user reads them: an active closer ends in TIME_WAIT, not CLOSE.
+// JSON string literal with every byte that could break a line escaped.
 void append_json_string(fmt::memory_buffer& out, std::string_view text);
+// Raw JSON text (already well-formed) appended as is.
+inline void append_json_fragment(fmt::memory_buffer& out, std::string_view json) {
+  out.append(json.data(), json.data() + json.size());
+}
 
 class JsonLinesWriter final : public model::ConnectionObserver {
  public:

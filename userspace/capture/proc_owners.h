@@ -1,0 +1,36 @@
+#pragma once
+// Who holds a socket, found the way `ss -p` finds it: the socket's inode among the
+// descriptors in /proc/PID/fd. Cached; rescanned only when asked about an unknown inode.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/process.h"
+
+namespace synfin::capture {
+
+using model::ProcessInfo;
+
+class ProcOwners {
+ public:
+  explicit ProcOwners(std::string proc_root = "/proc") : proc_root_(std::move(proc_root)) {}
+
+  // Holders of each inode (several after fork()); rescans /proc once if any is unknown.
+  std::unordered_map<uint64_t, std::vector<ProcessInfo>> resolve(std::span<const uint64_t> inodes);
+
+ private:
+  void rescan();
+  ProcessInfo describe(uint32_t pid) const;
+
+  std::string proc_root_;
+  std::mutex mutex_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> holders_by_inode_;
+  std::unordered_map<uint32_t, ProcessInfo> processes_;
+  std::chrono::steady_clock::time_point last_scan_{};
+};
+
+}  // namespace synfin::capture

@@ -1,0 +1,274 @@
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "capture/environment.h"
+#include "capture/proc_owners.h"
+#include "capture/session.h"
+#include "cli/commands.h"
+#include "cli/monotonic.h"
+#include "decode/decoder.h"
+#include "model/daemon_model.h"
+#include "outputs/daemon_api.h"
+#include "outputs/http_server.h"
+#include "outputs/prometheus.h"
+
+namespace synfin::cli {
+
+namespace {
+struct DaemonOptions {
+  std::string listen = "127.0.0.1:9847";
+  std::vector<std::string> stuck_thresholds;
+  double reconcile_interval_s = 10;
+  std::size_t max_connections = 262144;
+  std::size_t recent_closes = 4096;
+  std::vector<uint16_t> metrics_ports;
+  uint32_t ring_mib = 16;
+  int drain_interval_ms = 100;
+  bool verbose = false;
+};
+
+constexpr std::size_t kMaxMetricsPorts = 16;
+
+outputs::PortRange read_port_range() {
+  outputs::PortRange range;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (in >> low >> high && low <= high && high <= 65535) {
+    range.low = static_cast<uint16_t>(low);
+    range.high = static_cast<uint16_t>(high);
+  }
+  return range;
+}
+
+std::vector<model::KernelSocket> decode_snapshot(const std::vector<synfin_socket_record>& rows) {
+  std::vector<model::KernelSocket> sockets;
+  sockets.reserve(rows.size());
+  for (const auto& row : rows)
+    if (auto socket = decode::decode_socket_record(row)) sockets.push_back(*socket);
+  return sockets;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonOptions& o) : options_(o) {}
+
+  int run() {
+    model::DaemonModelConfig config;
+    config.max_connections = options_.max_connections;
+    config.recent_closes = options_.recent_closes;
+    for (const auto& text : options_.stuck_thresholds) {
+      if (auto error = config.stuck.set_from_text(text)) {
+        fmt::print(stderr, "synfin: error: --stuck-threshold {}: {}\n", text, *error);
+        return 2;
+      }
+    }
+    if (options_.metrics_ports.size() > kMaxMetricsPorts) {
+      fmt::print(stderr, "synfin: error: at most {} --metrics-port values\n", kMaxMetricsPorts);
+      return 2;
+    }
+    auto listen = outputs::parse_listen_address(options_.listen);
+    if (!listen) return fail(listen.error().message);
+    if (auto ready = capture::prepare_environment(); !ready) return fail(ready.error().message);
+
+    model_ = std::make_unique<model::DaemonModel>(config);
+    capture::CaptureOptions capture_options;
+    capture_options.ring_bytes = options_.ring_mib << 20;
+    capture_options.verbose = options_.verbose;
+    auto session = capture::CaptureSession::start(capture_options, model_->table());
+    if (!session) return fail(session.error().message);
+    session_ = std::move(*session);
+    session_->set_model_mutex(&mutex_);
+
+    // Attached first, then the snapshot: a socket that changes state in between is seen by
+    // both and reconciled by the model, so nothing falls into a gap.
+    session_->drain();
+    if (auto seeded = take_snapshot(); !seeded) return fail(seeded.error().message);
+
+    clock_ = {realtime_minus_monotonic_ns()};
+    outputs::DaemonApiHooks hooks;
+    hooks.monotonic_now_ns = monotonic_now_ns;
+    hooks.snapshot = [this] {
+      auto rows = session_->program().snapshot_sockets();
+      return rows ? decode_snapshot(*rows) : std::vector<model::KernelSocket>{};
+    };
+    hooks.resolve_owners = [this](std::span<const uint64_t> inodes) { return owners_.resolve(inodes); };
+    hooks.port_range = read_port_range;
+    hooks.health = [this] { return health(); };
+    api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
+    server_ = std::make_unique<outputs::HttpServer>(*api_, [this] { return metrics(); });
+    if (auto started = server_->start(*listen); !started) return fail(started.error().message);
+    fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
+               model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
+
+    uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+    auto status = session_->run(options_.drain_interval_ms, [&] {
+      uint64_t now = monotonic_now_ns();
+      if (now >= next_tick) {
+        std::lock_guard lock(mutex_);
+        model_->tick(now);
+        update_loss_rate(now);
+        next_tick = now + 1'000'000'000ull;
+      }
+      if (now >= next_reconcile) {
+        if (auto reconciled = take_snapshot(); !reconciled)
+          fmt::print(stderr, "synfin: warning: {}\n", reconciled.error().message);
+        next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+      }
+      return true;
+    });
+    server_->stop();
+    fmt::print(stderr, "synfin: daemon stopped\n");
+    if (!status) return fail(status.error().message);
+    return 0;
+  }
+
+ private:
+  int fail(const std::string& message) {
+    fmt::print(stderr, "synfin: error: {}\n", message);
+    return 1;
+  }
+
+  uint64_t reconcile_interval_ns() const {
+    return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
+  }
+
+  Status take_snapshot() {
+    uint64_t start = monotonic_now_ns();
+    auto rows = session_->program().snapshot_sockets();
+    if (!rows) return rows.error();
+    auto sockets = decode_snapshot(*rows);
+    uint64_t end = monotonic_now_ns();
+    // Records already in the ring were made before the snapshot finished: apply them first.
+    session_->drain();
+    std::lock_guard lock(mutex_);
+    if (snapshots_taken_++ == 0)
+      model_->seed(sockets, end);
+    else
+      model_->reconcile(sockets, start, end);
+    model_->tick(end);
+    last_snapshot_ns_ = end;
+    return Ok{};
+  }
+
+  uint64_t lost_total() const {
+    const auto& lost = session_->lost_counts();
+    return std::accumulate(lost.begin(), lost.end(), uint64_t{0});
+  }
+
+  void update_loss_rate(uint64_t now) {  // caller holds mutex_
+    uint64_t lost = lost_total();
+    if (loss_window_start_ns_ && now > loss_window_start_ns_)
+      loss_rate_ = static_cast<double>(lost - loss_window_lost_) * 1e9 /
+                   static_cast<double>(now - loss_window_start_ns_);
+    loss_window_start_ns_ = now;
+    loss_window_lost_ = lost;
+  }
+
+  outputs::HealthInputs health() {
+    outputs::HealthInputs h;
+    for (const auto& program : session_->program().program_status())
+      h.programs.push_back({program.name, program.attached});
+    std::lock_guard lock(mutex_);
+    h.events_lost_total = lost_total();
+    h.events_lost_per_second = loss_rate_;
+    h.last_snapshot_age_seconds =
+        last_snapshot_ns_ ? static_cast<double>(monotonic_now_ns() - last_snapshot_ns_) / 1e9 : -1;
+    return h;
+  }
+
+  std::string metrics() {
+    outputs::SelfMetrics self;
+    self.version = SYNFIN_VERSION;
+    self.ephemeral_port_range_size = read_port_range().size();
+    std::vector<outputs::PortBreakdown> ports;
+    for (uint16_t port : options_.metrics_ports) ports.push_back({port, {}});
+    std::lock_guard lock(mutex_);
+    const auto& decoded = session_->decode_counters();
+    self.events_by_type = decoded.decoded_by_type;
+    const auto& lost = session_->lost_counts();
+    std::copy(lost.begin(), lost.end(), self.lost_by_type.begin());
+    self.undecodable_truncated = decoded.truncated;
+    self.undecodable_oversized = decoded.oversized;
+    self.undecodable_unknown_type = decoded.unknown_type;
+    self.undecodable_bad_field = decoded.bad_field;
+    self.last_snapshot_timestamp_seconds =
+        last_snapshot_ns_ ? static_cast<double>(clock_.to_epoch_ns(last_snapshot_ns_)) / 1e9 : 0;
+    if (!ports.empty()) {
+      model_->table().for_each([&](const model::Connection& c) {
+        for (auto& p : ports)
+          if (c.tuple.local.port == p.port) ++p.sockets_by_state[model::index_of(c.state)];
+      });
+      model_->time_wait().for_each([&](const model::TimeWaitEntry& e) {
+        for (auto& p : ports)
+          if (e.tuple.local.port == p.port)
+            ++p.sockets_by_state[model::index_of(model::TcpState::TimeWait)];
+      });
+    }
+    return outputs::render_metrics(*model_, self, ports);
+  }
+
+  DaemonOptions options_;
+  std::mutex mutex_;  // guards model_ and the session's counters
+  std::unique_ptr<model::DaemonModel> model_;
+  std::unique_ptr<capture::CaptureSession> session_;
+  capture::ProcOwners owners_;
+  outputs::Clock clock_;
+  std::unique_ptr<outputs::DaemonApi> api_;
+  std::unique_ptr<outputs::HttpServer> server_;
+  uint64_t snapshots_taken_ = 0;
+  uint64_t last_snapshot_ns_ = 0;
+  uint64_t loss_window_start_ns_ = 0;
+  uint64_t loss_window_lost_ = 0;
+  double loss_rate_ = 0;
+};
+}  // namespace
+
+Runner register_daemon(CLI::App& app) {
+  auto o = std::make_shared<DaemonOptions>();
+  CLI::App* daemon = app.add_subcommand(
+      "daemon",
+      "Run continuously: track every TCP connection, find stuck sockets and their owners,\n"
+      "serve Prometheus /metrics, /healthz and a JSON API:\n"
+      "  /api/v1/connections?state=CLOSE_WAIT&port=8080   live sockets (TIME_WAIT included)\n"
+      "  /api/v1/stuck                                    sockets past their state's threshold\n"
+      "  /api/v1/timewait                                 TIME_WAIT per remote endpoint\n"
+      "  /api/v1/closed?verdict=invalid                   recently closed connections\n"
+      "Sockets that existed before start are read from the kernel's table (marked\n"
+      "joined_mid_life; their ages are lower bounds).");
+  daemon->add_option("--listen", o->listen, "HTTP address ADDR:PORT")->capture_default_str();
+  daemon
+      ->add_option("--stuck-threshold", o->stuck_thresholds,
+                   "STATE=SECONDS, repeatable; 0 disables. Defaults: CLOSE_WAIT=60 FIN_WAIT1=60\n"
+                   "FIN_WAIT2=60 LAST_ACK=30 CLOSING=30 SYN_SENT=10 SYN_RECV=10");
+  daemon->add_option("--reconcile-interval", o->reconcile_interval_s,
+                     "Seconds between reconciliations with the kernel's socket table")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 3600.0));
+  daemon->add_option("--metrics-port", o->metrics_ports,
+                     "Local port to break synfin_tcp_port_sockets down by (repeatable, at most 16)")
+      ->check(CLI::Range(1, 65535));
+  daemon->add_option("--max-connections", o->max_connections, "Cap on connections tracked at once")
+      ->capture_default_str();
+  daemon->add_option("--recent-closes", o->recent_closes,
+                     "Closed connections kept for /api/v1/closed")
+      ->capture_default_str();
+  daemon->add_option("--ring-size-mib", o->ring_mib, "BPF ring buffer size in MiB (power of 2)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({1, 2, 4, 8, 16, 32, 64, 128, 256}));
+  daemon->add_option("--drain-interval-ms", o->drain_interval_ms,
+                     "How often the ring buffer is drained")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  daemon->add_flag("-v,--verbose", o->verbose, "Print libbpf's log, verifier output included");
+  return [daemon, o]() -> int {
+    if (!daemon->parsed()) return -1;
+    return Daemon(*o).run();
+  };
+}
+
+}  // namespace synfin::cli

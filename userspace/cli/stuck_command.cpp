@@ -1,0 +1,108 @@
+#include <httplib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "outputs/http_server.h"
+
+namespace synfin::cli {
+
+namespace {
+struct StuckOptions {
+  std::string daemon = "127.0.0.1:9847";
+  std::string state;
+  uint16_t port = 0;
+  bool json = false;
+};
+
+std::string text_or(const nlohmann::json& j, const char* key, const char* fallback = "-") {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+std::string age_text(const nlohmann::json& row) {
+  double seconds = row.value("age_seconds", 0.0);
+  std::string text = seconds >= 3600 ? fmt::format("{:.1f}h", seconds / 3600)
+                     : seconds >= 60 ? fmt::format("{:.1f}m", seconds / 60)
+                                     : fmt::format("{:.1f}s", seconds);
+  return row.value("age_is_lower_bound", false) ? ">=" + text : text;
+}
+
+int run_stuck(const StuckOptions& o) {
+  auto address = outputs::parse_listen_address(o.daemon);
+  if (!address) {
+    fmt::print(stderr, "synfin: error: {}\n", address.error().message);
+    return 2;
+  }
+  httplib::Client client(address->host, address->port);
+  client.set_connection_timeout(3);
+  client.set_read_timeout(30);
+  httplib::Params params;
+  if (!o.state.empty()) params.emplace("state", o.state);
+  if (o.port) params.emplace("port", std::to_string(o.port));
+  auto response = client.Get("/api/v1/stuck", params, httplib::Headers{});
+  if (!response) {
+    fmt::print(stderr,
+               "synfin: no daemon answering at {} ({}): start one with `synfin daemon`, or point "
+               "--daemon at the one running\n",
+               o.daemon, httplib::to_string(response.error()));
+    return 1;
+  }
+  if (response->status != 200) {
+    fmt::print(stderr, "synfin: daemon at {} answered {}: {}\n", o.daemon, response->status,
+               response->body);
+    return 1;
+  }
+  if (o.json) {
+    fmt::print("{}\n", response->body);
+    return 0;
+  }
+  auto body = nlohmann::json::parse(response->body, nullptr, false);
+  if (body.is_discarded() || !body.contains("stuck")) {
+    fmt::print(stderr, "synfin: daemon at {} sent something that is not a stuck list\n", o.daemon);
+    return 1;
+  }
+  std::vector<nlohmann::json> rows(body["stuck"].begin(), body["stuck"].end());
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.value("age_seconds", 0.0) > b.value("age_seconds", 0.0);
+  });
+  if (rows.empty()) {
+    fmt::print("no stuck sockets (thresholds: {})\n", body["thresholds_seconds"].dump());
+    return 0;
+  }
+  fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {}\n", "STATE", "AGE", "LOCAL",
+             "REMOTE", "PID", "COMM", "RECV-Q", "SEND-Q", "ACTIVITY");
+  for (const auto& row : rows)
+    fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {}\n", text_or(row, "state"),
+               age_text(row), text_or(row, "local"), text_or(row, "remote"), text_or(row, "pid"),
+               text_or(row, "comm"), text_or(row, "recv_queue_bytes"),
+               text_or(row, "send_queue_bytes"), text_or(row, "activity"));
+  fmt::print("{} stuck socket{}\n", rows.size(), rows.size() == 1 ? "" : "s");
+  return 0;
+}
+}  // namespace
+
+Runner register_stuck(CLI::App& app) {
+  auto o = std::make_shared<StuckOptions>();
+  CLI::App* stuck = app.add_subcommand(
+      "stuck",
+      "Show sockets stuck in a state past its threshold (CLOSE_WAIT: the application never\n"
+      "called close()), oldest first, with the owning process, as a running daemon sees them.\n"
+      "Example: synfin stuck --state CLOSE_WAIT --port 8080");
+  stuck->add_option("--daemon", o->daemon, "Address of the daemon's --listen")->capture_default_str();
+  stuck->add_option("--state", o->state, "Only this state (e.g. CLOSE_WAIT)");
+  stuck->add_option("--port", o->port, "Only sockets with this local or remote port")
+      ->check(CLI::Range(1, 65535));
+  stuck->add_flag("--json", o->json, "Print the daemon's JSON answer as is");
+  return [stuck, o]() -> int {
+    if (!stuck->parsed()) return -1;
+    return run_stuck(*o);
+  };
+}
+
+}  // namespace synfin::cli

@@ -1,0 +1,65 @@
+#pragma once
+// Counters and histograms kept up to date event by event, so that a scrape reads them in
+// O(labels) instead of walking connections. Fixed-size arrays: nothing allocates per event.
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "model/connection.h"
+#include "model/tcp_state.h"
+
+namespace synfin::model {
+
+template <std::size_t N>
+struct Histogram {
+  std::array<double, N> upper_bounds;  // seconds, ascending; +Inf is implicit
+  std::array<uint64_t, N> bucket_counts{};  // non-cumulative
+  uint64_t count = 0;
+  double sum = 0;
+
+  void observe(double seconds) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (seconds <= upper_bounds[i]) {
+        ++bucket_counts[i];
+        break;
+      }
+    }
+    ++count;
+    sum += seconds;
+  }
+};
+
+using HandshakeHistogram = Histogram<12>;
+using LifetimeHistogram = Histogram<11>;
+using StateDurationHistogram = Histogram<12>;
+
+HandshakeHistogram make_handshake_histogram();
+LifetimeHistogram make_lifetime_histogram();
+StateDurationHistogram make_state_duration_histogram();
+
+// States whose time-in-state is a histogram: the ones users alert on.
+inline constexpr std::array<TcpState, 4> kTimedStates = {TcpState::CloseWait, TcpState::FinWait2,
+                                                         TcpState::LastAck, TcpState::TimeWait};
+
+struct Aggregates {
+  std::array<std::array<uint64_t, kTcpStateCount>, kTcpStateCount> transitions{};
+  std::array<uint64_t, kOutcomeCount> closed_by_outcome{};
+  std::array<uint64_t, kReasonCount> invalid_by_reason{};
+  std::array<uint64_t, 3> closed_by_verdict{};
+  uint64_t retransmits = 0;
+  uint64_t synack_retransmits = 0;
+  uint64_t resets_sent = 0;
+  uint64_t resets_received = 0;
+  HandshakeHistogram client_handshake = make_handshake_histogram();
+  HandshakeHistogram server_handshake = make_handshake_histogram();
+  LifetimeHistogram lifetime = make_lifetime_histogram();
+  std::array<StateDurationHistogram, kTimedStates.size()> state_duration = {
+      make_state_duration_histogram(), make_state_duration_histogram(),
+      make_state_duration_histogram(), make_state_duration_histogram()};
+
+  // Current gauges, refreshed by DaemonModel::tick.
+  std::array<uint64_t, kTcpStateCount> sockets_by_state{};
+  std::array<uint64_t, kTcpStateCount> stuck_by_state{};
+};
+
+}  // namespace synfin::model

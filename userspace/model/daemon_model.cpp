@@ -1,0 +1,135 @@
+#include "model/daemon_model.h"
+
+#include <unordered_set>
+
+namespace synfin::model {
+
+namespace {
+double seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+int timed_state_index(TcpState state) {
+  for (std::size_t i = 0; i < kTimedStates.size(); ++i)
+    if (kTimedStates[i] == state) return static_cast<int>(i);
+  return -1;
+}
+}  // namespace
+
+DaemonModel::DaemonModel(const DaemonModelConfig& config)
+    : config_(config),
+      table_(config.max_connections, *this),
+      recent_(config.recent_closes ? config.recent_closes : 1) {}
+
+void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to,
+                                uint64_t ts_ns) {
+  ++aggregates_.transitions[index_of(from)][index_of(to)];
+  // The step just pushed is history[len-1]; the state it left is history[len-2].
+  if (c.history_length >= 2) {
+    const StateVisit& left = c.history[c.history_length - 2];
+    if (left.entered_ns && ts_ns >= left.entered_ns) {
+      double spent = seconds(ts_ns - left.entered_ns);
+      if (from == TcpState::SynSent && to == TcpState::Established)
+        aggregates_.client_handshake.observe(spent);
+      if (from == TcpState::SynRecv && to == TcpState::Established)
+        aggregates_.server_handshake.observe(spent);
+      if (int timed = timed_state_index(from); timed >= 0)
+        aggregates_.state_duration[timed].observe(spent);
+    }
+  }
+}
+
+void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64_t ts_ns) {
+  if (c.role != Role::Listener) {
+    ++aggregates_.closed_by_outcome[static_cast<std::size_t>(k.outcome)];
+    ++aggregates_.closed_by_verdict[static_cast<std::size_t>(k.verdict)];
+    if (k.verdict == Verdict::Invalid)
+      ++aggregates_.invalid_by_reason[static_cast<std::size_t>(k.reason)];
+    if (!c.joined_mid_life && c.history_length >= 2 && c.history[1].entered_ns &&
+        ts_ns >= c.history[1].entered_ns)
+      aggregates_.lifetime.observe(seconds(ts_ns - c.history[1].entered_ns));
+  }
+  if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns);
+  recent_[next_close_] = {c, k, ts_ns};
+  next_close_ = (next_close_ + 1) % recent_.size();
+  ++closes_stored_;
+}
+
+void DaemonModel::on_signal(const Connection*, const Event& e) {
+  switch (e.kind) {
+    case EventKind::Retransmit: ++aggregates_.retransmits; break;
+    case EventKind::SynAckRetransmit: ++aggregates_.synack_retransmits; break;
+    case EventKind::ResetSent: ++aggregates_.resets_sent; break;
+    case EventKind::ResetReceived: ++aggregates_.resets_received; break;
+    default: break;
+  }
+}
+
+void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) {
+  std::vector<KernelSocket> time_wait;
+  for (const KernelSocket& socket : snapshot) {
+    if (socket.state == TcpState::TimeWait) {
+      time_wait.push_back(socket);
+      continue;
+    }
+    if (table_.find(socket.cookie)) continue;  // already followed through its events
+    if (Connection* c = table_.seed(socket.cookie, socket.tuple, socket.state, end_ns)) {
+      c->bytes_sent = socket.bytes_sent;
+      c->bytes_sent_at_state_entry = socket.bytes_sent;
+    }
+  }
+  // Inferred entries can only be newer than the snapshot here: nothing is dropped.
+  time_wait_.reconcile(time_wait, 0, end_ns);
+}
+
+void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
+                            uint64_t now_ns) {
+  std::vector<KernelSocket> time_wait;
+  std::unordered_set<uint64_t> live;
+  for (const KernelSocket& socket : snapshot) {
+    if (socket.state == TcpState::TimeWait) {
+      time_wait.push_back(socket);
+      continue;
+    }
+    live.insert(socket.cookie);
+    if (Connection* c = table_.find(socket.cookie)) {
+      c->bytes_sent = socket.bytes_sent;
+      continue;
+    }
+    if (table_.seed(socket.cookie, socket.tuple, socket.state, now_ns)) ++live_drift_.found;
+  }
+  // A CLOSE socket is off the kernel's hash tables while its owner still holds it; anything
+  // else tracked since before the snapshot began must have been listed.
+  std::vector<uint64_t> gone;
+  table_.for_each([&](const Connection& c) {
+    if (c.state == TcpState::Close || live.count(c.cookie)) return;
+    uint64_t last_change = c.state_entered_ns ? c.state_entered_ns : c.first_seen_ns;
+    if (last_change < start_ns) gone.push_back(c.cookie);
+  });
+  for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
+  live_drift_.lost += gone.size();
+  ReconcileDrift drift = time_wait_.reconcile(time_wait, start_ns, now_ns);
+  time_wait_drift_.added += drift.added;
+  time_wait_drift_.removed += drift.removed;
+  ++reconciliations_;
+}
+
+void DaemonModel::tick(uint64_t now_ns) {
+  // TIME_WAIT durations are known once the kernel's timer has run out.
+  time_wait_.for_each([&](const TimeWaitEntry& entry) {
+    if (entry.expires_ns <= now_ns && entry.entered_ns)
+      aggregates_.state_duration[timed_state_index(TcpState::TimeWait)].observe(
+          seconds(entry.expires_ns - entry.entered_ns));
+  });
+  time_wait_.expire(now_ns);
+  aggregates_.sockets_by_state.fill(0);
+  aggregates_.stuck_by_state.fill(0);
+  table_.for_each([&](const Connection& c) {
+    if (c.state == TcpState::Close || c.state == TcpState::Unknown) return;
+    ++aggregates_.sockets_by_state[index_of(c.state)];
+    uint64_t threshold = config_.stuck.for_state(c.state);
+    if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold)
+      ++aggregates_.stuck_by_state[index_of(c.state)];
+  });
+  aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] = time_wait_.size();
+}
+
+}  // namespace synfin::model

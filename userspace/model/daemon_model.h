@@ -1,0 +1,80 @@
+#pragma once
+// Everything the daemon knows, as one pure object: the live connection table, TIME_WAIT
+// tracking, recent closes, aggregates and stuck gauges. Time comes in with each call; the
+// daemon serialises access (one mutex around it).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/aggregates.h"
+#include "model/connection_table.h"
+#include "model/stuck.h"
+#include "model/time_wait.h"
+
+namespace synfin::model {
+
+struct ClosedConnection {
+  Connection connection;
+  Classification classification;
+  uint64_t closed_ns = 0;
+};
+
+struct LiveDrift {
+  uint64_t found = 0;  // in the kernel's table, unknown to synfin: seeded
+  uint64_t lost = 0;   // tracked, but the kernel no longer has them: finished as incomplete
+};
+
+struct DaemonModelConfig {
+  std::size_t max_connections = 262144;
+  std::size_t recent_closes = 4096;
+  StuckThresholds stuck = StuckThresholds::defaults();
+};
+
+class DaemonModel final : public ConnectionObserver {
+ public:
+  explicit DaemonModel(const DaemonModelConfig& config);
+
+  void apply(const Event& event) { table_.apply(event); }
+  // Startup: adopts every socket of a snapshot that began at start_ns and ended at end_ns.
+  void seed(std::span<const KernelSocket> snapshot, uint64_t end_ns);
+  // Periodic: corrects TIME_WAIT inference and live tracking against the kernel's table.
+  void reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
+  // Expires TIME_WAIT entries and refreshes the gauges.
+  void tick(uint64_t now_ns);
+
+  ConnectionTable& table() { return table_; }
+  const ConnectionTable& table() const { return table_; }
+  const TimeWaitTracker& time_wait() const { return time_wait_; }
+  const Aggregates& aggregates() const { return aggregates_; }
+  const StuckThresholds& thresholds() const { return config_.stuck; }
+  const ReconcileDrift& time_wait_drift() const { return time_wait_drift_; }
+  const LiveDrift& live_drift() const { return live_drift_; }
+  uint64_t reconciliations() const { return reconciliations_; }
+  // Oldest first.
+  template <typename Visitor>
+  void for_each_recent_close(Visitor&& visit) const {
+    std::size_t n = closes_stored_ < recent_.size() ? closes_stored_ : recent_.size();
+    std::size_t start = (next_close_ + recent_.size() - n) % recent_.size();
+    for (std::size_t i = 0; i < n; ++i) visit(recent_[(start + i) % recent_.size()]);
+  }
+
+  void on_transition(const Connection& connection, TcpState from, TcpState to,
+                     uint64_t ts_ns) override;
+  void on_closed(const Connection& connection, const Classification& classification,
+                 uint64_t ts_ns) override;
+  void on_signal(const Connection* connection, const Event& event) override;
+
+ private:
+  DaemonModelConfig config_;
+  ConnectionTable table_;
+  TimeWaitTracker time_wait_;
+  Aggregates aggregates_;
+  std::vector<ClosedConnection> recent_;  // ring, preallocated
+  std::size_t next_close_ = 0;
+  uint64_t closes_stored_ = 0;
+  ReconcileDrift time_wait_drift_;
+  LiveDrift live_drift_;
+  uint64_t reconciliations_ = 0;
+};
+
+}  // namespace synfin::model

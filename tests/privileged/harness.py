@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -76,13 +77,15 @@ class Peer:
     """A peers.py process, optionally inside a network namespace."""
 
     def __init__(self, role, mode, port, family="4", count=1, name=None, netns=None,
-                 host=None, bind=None, cpu=None):
+                 host=None, bind=None, cpu=None, close_first=0):
         cmd = [sys.executable, PEERS, role, "--mode", mode, "--port", str(port),
                "--family", family, "--count", str(count)]
         if name:
             cmd += ["--name", name]
         if host:
             cmd += ["--host", host]
+        if close_first:
+            cmd += ["--close-first", str(close_first)]
         if bind:
             cmd += ["--bind", bind]
         if cpu is not None:
@@ -185,6 +188,59 @@ class NetnsPair:
         for ns in (self.a, self.b):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         return False
+
+
+class Daemon:
+    """`synfin daemon` on a loopback port; stopped with SIGTERM like systemd does."""
+
+    def __init__(self, synfin, listen, *args):
+        self.listen = listen
+        self.proc = subprocess.Popen([synfin, "daemon", "--listen", listen, *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Failure(f"daemon exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            try:
+                if self.get("/healthz")["status"] in ("ok", "degraded"):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise Failure("daemon did not become healthy")
+
+    def get_text(self, path):
+        with urllib.request.urlopen(f"http://{self.listen}{path}", timeout=30) as r:
+            return r.read().decode()
+
+    def get(self, path):
+        return json.loads(self.get_text(path))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def eventually(probe, done, timeout=10):
+    """Polls probe() until done(result) holds; the daemon drains its ring on an interval, so
+    what the kernel did a moment ago shows up a moment later. Returns the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if done(result) or time.monotonic() >= deadline:
+            return result
+        time.sleep(0.1)
+
+
+def ss_count(*filters):
+    out = subprocess.run(["ss", "-tanH", *filters], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
 
 
 def closes_on_port(events, port):

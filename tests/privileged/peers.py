@@ -6,10 +6,11 @@ network-namespace scenarios, inside its namespace through `ip netns exec`).
     peers.py client --family 4 --host 127.0.0.1 --port 18501 --mode client_first --count 1
 
 The server prints "ready" once it listens. Modes that need a conductor (simultaneous,
-listener_only, hold) read commands from stdin ("shutdown", "close") and answer "ok".
+listener_only, hold, half_close) read commands from stdin ("shutdown", "close") and answer "ok".
 Each peer names itself (--name) so the test can check the comm synfin reports."""
 import argparse
 import ctypes
+import select
 import socket
 import struct
 import sys
@@ -71,6 +72,14 @@ def serve(a, fam):
             conn.close()
         elif a.mode in ("simultaneous", "hold"):
             held.append(conn)
+        elif a.mode == "half_close":  # the peer shut down its side; we keep sending
+            read_until_eof(conn)
+            say("accepted")
+            while not select.select([sys.stdin], [], [], 0.1)[0]:
+                conn.send(b"z" * 512)
+            wait_for("close")
+            conn.close()
+            say("ok")
         else:
             sys.exit(f"unknown mode {a.mode}")
     listener.close()
@@ -126,6 +135,10 @@ def client(a, fam):
             sock.close()
         elif a.mode in ("simultaneous", "hold"):
             held.append(sock)
+        elif a.mode == "half_close":
+            sock.shutdown(socket.SHUT_WR)
+            read_until_eof(sock)
+            sock.close()
         elif a.mode == "refused":
             sock.close()
         else:
@@ -141,9 +154,11 @@ def client(a, fam):
             sock.close()
         say("ok")
     elif a.mode == "hold":
+        for sock in held[:a.close_first]:
+            sock.close()
         say("connected")
         wait_for("close")
-        for sock in held:
+        for sock in held[a.close_first:]:
             sock.close()
         say("ok")
     say("done")
@@ -159,6 +174,8 @@ def main():
     ap.add_argument("--mode", required=True)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--name", default=None)
+    ap.add_argument("--close-first", type=int, default=0,
+                    help="client, hold mode: close this many at once, hold the rest")
     a = ap.parse_args()
     fam = socket.AF_INET6 if a.family == "6" else socket.AF_INET
     loopback = "::1" if a.family == "6" else "127.0.0.1"

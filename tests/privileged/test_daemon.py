@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Privileged: `synfin daemon` and `synfin stuck` against the real kernel.
+
+usage: test_daemon.py SYNFIN stuck|timewait|snapshot"""
+import json
+import subprocess
+import sys
+import time
+
+from harness import Daemon, Peer, check, eventually, require_privileges, run_main, ss_count
+
+LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723"}
+
+
+def remote_ports_of_ss(lines):
+    # ss -tanH: State Recv-Q Send-Q Local Peer (state column absent with a state filter)
+    return sorted(int(line.split()[-1].rsplit(":", 1)[1]) for line in lines)
+
+
+def scenario_stuck(synfin):
+    port, n, threshold = 18601, 50, 3.0
+    daemon = Daemon(synfin, LISTEN["stuck"], "--stuck-threshold", f"CLOSE_WAIT={threshold}")
+    server = Peer("server", "hold", port, count=n, name="sf-leaky")
+    client = half_server = half_client = None
+    try:
+        server.expect("ready")
+        t_before = time.monotonic()
+        client = Peer("client", "client_first", port, count=n, name="sf-client")
+        client.expect("done")
+        t_after = time.monotonic()
+        server.expect("accepted")
+
+        # Before the threshold nothing of these is stuck, though all are in CLOSE_WAIT.
+        live = eventually(
+            lambda: daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&port={port}")["connections"],
+            lambda rows: len(rows) >= n)
+        early = daemon.get(f"/api/v1/stuck?port={port}")
+        check(len(live) == n, f"{len(live)} CLOSE_WAIT connections listed, want {n}")
+        check(all(r["pid"] == server.pid for r in live), "CLOSE_WAIT owners wrong")
+        check(early["count"] == 0, f"{early['count']} stuck before the threshold")
+
+        # A half-closed peer whose owner keeps sending is stuck too, but told apart.
+        half_server = Peer("server", "half_close", port + 1, name="sf-halfsrv")
+        half_server.expect("ready")
+        half_client = Peer("client", "half_close", port + 1, name="sf-halfcli")
+        half_server.expect("accepted")
+
+        time.sleep(threshold + 0.5)
+        stuck = daemon.get(f"/api/v1/stuck?port={port}")
+        now = time.monotonic()
+        rows = [r for r in stuck["stuck"] if r["sport"] == port]
+        check(len(rows) == n, f"{len(rows)} stuck listed, want {n}")
+        check(all(r["state"] == "CLOSE_WAIT" for r in rows), "a stuck row is not CLOSE_WAIT")
+        check(all(r["pid"] == server.pid and r["comm"] == "sf-leaky" for r in rows),
+              f"owner wrong: {[(r['pid'], r['comm']) for r in rows][:3]} want {server.pid}")
+        lo, hi = now - t_after - 1.0, now - t_before + 1.0
+        ages = [r["age_seconds"] for r in rows]
+        check(all(lo <= a <= hi for a in ages), f"ages {min(ages):.2f}..{max(ages):.2f} outside "
+                                                 f"truth {lo + 1:.2f}..{hi - 1:.2f} ± 1 s")
+        check(all(r["activity"] == "idle" and not r["age_is_lower_bound"] for r in rows),
+              "a leaked CLOSE_WAIT socket is not idle")
+        check(all(r["recv_queue_bytes"] is not None for r in rows), "queues missing")
+        ss = ss_count("state", "close-wait", f"sport = :{port}")
+        check(remote_ports_of_ss(ss) == sorted(r["dport"] for r in rows),
+              "stuck set differs from `ss state close-wait`")
+
+        half = daemon.get(f"/api/v1/stuck?port={port + 1}")["stuck"]
+        half = [r for r in half if r["sport"] == port + 1]
+        check(len(half) == 1 and half[0]["activity"] == "sending" and half[0]["pid"] == half_server.pid,
+              f"half-closed sender not told apart: {half}")
+
+        # The CLI: a table sorted by age, and the JSON as is.
+        table = subprocess.run([synfin, "stuck", "--daemon", LISTEN["stuck"], "--port", str(port)],
+                               capture_output=True, text=True, timeout=30)
+        lines = [l for l in table.stdout.splitlines() if l.startswith("CLOSE_WAIT")]
+        check(table.returncode == 0 and len(lines) == n, f"synfin stuck printed {len(lines)} rows")
+        check(all(str(server.pid) in l and "sf-leaky" in l for l in lines), "CLI rows lack the owner")
+        as_json = subprocess.run([synfin, "stuck", "--daemon", LISTEN["stuck"], "--json",
+                                  "--port", str(port)], capture_output=True, text=True, timeout=30)
+        check(json.loads(as_json.stdout)["count"] == n, "synfin stuck --json count")
+        print(table.stdout.splitlines()[0])
+        print("\n".join(lines[:3]))
+    finally:
+        for peer in (half_server, half_client, client, server):
+            if peer:
+                peer.kill()
+        rc = daemon.stop()
+    check(rc == 0, f"daemon exited {rc} on SIGTERM")
+    gone = subprocess.run([synfin, "stuck", "--daemon", LISTEN["stuck"]], capture_output=True,
+                          text=True, timeout=30)
+    check(gone.returncode != 0 and "no daemon answering" in gone.stderr,
+          f"no clear message without a daemon: {gone.stderr!r}")
+
+
+def scenario_timewait(synfin):
+    port, n = 18611, 500
+    daemon = Daemon(synfin, LISTEN["timewait"], "--reconcile-interval", "5")
+    try:
+        server = Peer("server", "client_first", port, count=n, name="sf-server")
+        server.expect("ready")
+        client = Peer("client", "client_first", port, count=n, name="sf-client")
+        client.expect("done")
+        client.wait()
+        server.wait()
+        peer = f"127.0.0.1:{port}"
+        by_peer = eventually(lambda: daemon.get(f"/api/v1/timewait?port={port}")["by_peer"],
+                             lambda rows: sum(p["count"] for p in rows if p["remote"] == peer) >= n)
+        ours = [p for p in by_peer if p["remote"] == peer]
+        kernel = ss_count("state", "time-wait", f"dst 127.0.0.1:{port}")
+        check(len(kernel) == n, f"kernel has {len(kernel)} TIME_WAIT, scenario made {n}")
+        check(len(ours) == 1 and ours[0]["count"] == len(kernel),
+              f"daemon TIME_WAIT towards the peer {ours} != ss {len(kernel)}")
+        check(0 < ours[0]["port_range_usage"] < 1, "port range usage not computed")
+        listed = daemon.get(f"/api/v1/connections?state=TIME_WAIT&port={port}")["count"]
+        check(listed == n, f"{listed} TIME_WAIT connections listed")
+        # After a reconciliation the count is still exact.
+        time.sleep(6)
+        again = daemon.get(f"/api/v1/timewait?port={port}")
+        kernel = ss_count("state", "time-wait", f"dst 127.0.0.1:{port}")
+        ours = [p for p in again["by_peer"] if p["remote"] == f"127.0.0.1:{port}"]
+        check(ours and ours[0]["count"] == len(kernel), "drifted after reconciliation")
+        check(again["drift"]["reconciliations"] >= 1, "no reconciliation ran")
+        # The kernel reaps them after 60 s; the daemon must follow to 0.
+        deadline = time.monotonic() + 90
+        while ss_count("state", "time-wait", f"dst 127.0.0.1:{port}") and time.monotonic() < deadline:
+            time.sleep(1)
+        check(not ss_count("state", "time-wait", f"dst 127.0.0.1:{port}"), "kernel kept TIME_WAIT")
+        deadline = time.monotonic() + 10
+        remaining = None
+        while time.monotonic() < deadline:
+            peers = daemon.get(f"/api/v1/timewait?port={port}")["by_peer"]
+            remaining = sum(p["count"] for p in peers if p["remote"] == f"127.0.0.1:{port}")
+            if remaining == 0:
+                break
+            time.sleep(0.5)
+        check(remaining == 0, f"daemon still counts {remaining} TIME_WAIT after the kernel reaped them")
+        print(f"timewait: {n} counted exactly, reconciled, fell to 0 with the kernel")
+    finally:
+        rc = daemon.stop()
+    check(rc == 0, f"daemon exited {rc}")
+
+
+def scenario_snapshot(synfin):
+    port, established, close_wait = 18621, 200, 100
+    total = established + close_wait
+    server = Peer("server", "hold", port, count=total, name="sf-server")
+    client = daemon = None
+    try:
+        server.expect("ready")
+        client = Peer("client", "hold", port, count=total, name="sf-client", close_first=close_wait)
+        client.expect("connected")
+        server.expect("accepted")
+        daemon = Daemon(synfin, LISTEN["snapshot"])
+        rows = eventually(lambda: daemon.get(f"/api/v1/connections?port={port}")["connections"],
+                          lambda rows: len(rows) >= 2 * total)
+        server_side = [r for r in rows if r["sport"] == port and r["state"] != "LISTEN"]
+        states = sorted(r["state"] for r in server_side)
+        check(states.count("ESTABLISHED") == established and states.count("CLOSE_WAIT") == close_wait
+              and len(server_side) == total, f"snapshot server side: {len(server_side)} sockets")
+        check(all(r["joined_mid_life"] and r["age_is_lower_bound"] for r in server_side),
+              "seeded sockets not marked joined mid-life / lower-bound age")
+        check(all(r["pid"] == server.pid for r in server_side),
+              "owners of seeded sockets not resolved through /proc")
+        client_side = [r for r in rows if r["dport"] == port]
+        check(len(client_side) == total, f"client side: {len(client_side)} sockets, want {total}")
+        client.tell("close")
+        client.expect("ok")
+        server.tell("close")
+        server.expect("ok")
+        deadline = time.monotonic() + 10
+        closed = []
+        while time.monotonic() < deadline:
+            closed = [c for c in daemon.get(f"/api/v1/closed?port={port}&limit=100000")["closed"]
+                      if c["role"] != "listener"]
+            if len(closed) >= total + established:
+                break
+            time.sleep(0.5)
+        invalid = [c for c in closed if c["verdict"] == "invalid"]
+        check(not invalid, f"{len(invalid)} invalid, first: {invalid[:1]}")
+        check(len(closed) == total + established,
+              f"{len(closed)} closed, want {total} server + {established} client sockets")
+        check(all(c["verdict"] == "incomplete" and c["reason"] == "joined_mid_life" for c in closed),
+              "a socket joined mid-life is not incomplete")
+        server_out = [c["outcome"] for c in closed if c["sport"] == port]
+        check(server_out.count("passive_close") == total, "server sides are not passive closes")
+        print(f"snapshot: {total} seeded server sockets, {len(closed)} closed, 0 invalid")
+    finally:
+        for peer in (client, server):
+            if peer:
+                peer.kill()
+        if daemon:
+            daemon.stop()
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    require_privileges()
+    synfin, scenario = sys.argv[1], sys.argv[2]
+    run_main(lambda: {"stuck": scenario_stuck, "timewait": scenario_timewait,
+                      "snapshot": scenario_snapshot}[scenario](synfin))
+
+
+if __name__ == "__main__":
+    main()

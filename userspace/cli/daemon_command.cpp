@@ -61,6 +61,7 @@ class Daemon {
     model::DaemonModelConfig config;
     config.max_connections = options_.max_connections;
     config.recent_closes = options_.recent_closes;
+    config.metrics_ports = options_.metrics_ports;
     for (const auto& text : options_.stuck_thresholds) {
       if (auto error = config.stuck.set_from_text(text)) {
         fmt::print(stderr, "synfin: error: --stuck-threshold {}: {}\n", text, *error);
@@ -185,8 +186,6 @@ class Daemon {
     outputs::SelfMetrics self;
     self.version = SYNFIN_VERSION;
     self.ephemeral_port_range_size = read_port_range().size();
-    std::vector<outputs::PortBreakdown> ports;
-    for (uint16_t port : options_.metrics_ports) ports.push_back({port, {}});
     std::lock_guard lock(mutex_);
     const auto& decoded = session_->decode_counters();
     self.events_by_type = decoded.decoded_by_type;
@@ -198,18 +197,7 @@ class Daemon {
     self.undecodable_bad_field = decoded.bad_field;
     self.last_snapshot_timestamp_seconds =
         last_snapshot_ns_ ? static_cast<double>(clock_.to_epoch_ns(last_snapshot_ns_)) / 1e9 : 0;
-    if (!ports.empty()) {
-      model_->table().for_each([&](const model::Connection& c) {
-        for (auto& p : ports)
-          if (c.tuple.local.port == p.port) ++p.sockets_by_state[model::index_of(c.state)];
-      });
-      model_->time_wait().for_each([&](const model::TimeWaitEntry& e) {
-        for (auto& p : ports)
-          if (e.tuple.local.port == p.port)
-            ++p.sockets_by_state[model::index_of(model::TcpState::TimeWait)];
-      });
-    }
-    return outputs::render_metrics(*model_, self, ports);
+    return outputs::render_metrics(*model_, self);
   }
 
   DaemonOptions options_;

@@ -17,7 +17,9 @@ int timed_state_index(TcpState state) {
 DaemonModel::DaemonModel(const DaemonModelConfig& config)
     : config_(config),
       table_(config.max_connections, *this),
-      recent_(config.recent_closes ? config.recent_closes : 1) {}
+      recent_(config.recent_closes ? config.recent_closes : 1) {
+  for (uint16_t port : config.metrics_ports) port_sockets_.push_back({port, {}});
+}
 
 void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to,
                                 uint64_t ts_ns) {
@@ -122,14 +124,22 @@ void DaemonModel::tick(uint64_t now_ns) {
   time_wait_.expire(now_ns);
   aggregates_.sockets_by_state.fill(0);
   aggregates_.stuck_by_state.fill(0);
+  for (auto& p : port_sockets_) p.sockets_by_state.fill(0);
+  auto count_port = [this](uint16_t local_port, TcpState state) {
+    for (auto& p : port_sockets_)
+      if (p.port == local_port) ++p.sockets_by_state[index_of(state)];
+  };
   table_.for_each([&](const Connection& c) {
     if (c.state == TcpState::Close || c.state == TcpState::Unknown) return;
     ++aggregates_.sockets_by_state[index_of(c.state)];
+    count_port(c.tuple.local.port, c.state);
     uint64_t threshold = config_.stuck.for_state(c.state);
     if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold)
       ++aggregates_.stuck_by_state[index_of(c.state)];
   });
   aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] = time_wait_.size();
+  if (!port_sockets_.empty())
+    time_wait_.for_each([&](const TimeWaitEntry& e) { count_port(e.tuple.local.port, TcpState::TimeWait); });
 }
 
 }  // namespace synfin::model

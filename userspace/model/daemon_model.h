@@ -24,10 +24,17 @@ struct LiveDrift {
   uint64_t lost = 0;   // tracked, but the kernel no longer has them: finished as incomplete
 };
 
+// Sockets by state on one local port an operator asked to break metrics down by.
+struct PortSockets {
+  uint16_t port = 0;
+  std::array<uint64_t, kTcpStateCount> sockets_by_state{};
+};
+
 struct DaemonModelConfig {
   std::size_t max_connections = 262144;
   std::size_t recent_closes = 4096;
   StuckThresholds stuck = StuckThresholds::defaults();
+  std::vector<uint16_t> metrics_ports;  // bounded by the caller
 };
 
 class DaemonModel final : public ConnectionObserver {
@@ -46,6 +53,7 @@ class DaemonModel final : public ConnectionObserver {
   const ConnectionTable& table() const { return table_; }
   const TimeWaitTracker& time_wait() const { return time_wait_; }
   const Aggregates& aggregates() const { return aggregates_; }
+  const std::vector<PortSockets>& port_sockets() const { return port_sockets_; }
   const StuckThresholds& thresholds() const { return config_.stuck; }
   const ReconcileDrift& time_wait_drift() const { return time_wait_drift_; }
   const LiveDrift& live_drift() const { return live_drift_; }
@@ -69,6 +77,7 @@ class DaemonModel final : public ConnectionObserver {
   ConnectionTable table_;
   TimeWaitTracker time_wait_;
   Aggregates aggregates_;
+  std::vector<PortSockets> port_sockets_;
   std::vector<ClosedConnection> recent_;  // ring, preallocated
   std::size_t next_close_ = 0;
   uint64_t closes_stored_ = 0;

@@ -67,6 +67,12 @@ Status HttpServer::start(const ListenAddress& address) {
         "  /api/v1/stuck  /api/v1/timewait  /api/v1/closed?verdict=invalid\n",
         "text/plain");
   });
+  // httplib's default adds SO_REUSEPORT, which would let a second daemon share the port
+  // silently; a busy port must be an error.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (!s.bind_to_port(address.host, address.port))
     return Error{fmt::format("cannot listen on {}:{} (in use, or not an address of this host)",
                              address.host, address.port)};

@@ -56,8 +56,7 @@ std::string_view event_source_name(std::size_t type) {
   return type < kSources.size() ? kSources[type] : std::string_view{};
 }
 
-std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self,
-                           const std::vector<PortBreakdown>& ports) {
+std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self) {
   std::string out;
   out.reserve(32 * 1024);
   Writer w(out);
@@ -166,10 +165,11 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   w.sample("synfin_tcp_tracking_drift_total", "direction=\"found\"", model.live_drift().found);
   w.sample("synfin_tcp_tracking_drift_total", "direction=\"lost\"", model.live_drift().lost);
 
-  if (!ports.empty()) {
+  // Only ports an operator named (bounded, never ephemeral ones), counted each second.
+  if (!model.port_sockets().empty()) {
     w.family("synfin_tcp_port_sockets", "gauge",
              "Sockets by local port and state, for the ports named by --metrics-port.");
-    for (const PortBreakdown& p : ports)
+    for (const model::PortSockets& p : model.port_sockets())
       for (TcpState state : model::kTrackedStates)
         if (state != TcpState::Close)
           w.sample("synfin_tcp_port_sockets",

@@ -24,14 +24,7 @@ struct SelfMetrics {
   std::string version;
 };
 
-// Per-local-port breakdown for ports an operator named (bounded: never ephemeral ports).
-struct PortBreakdown {
-  uint16_t port = 0;
-  std::array<uint64_t, model::kTcpStateCount> sockets_by_state{};
-};
-
-std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self,
-                           const std::vector<PortBreakdown>& ports);
+std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self);
 
 // Source label of each ring-buffer record type; empty for index 0.
 std::string_view event_source_name(std::size_t type);

@@ -16,6 +16,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u16 filter_family = 0; /* 0: both */
 const volatile __u32 filter_local_port_count = 0;
 const volatile __u16 filter_local_ports[SYNFIN_MAX_PORT_FILTERS] = {};
+/* The daemon's own HTTP port: its scrapes and API calls are not the host's traffic, and
+ * counting them would make every scrape change what it reads. 0: none. */
+const volatile __u16 exclude_port = 0;
 const volatile __u32 filter_remote_port_count = 0;
 const volatile __u16 filter_remote_ports[SYNFIN_MAX_PORT_FILTERS] = {};
 /* Wake the consumer early only once this many bytes wait; otherwise it drains on its own
@@ -35,6 +38,15 @@ struct {
 	__type(value, __u64);
 } lost_events SEC(".maps");
 
+/* Port-filter verdict per socket cookie, decided once both ports are known and kept until the
+ * socket is destroyed, so that its last records (ports zeroed) follow the same verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} socket_verdicts SEC(".maps");
+
 static __always_inline bool port_listed(__u16 port, const volatile __u16 *ports, __u32 count)
 {
 	for (int i = 0; i < SYNFIN_MAX_PORT_FILTERS; i++) {
@@ -46,21 +58,43 @@ static __always_inline bool port_listed(__u16 port, const volatile __u16 *ports,
 	return false;
 }
 
-/* remote_port_known is false on a server child's LISTEN → SYN_RECV, where the kernel has not
- * yet copied the peer's port into the clone: such an event must not be filtered by it. */
-static __always_inline bool passes_filters(__u16 family, __u16 local_port, __u16 remote_port,
-					   bool remote_port_known)
+enum socket_verdict { VERDICT_DROP = 0, VERDICT_KEEP = 1, VERDICT_PENDING = 2 };
+
+/* Port filters can only be decided once the ports are known: a client's local port is 0 at
+ * CLOSE -> SYN_SENT, a server child's remote port is 0 at LISTEN -> SYN_RECV, and the kernel
+ * zeroes both on the way to CLOSE. A port of 0 means "not known yet". */
+static __always_inline enum socket_verdict decide(__u16 local_port, __u16 remote_port)
+{
+	if (exclude_port && ((local_port && local_port == exclude_port) ||
+			     (remote_port && remote_port == exclude_port)))
+		return VERDICT_DROP;
+	if (filter_local_port_count) {
+		if (!local_port)
+			return VERDICT_PENDING;
+		if (!port_listed(local_port, filter_local_ports, filter_local_port_count))
+			return VERDICT_DROP;
+	}
+	if (filter_remote_port_count) {
+		if (!remote_port)
+			return VERDICT_PENDING;
+		if (!port_listed(remote_port, filter_remote_ports, filter_remote_port_count))
+			return VERDICT_DROP;
+	}
+	if (exclude_port && (!local_port || !remote_port))
+		return VERDICT_PENDING;
+	return VERDICT_KEEP;
+}
+
+static __always_inline bool family_wanted(__u16 family)
 {
 	if (family != SYNFIN_AF_INET && family != SYNFIN_AF_INET6)
 		return false;
-	if (filter_family && family != filter_family)
-		return false;
-	if (filter_local_port_count && !port_listed(local_port, filter_local_ports, filter_local_port_count))
-		return false;
-	if (remote_port_known && filter_remote_port_count &&
-	    !port_listed(remote_port, filter_remote_ports, filter_remote_port_count))
-		return false;
-	return true;
+	return !filter_family || family == filter_family;
+}
+
+static __always_inline bool port_filters_configured(void)
+{
+	return exclude_port || filter_local_port_count || filter_remote_port_count;
 }
 
 static __always_inline void read_endpoints(struct synfin_event *e, const struct sock_common *skc)
@@ -108,13 +142,49 @@ static __always_inline void submit_event(struct synfin_event *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
-/* Header-only tuple check before reserving, so filtered sockets cost no ring space. */
-static __always_inline bool socket_wanted(const struct sock_common *skc, bool remote_port_known)
+static __always_inline void emit_untrack(__u64 cookie)
 {
-	__u16 family = BPF_CORE_READ(skc, skc_family);
+	struct synfin_event *e = reserve_event(SYNFIN_EV_UNTRACK);
+	if (!e)
+		return;
+	e->cookie = cookie;
+	e->family = 0;
+	submit_event(e);
+}
+
+static __always_inline void emit_untrack(__u64 cookie);
+
+/* Whether the socket's records go to userspace; called before reserving, so filtered
+ * sockets cost no ring space. remote_port_known is false on a server child's
+ * LISTEN -> SYN_RECV, where the clone still carries the listener's (empty) remote end. */
+static __always_inline bool socket_wanted(const struct sock_common *skc, __u64 cookie,
+					  bool remote_port_known)
+{
+	if (!family_wanted(BPF_CORE_READ(skc, skc_family)))
+		return false;
+	if (!port_filters_configured())
+		return true;
+	__u8 *known = bpf_map_lookup_elem(&socket_verdicts, &cookie);
+	if (known && *known != VERDICT_PENDING)
+		return *known == VERDICT_KEEP;
 	__u16 local_port = BPF_CORE_READ(skc, skc_num);
-	__u16 remote_port = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	return passes_filters(family, local_port, remote_port, remote_port_known);
+	__u16 remote_port = remote_port_known ? bpf_ntohs(BPF_CORE_READ(skc, skc_dport)) : 0;
+	__u8 verdict = decide(local_port, remote_port);
+	if (verdict == VERDICT_PENDING) {
+		if (!known)
+			bpf_map_update_elem(&socket_verdicts, &cookie, &verdict, BPF_ANY);
+		return true;
+	}
+	bpf_map_update_elem(&socket_verdicts, &cookie, &verdict, BPF_ANY);
+	if (verdict == VERDICT_DROP && known)
+		emit_untrack(cookie); /* userspace already has it */
+	return verdict == VERDICT_KEEP;
+}
+
+static __always_inline void forget_verdict(__u64 cookie)
+{
+	if (port_filters_configured())
+		bpf_map_delete_elem(&socket_verdicts, &cookie);
 }
 
 /* Only full sockets carry tcp_sock counters; request and TIME_WAIT sockets stop at
@@ -131,7 +201,7 @@ static __always_inline void read_byte_counters(struct synfin_event *e, const str
 
 static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, __u64 cookie)
 {
-	if (!sk || !socket_wanted(&sk->__sk_common, true))
+	if (!sk || !socket_wanted(&sk->__sk_common, cookie, true))
 		return 0;
 	struct synfin_event *e = reserve_event(type);
 	if (!e)
@@ -149,12 +219,13 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 	if (BPF_CORE_READ(sk, sk_protocol) != SYNFIN_IPPROTO_TCP)
 		return 0;
 	bool child_being_cloned = old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_SYN_RECV;
-	if (!socket_wanted(&sk->__sk_common, !child_being_cloned))
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
 	if (!e)
 		return 0;
-	e->cookie = bpf_get_socket_cookie((void *)sk);
+	e->cookie = cookie;
 	e->old_state = old_state;
 	e->new_state = new_state;
 	/* connect() and listen() make these steps in the caller's own context; every other
@@ -177,7 +248,11 @@ int BPF_PROG(on_tcp_retransmit_skb, const struct sock *sk)
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(on_tcp_retransmit_synack, const struct sock *listener, const struct request_sock *req)
 {
-	if (!listener || !req || !socket_wanted(&req->__req_common, true))
+	if (!listener || !req || !family_wanted(BPF_CORE_READ(req, __req_common.skc_family)))
+		return 0;
+	if (port_filters_configured() &&
+	    decide(BPF_CORE_READ(req, __req_common.skc_num),
+		   bpf_ntohs(BPF_CORE_READ(req, __req_common.skc_dport))) != VERDICT_KEEP)
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_SYNACK_RETRANSMIT);
 	if (!e)
@@ -205,7 +280,10 @@ int BPF_PROG(on_tcp_receive_reset, struct sock *sk)
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 {
-	return emit_socket_event(SYNFIN_EV_DESTROY, sk, bpf_get_socket_cookie(sk));
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
+	forget_verdict(cookie);
+	return 0;
 }
 
 /* accept() is where a server-side socket gets its owner; its state changes all ran in
@@ -231,7 +309,7 @@ static __always_inline int record_accepted_socket(long fd)
 		return 0;
 	/* The state-change program already assigned the cookie when the child was created. */
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	if (!cookie || !socket_wanted(&sk->__sk_common, true))
+	if (!cookie || !socket_wanted(&sk->__sk_common, cookie, true))
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_ACCEPT);
 	if (!e)
@@ -289,6 +367,8 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 	if (filter_family && skc->skc_family != filter_family)
 		return 0;
 	fill_record_endpoints(&r, skc);
+	if (exclude_port && (r.sport == exclude_port || r.dport == exclude_port))
+		return 0;
 	r.cookie = bpf_get_socket_cookie(skc);
 	r.uid = ctx->uid;
 

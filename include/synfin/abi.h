@@ -22,7 +22,9 @@ enum synfin_event_type {
 	SYNFIN_EV_RECEIVE_RESET = 5,     /* tcp:tcp_receive_reset */
 	SYNFIN_EV_DESTROY = 6,           /* tcp:tcp_destroy_sock: the full socket is gone */
 	SYNFIN_EV_ACCEPT = 7,            /* syscalls:sys_exit_accept{,4}: the task owns the socket */
-	SYNFIN_EV_TYPE_COUNT = 8,
+	SYNFIN_EV_UNTRACK = 8,           /* a socket passed before its ports were known turned out
+					  * to be filtered out: forget it */
+	SYNFIN_EV_TYPE_COUNT = 9,
 };
 
 /* Flags of synfin_event.flags */

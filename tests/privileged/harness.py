@@ -77,8 +77,8 @@ class Peer:
     """A peers.py process, optionally inside a network namespace."""
 
     def __init__(self, role, mode, port, family="4", count=1, name=None, netns=None,
-                 host=None, bind=None, cpu=None, close_first=0):
-        cmd = [sys.executable, PEERS, role, "--mode", mode, "--port", str(port),
+                 host=None, bind=None, cpu=None, close_first=0, script=PEERS, wrap=()):
+        cmd = [sys.executable, script, role, "--mode", mode, "--port", str(port),
                "--family", family, "--count", str(count)]
         if name:
             cmd += ["--name", name]
@@ -88,13 +88,14 @@ class Peer:
             cmd += ["--close-first", str(close_first)]
         if bind:
             cmd += ["--bind", bind]
+        cmd = list(wrap) + cmd
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu)] + cmd
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
-        self.pid = self.proc.pid  # ip netns exec and taskset exec in place: same pid
+        self.pid = self.proc.pid  # ip netns exec, taskset and setpriv exec in place: same pid
 
     def expect(self, wanted, timeout=30):
         deadline = time.monotonic() + timeout
@@ -193,9 +194,9 @@ class NetnsPair:
 class Daemon:
     """`synfin daemon` on a loopback port; stopped with SIGTERM like systemd does."""
 
-    def __init__(self, synfin, listen, *args):
+    def __init__(self, synfin, listen, *args, wrap=()):
         self.listen = listen
-        self.proc = subprocess.Popen([synfin, "daemon", "--listen", listen, *args],
+        self.proc = subprocess.Popen([*wrap, synfin, "daemon", "--listen", listen, *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

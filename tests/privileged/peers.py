@@ -139,6 +139,10 @@ def client(a, fam):
             sock.shutdown(socket.SHUT_WR)
             read_until_eof(sock)
             sock.close()
+        elif a.mode == "shutdown_hold":  # our FIN sent, socket kept: the peer sits in CLOSE_WAIT
+            sock.send(b"x")
+            sock.shutdown(socket.SHUT_WR)
+            held.append(sock)
         elif a.mode == "refused":
             sock.close()
         else:
@@ -153,7 +157,7 @@ def client(a, fam):
         for sock in held:
             sock.close()
         say("ok")
-    elif a.mode == "hold":
+    elif a.mode in ("hold", "shutdown_hold"):
         for sock in held[:a.close_first]:
             sock.close()
         say("connected")

@@ -20,7 +20,7 @@ SIMULTANEOUS = ["ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"]
 
 PORT_BASE = {"client_first": 18501, "server_first": 18503, "simultaneous": 18505,
              "linger_abort": 18507, "refused": 18509, "unread_close": 18511,
-             "listener": 18513, "burst": 18515}
+             "listener": 18513, "burst": 18515, "port_filter": 18517}
 
 
 def expect_side(events, port, role, states, outcome, pid, comm):
@@ -194,6 +194,44 @@ def scenario_burst(synfin, family, port, count=1000):
     print(f"burst: {count} client + {count} server sequences valid; {summary}")
 
 
+def scenario_port_filter(synfin, family, port):
+    """--sport/--dport are decided in the kernel once a socket's ports are known, and hold to
+    the socket's end although the kernel zeroes its ports on the way to CLOSE."""
+    other = port + 50
+
+    def run(flag, wanted_port):
+        trace = Trace(synfin, flag, str(wanted_port))
+        peers = []
+        try:
+            for p in (port, other):
+                server = Peer("server", "server_first", p, family, name="sf-server")
+                server.expect("ready")
+                client = Peer("client", "server_first", p, family, name="sf-client")
+                client.expect("done")
+                client.wait()
+                server.wait()
+                peers.append((server, client))
+        finally:
+            for pair in peers:
+                for peer in pair:
+                    peer.kill()
+        return trace.stop(), peers[0]
+
+    events, (server, client) = run("--sport", port)
+    check(all(e["sport"] in (port, 0) for e in events), "--sport let another local port through")
+    closes = [e for e in events if e["event"] == "close" and e["role"] != "listener"]
+    check(len(closes) == 1 and closes[0]["role"] == "server", f"--sport: {closes}")
+    check(closes[0]["states"] == SERVER_ACTIVE and closes[0]["pid"] == server.pid,
+          f"--sport: server sequence {closes[0]['states']}")
+
+    events, (server, client) = run("--dport", port)
+    closes = [e for e in events if e["event"] == "close"]
+    check(len(closes) == 1 and closes[0]["role"] == "client", f"--dport: {closes}")
+    check(closes[0]["states"] == CLIENT_PASSIVE and closes[0]["pid"] == client.pid,
+          f"--dport: client sequence {closes[0]['states']}")
+    check(not [e for e in events if other in (e["sport"], e["dport"])], "--dport leaked the other port")
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -223,6 +261,8 @@ def main():
             scenario_listener(synfin, family, port)
         elif scenario == "burst":
             scenario_burst(synfin, family, port)
+        elif scenario == "port_filter":
+            scenario_port_filter(synfin, family, port)
         else:
             raise Failure(f"unknown scenario {scenario}")
 

@@ -145,3 +145,64 @@ TEST(ConnectionTableTest, LongLivesAreTruncatedNotOverflowed) {
 
 }  // namespace
 }  // namespace synfin::model
+
+namespace synfin::model {
+namespace {
+
+using testing::Sequence;
+using S = TcpState;
+
+// A socket the snapshot saw in LAST_ACK, whose CLOSE_WAIT → LAST_ACK record was still in the
+// ring: the step is already reflected, not a violation.
+TEST(ConnectionTableSnapshotWindowTest, StepAlreadyReflectedInTheSeedIsSkipped) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  Sequence s(21, testing::loopback_tuple(80, 5000));
+  s.steps({S::CloseWait, S::LastAck, S::Close}).signal(EventKind::Destroyed);
+  const auto& events = s.events();
+  table.seed(21, testing::loopback_tuple(80, 5000), S::LastAck, events[0].ts_ns);  // after step 1
+  for (const Event& e : events) table.apply(e);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Incomplete);
+  EXPECT_EQ(observer.closed[0].classification.reason, Reason::JoinedMidLife);
+}
+
+// The snapshot saw ESTABLISHED; a FIN_WAIT1 → FIN_WAIT2 step from before its end means the
+// seeded state was already old: advanced, not flagged.
+TEST(ConnectionTableSnapshotWindowTest, OlderSeedIsAdvancedWithoutViolation) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  Sequence s(22, testing::loopback_tuple(80, 5000));
+  s.step(S::FinWait1, S::FinWait2).step(S::FinWait2, S::Close).signal(EventKind::Destroyed);
+  table.seed(22, testing::loopback_tuple(80, 5000), S::Established, s.events()[0].ts_ns);
+  for (const Event& e : s.events()) table.apply(e);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_NE(observer.closed[0].classification.verdict, Verdict::Invalid);
+}
+
+// Born while the snapshot was walked: the ring holds its whole life, so it is complete.
+TEST(ConnectionTableSnapshotWindowTest, SocketBornDuringTheSnapshotIsComplete) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(4, observer);
+  Sequence s(23, testing::loopback_tuple(40000, 80));
+  s.steps({S::Close, S::SynSent, S::Established});
+  table.seed(23, testing::loopback_tuple(40000, 80), S::Established, s.events()[1].ts_ns);
+  for (const Event& e : s.events()) table.apply(e);
+  Event fin = s.events().back();
+  for (TcpState to : {S::FinWait1, S::FinWait2, S::Close}) {
+    fin.from = fin.to;
+    fin.to = to;
+    fin.ts_ns += 1000;
+    table.apply(fin);
+  }
+  fin.kind = EventKind::Destroyed;
+  fin.ts_ns += 1000;
+  table.apply(fin);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].connection.role, Role::Client);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Valid);
+  EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::ActiveClose);
+}
+
+}  // namespace
+}  // namespace synfin::model

@@ -51,6 +51,7 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   config->filter_remote_port_count = static_cast<uint32_t>(options.remote_ports.size());
   for (std::size_t i = 0; i < options.remote_ports.size(); ++i)
     config->filter_remote_ports[i] = options.remote_ports[i];
+  config->exclude_port = options.exclude_port;
   config->wakeup_threshold_bytes = options.ring_bytes / 4;
   if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
     return Error{fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};

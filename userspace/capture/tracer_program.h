@@ -18,6 +18,7 @@ struct CaptureOptions {
   int family = 0;  // 0 both, 4, 6
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
+  uint16_t exclude_port = 0;  // sockets with this local or remote port are not traced
   uint32_t ring_bytes = 16u << 20;
   bool verbose = false;  // libbpf's own log (verifier output) on stderr
 };

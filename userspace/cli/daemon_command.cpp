@@ -80,6 +80,8 @@ class Daemon {
     capture::CaptureOptions capture_options;
     capture_options.ring_bytes = options_.ring_mib << 20;
     capture_options.verbose = options_.verbose;
+    // Our own scrapes and API calls are left out: a scrape must not count itself.
+    capture_options.exclude_port = static_cast<uint16_t>(listen->port);
     auto session = capture::CaptureSession::start(capture_options, model_->table());
     if (!session) return fail(session.error().message);
     session_ = std::move(*session);
@@ -138,16 +140,20 @@ class Daemon {
     return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
   }
 
+  // Startup: seeded before the records made during the walk are applied, which the model
+  // then reconciles (a step already reflected in the seeded state is skipped, an older
+  // seeded state is advanced). Later: those records are applied first, so a socket destroyed
+  // during the walk is finished by its own destroy record, not resurrected.
   Status take_snapshot() {
     uint64_t start = monotonic_now_ns();
     auto rows = session_->program().snapshot_sockets();
     if (!rows) return rows.error();
     auto sockets = decode_snapshot(*rows);
     uint64_t end = monotonic_now_ns();
-    // Records already in the ring were made before the snapshot finished: apply them first.
-    session_->drain();
+    bool first = snapshots_taken_++ == 0;
+    if (!first) session_->drain();
     std::lock_guard lock(mutex_);
-    if (snapshots_taken_++ == 0)
+    if (first)
       model_->seed(sockets, end);
     else
       model_->reconcile(sockets, start, end);

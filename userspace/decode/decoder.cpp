@@ -4,7 +4,7 @@
 
 #include "synfin/abi.h"
 
-static_assert(SYNFIN_EV_TYPE_COUNT == 8, "DecodeCounters::decoded_by_type is sized for 8 types");
+static_assert(SYNFIN_EV_TYPE_COUNT == 9, "DecodeCounters::decoded_by_type is sized for 9 types");
 
 namespace synfin::decode {
 
@@ -21,6 +21,7 @@ std::optional<model::EventKind> kind_from_type(uint32_t type) {
     case SYNFIN_EV_RECEIVE_RESET: return model::EventKind::ResetReceived;
     case SYNFIN_EV_DESTROY: return model::EventKind::Destroyed;
     case SYNFIN_EV_ACCEPT: return model::EventKind::Accepted;
+    case SYNFIN_EV_UNTRACK: return model::EventKind::Untracked;
     default: return std::nullopt;
   }
 }
@@ -71,6 +72,13 @@ std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
   }
   model::Event event;
   event.kind = *kind;
+  if (event.kind == model::EventKind::Untracked) {
+    event.ts_ns = raw.ts_ns;
+    event.cookie = raw.cookie;
+    ++counters_.decoded;
+    ++counters_.decoded_by_type[raw.type];
+    return event;
+  }
   if (raw.family == kAfInet) {
     event.tuple.family = model::AddressFamily::IPv4;
   } else if (raw.family == kAfInet6) {

@@ -19,7 +19,7 @@ struct DecodeCounters {
   uint64_t oversized = 0;     // longer than the record layout
   uint64_t unknown_type = 0;  // a type this build does not know
   uint64_t bad_field = 0;     // a state or family outside the kernel's range
-  std::array<uint64_t, 8> decoded_by_type{};  // indexed by enum synfin_event_type
+  std::array<uint64_t, 9> decoded_by_type{};  // indexed by enum synfin_event_type
 };
 
 // One row of the iter/tcp snapshot; nullopt for a family or state outside the kernel's range.

@@ -95,6 +95,11 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
     if (e.to == c.state || c.visited(e.to)) return;
     c.state = e.from;
     c.history[c.history_length - 1].state = e.from;
+    // Born during the snapshot: its whole life is in the ring after all.
+    if (c.history_length == 1 && is_birth(e.from, e.to)) {
+      c.joined_mid_life = false;
+      c.role = role_from_first_step(e.from, e.to);
+    }
   }
   if (first_step) {
     c.joined_mid_life = c.joined_mid_life || !is_birth(e.from, e.to);
@@ -157,6 +162,9 @@ void ConnectionTable::apply(const Event& e) {
     }
     case EventKind::SynAckRetransmit:
       observer_.on_signal(nullptr, e);
+      return;
+    case EventKind::Untracked:
+      connections_.erase(e.cookie);
       return;
   }
 }

@@ -50,6 +50,7 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
       aggregates_.lifetime.observe(seconds(ts_ns - c.history[1].entered_ns));
   }
   if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns);
+  recently_closed_[c.cookie] = ts_ns;
   recent_[next_close_] = {c, k, ts_ns};
   next_close_ = (next_close_ + 1) % recent_.size();
   ++closes_stored_;
@@ -96,6 +97,9 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
       c->bytes_sent = socket.bytes_sent;
       continue;
     }
+    if (auto closed = recently_closed_.find(socket.cookie);
+        closed != recently_closed_.end() && closed->second >= start_ns)
+      continue;
     if (table_.seed(socket.cookie, socket.tuple, socket.state, now_ns)) ++live_drift_.found;
   }
   // A CLOSE socket is off the kernel's hash tables while its owner still holds it; anything
@@ -108,6 +112,7 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
   });
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
   live_drift_.lost += gone.size();
+  std::erase_if(recently_closed_, [&](const auto& entry) { return entry.second < start_ns; });
   ReconcileDrift drift = time_wait_.reconcile(time_wait, start_ns, now_ns);
   time_wait_drift_.added += drift.added;
   time_wait_drift_.removed += drift.removed;

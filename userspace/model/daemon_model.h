@@ -4,6 +4,7 @@
 // daemon serialises access (one mutex around it).
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "model/aggregates.h"
@@ -81,6 +82,9 @@ class DaemonModel final : public ConnectionObserver {
   std::vector<ClosedConnection> recent_;  // ring, preallocated
   std::size_t next_close_ = 0;
   uint64_t closes_stored_ = 0;
+  // Cookies finished since the last reconciliation began: a snapshot walked while they were
+  // being destroyed still lists them, and they must not come back as untracked sockets.
+  std::unordered_map<uint64_t, uint64_t> recently_closed_;
   ReconcileDrift time_wait_drift_;
   LiveDrift live_drift_;
   uint64_t reconciliations_ = 0;

@@ -44,6 +44,7 @@ enum class EventKind : uint8_t {
   ResetReceived,
   Destroyed,
   Accepted,
+  Untracked,  // filtered out once its ports were known: forget it, report nothing
 };
 
 struct Event {

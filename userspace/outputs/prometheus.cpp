@@ -9,9 +9,9 @@ namespace synfin::outputs {
 namespace {
 using model::TcpState;
 
-constexpr std::array<std::string_view, 8> kSources = {
+constexpr std::array<std::string_view, 9> kSources = {
     "", "state_change", "retransmit", "synack_retransmit", "send_reset", "receive_reset",
-    "destroy", "accept"};
+    "destroy", "accept", "untrack"};
 
 class Writer {
  public:

@@ -13,8 +13,8 @@
 namespace synfin::outputs {
 
 struct SelfMetrics {
-  std::array<uint64_t, 8> events_by_type{};  // enum synfin_event_type order
-  std::array<uint64_t, 8> lost_by_type{};
+  std::array<uint64_t, 9> events_by_type{};  // enum synfin_event_type order
+  std::array<uint64_t, 9> lost_by_type{};
   uint64_t undecodable_truncated = 0;
   uint64_t undecodable_oversized = 0;
   uint64_t undecodable_unknown_type = 0;

@@ -3,6 +3,7 @@
 // tracking, recent closes, aggregates and stuck gauges. Time comes in with each call; the
 // daemon serialises access (one mutex around it).
 #include <cstdint>
+#include <memory_resource>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -84,7 +85,8 @@ class DaemonModel final : public ConnectionObserver {
   uint64_t closes_stored_ = 0;
   // Cookies finished since the last reconciliation began: a snapshot walked while they were
   // being destroyed still lists them, and they must not come back as untracked sockets.
-  std::unordered_map<uint64_t, uint64_t> recently_closed_;
+  std::pmr::unsynchronized_pool_resource recently_closed_pool_;
+  std::pmr::unordered_map<uint64_t, uint64_t> recently_closed_{&recently_closed_pool_};
   ReconcileDrift time_wait_drift_;
   LiveDrift live_drift_;
   uint64_t reconciliations_ = 0;

@@ -1,0 +1,213 @@
+#include "model/daemon_model.h"
+
+#include <gtest/gtest.h>
+
+#include "event_builders.h"
+#include "outputs/daemon_api.h"
+#include "outputs/prometheus.h"
+
+#include <nlohmann/json.hpp>
+
+namespace synfin::model {
+namespace {
+
+using S = TcpState;
+using testing::Sequence;
+constexpr uint64_t kSecond = 1'000'000'000ull;
+
+void apply_all(DaemonModel& model, const Sequence& s) {
+  for (const Event& e : s.events()) model.apply(e);
+}
+
+TEST(DaemonModelTest, AggregatesFollowEvents) {
+  DaemonModel model({});
+  apply_all(model, Sequence(1, testing::loopback_tuple(40000, 80))
+                       .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2,
+                               S::Close})
+                       .signal(EventKind::Destroyed));
+  apply_all(model, Sequence(2, testing::loopback_tuple(80, 40000))
+                       .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait, S::LastAck,
+                               S::Close})
+                       .signal(EventKind::Destroyed));
+  apply_all(model, Sequence(3, testing::loopback_tuple(80, 0))
+                       .steps({S::Close, S::Listen, S::Close}).signal(EventKind::Destroyed));
+  const Aggregates& a = model.aggregates();
+  EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::ActiveClose)], 1u);
+  EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::PassiveClose)], 1u);
+  EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::ListenerClosed)], 0u);  // not a connection
+  EXPECT_EQ(a.transitions[index_of(S::SynSent)][index_of(S::Established)], 1u);
+  EXPECT_EQ(a.client_handshake.count, 1u);
+  EXPECT_EQ(a.server_handshake.count, 1u);
+  EXPECT_EQ(a.lifetime.count, 2u);
+  EXPECT_EQ(a.state_duration[0].count, 1u);  // CLOSE_WAIT left once
+  EXPECT_EQ(model.time_wait().size(), 1u);   // the active closer
+  int recent = 0;
+  model.for_each_recent_close([&](const ClosedConnection&) { ++recent; });
+  EXPECT_EQ(recent, 3);
+}
+
+TEST(DaemonModelTest, TickRefreshesGaugesAndExpiresTimeWait) {
+  DaemonModelConfig config;
+  config.metrics_ports = {80};
+  DaemonModel model(config);
+  apply_all(model, Sequence(1, testing::loopback_tuple(80, 40000))
+                       .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait}));
+  model.tick(1'000'000 + 61 * kSecond);
+  EXPECT_EQ(model.aggregates().sockets_by_state[index_of(S::CloseWait)], 1u);
+  EXPECT_EQ(model.aggregates().stuck_by_state[index_of(S::CloseWait)], 1u);
+  EXPECT_EQ(model.port_sockets().at(0).sockets_by_state[index_of(S::CloseWait)], 1u);
+}
+
+TEST(DaemonModelTest, ReconcileSeedsFindsAndLoses) {
+  DaemonModel model({});
+  apply_all(model, Sequence(1, testing::loopback_tuple(40000, 80))
+                       .steps({S::Close, S::SynSent, S::Established}));
+  KernelSocket unknown;
+  unknown.cookie = 9;
+  unknown.tuple = testing::loopback_tuple(22, 50000);
+  unknown.state = S::Established;
+  // Cookie 1 is missing from the kernel's table: its end was lost.
+  model.reconcile(std::vector<KernelSocket>{unknown}, 10 * kSecond, 11 * kSecond);
+  EXPECT_EQ(model.live_drift().found, 1u);
+  EXPECT_EQ(model.live_drift().lost, 1u);
+  EXPECT_NE(model.table().find(9), nullptr);
+  EXPECT_EQ(model.table().find(1), nullptr);
+  EXPECT_EQ(model.aggregates().closed_by_verdict[static_cast<int>(Verdict::Incomplete)], 1u);
+}
+
+TEST(DaemonModelTest, SocketDestroyedDuringTheWalkIsNotResurrected) {
+  DaemonModel model({});
+  auto s = Sequence(1, testing::loopback_tuple(40000, 80))
+               .steps({S::Close, S::SynSent, S::Established, S::Close})
+               .signal(EventKind::ResetSent).signal(EventKind::Destroyed);
+  apply_all(model, s);
+  KernelSocket stale;  // the walk saw it just before its destroy record was applied
+  stale.cookie = 1;
+  stale.tuple = testing::loopback_tuple(40000, 80);
+  stale.state = S::Established;
+  model.reconcile(std::vector<KernelSocket>{stale}, s.events().front().ts_ns, 20 * kSecond);
+  EXPECT_EQ(model.table().find(1), nullptr);
+  EXPECT_EQ(model.live_drift().found, 0u);
+}
+
+TEST(MetricsTest, EveryContractFamilyIsThereFromTheStart) {
+  DaemonModel model({});
+  outputs::SelfMetrics self;
+  self.version = "test";
+  std::string text = outputs::render_metrics(model, self);
+  for (const char* family :
+       {"synfin_tcp_state_transitions_total", "synfin_tcp_sockets",
+        "synfin_tcp_connections_closed_total", "synfin_tcp_handshake_duration_seconds",
+        "synfin_tcp_state_duration_seconds", "synfin_tcp_stuck_sockets",
+        "synfin_tcp_invalid_sequences_total", "synfin_events_lost_total", "synfin_build_info",
+        "synfin_tcp_connection_lifetime_seconds", "synfin_tcp_resets_total",
+        "synfin_tcp_retransmits_total", "synfin_tcp_time_wait_port_range_usage_ratio",
+        "synfin_events_received_total", "synfin_events_undecodable_total"})
+    EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+  EXPECT_NE(text.find("synfin_tcp_connections_closed_total{outcome=\"reset_received\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("synfin_events_lost_total{source=\"state_change\"} 0\n"), std::string::npos);
+  EXPECT_EQ(text.find("listener_closed"), std::string::npos);
+  EXPECT_EQ(text.find("synfin_tcp_port_sockets"), std::string::npos);  // no ports named
+}
+
+TEST(MetricsTest, HistogramBucketsAreCumulative) {
+  DaemonModel model({});
+  auto s = Sequence(1, testing::loopback_tuple(40000, 80));
+  s.steps({S::Close, S::SynSent, S::Established});  // 1 µs handshake per the builder
+  apply_all(model, s);
+  std::string text = outputs::render_metrics(model, {});
+  EXPECT_NE(text.find("synfin_tcp_handshake_duration_seconds_bucket{role=\"client\",le=\"0.0001\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("synfin_tcp_handshake_duration_seconds_bucket{role=\"client\",le=\"+Inf\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("synfin_tcp_handshake_duration_seconds_count{role=\"client\"} 1\n"),
+            std::string::npos);
+}
+
+class DaemonApiTest : public ::testing::Test {
+ protected:
+  DaemonApiTest() : model_({}) {
+    hooks_.monotonic_now_ns = [this] { return now_; };
+    hooks_.snapshot = [this] { return kernel_; };
+    hooks_.resolve_owners = [this](std::span<const uint64_t> inodes) {
+      std::unordered_map<uint64_t, std::vector<ProcessInfo>> out;
+      for (uint64_t inode : inodes)
+        if (inode == 777) out[inode] = {{4242, "leaky", "/system.slice/leaky.service"}};
+      return out;
+    };
+    hooks_.port_range = [] { return outputs::PortRange{32768, 60999}; };
+    hooks_.health = [] {
+      outputs::HealthInputs h;
+      h.programs = {{"on_inet_sock_set_state", true}};
+      return h;
+    };
+  }
+  outputs::DaemonApi api() { return outputs::DaemonApi(model_, mutex_, hooks_, {}); }
+
+  DaemonModel model_;
+  std::mutex mutex_;
+  outputs::DaemonApiHooks hooks_;
+  uint64_t now_ = 0;
+  std::vector<KernelSocket> kernel_;
+};
+
+TEST_F(DaemonApiTest, StuckListsOwnerQueuesAndActivity) {
+  apply_all(model_, Sequence(5, testing::loopback_tuple(8443, 50000))
+                        .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait}));
+  now_ = 1'000'000 + 70 * kSecond;
+  KernelSocket k;
+  k.cookie = 5;
+  k.inode = 777;
+  k.recv_queue_bytes = 2;
+  k.state = S::CloseWait;
+  kernel_ = {k};
+  auto api = this->api();
+  auto answer = api.stuck({{"port", "8443"}});
+  ASSERT_EQ(answer.status, 200);
+  auto j = nlohmann::json::parse(answer.body);
+  ASSERT_EQ(j["count"], 1);
+  EXPECT_EQ(j["stuck"][0]["pid"], 4242);
+  EXPECT_EQ(j["stuck"][0]["owner_source"], "proc");
+  EXPECT_EQ(j["stuck"][0]["cgroup"], "/system.slice/leaky.service");
+  EXPECT_EQ(j["stuck"][0]["recv_queue_bytes"], 2);
+  EXPECT_EQ(j["stuck"][0]["activity"], "idle");
+  EXPECT_EQ(j["stuck"][0]["local"], "127.0.0.1:8443");
+  EXPECT_EQ(j["thresholds_seconds"]["CLOSE_WAIT"], 60.0);
+  kernel_[0].bytes_sent = 4096;  // still writing after the peer's FIN: a half-close
+  j = nlohmann::json::parse(api.stuck({}).body);
+  EXPECT_EQ(j["stuck"][0]["activity"], "sending");
+}
+
+TEST_F(DaemonApiTest, ConnectionsFilterByStateAndPortAndRejectNonsense) {
+  apply_all(model_, Sequence(5, testing::loopback_tuple(8443, 50000))
+                        .steps({S::Listen, S::SynRecv, S::Established}));
+  apply_all(model_, Sequence(6, testing::loopback_tuple(9000, 50001))
+                        .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait}));
+  auto api = this->api();
+  auto j = nlohmann::json::parse(api.connections({{"state", "close-wait"}}).body);
+  ASSERT_EQ(j["count"], 1);
+  EXPECT_EQ(j["connections"][0]["sport"], 9000);
+  j = nlohmann::json::parse(api.connections({{"port", "50000"}}).body);
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_EQ(api.connections({{"state", "HALF_OPEN"}}).status, 400);
+  EXPECT_EQ(api.connections({{"port", "70000"}}).status, 400);
+  EXPECT_EQ(api.connections({{"limit", "x"}}).status, 400);
+}
+
+TEST_F(DaemonApiTest, HealthzIsDownWhenAProgramIsNotAttached) {
+  auto api = this->api();
+  EXPECT_EQ(api.healthz().status, 200);
+  hooks_.health = [] {
+    outputs::HealthInputs h;
+    h.programs = {{"on_inet_sock_set_state", false}};
+    return h;
+  };
+  auto down = this->api();
+  auto answer = down.healthz();
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(answer.body)["status"], "down");
+}
+
+}  // namespace
+}  // namespace synfin::model

@@ -25,11 +25,21 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size ? size : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t size) {
+  return operator new(size);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 using synfin::model::TcpState;
@@ -88,8 +98,8 @@ void measure(const char* name, const std::vector<synfin_event>& records, std::si
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::size_t measured = records.size() - warmup;
   std::printf("%-34s %10.0f events/s  %6.1f ns/event  %zu allocations in %zu events\n", name,
-              measured / seconds, seconds * 1e9 / measured,
-              g_allocations - allocations_before, measured);
+              measured / seconds, seconds * 1e9 / measured, g_allocations - allocations_before,
+              measured);
 }
 }  // namespace
 
@@ -106,8 +116,7 @@ int main(int argc, char** argv) {
     measure("daemon model (table+aggregates+TW)", records, warmup,
             [&](const synfin::model::Event& e) { model.apply(e); });
     std::printf("  closed %llu, TIME_WAIT tracked %zu\n",
-                static_cast<unsigned long long>(
-                    model.aggregates().closed_by_verdict[0]),
+                static_cast<unsigned long long>(model.aggregates().closed_by_verdict[0]),
                 model.time_wait().size());
   }
   {

@@ -218,7 +218,8 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 {
 	if (BPF_CORE_READ(sk, sk_protocol) != SYNFIN_IPPROTO_TCP)
 		return 0;
-	bool child_being_cloned = old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_SYN_RECV;
+	bool child_being_cloned =
+		old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_SYN_RECV;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
 		return 0;
@@ -242,7 +243,8 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_tcp_retransmit_skb, const struct sock *sk)
 {
-	return emit_socket_event(SYNFIN_EV_RETRANSMIT, sk, sk ? bpf_get_socket_cookie((void *)sk) : 0);
+	return emit_socket_event(SYNFIN_EV_RETRANSMIT, sk,
+				 sk ? bpf_get_socket_cookie((void *)sk) : 0);
 }
 
 SEC("tp_btf/tcp_retransmit_synack")
@@ -268,7 +270,8 @@ int BPF_PROG(on_tcp_retransmit_synack, const struct sock *listener, const struct
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 {
-	return emit_socket_event(SYNFIN_EV_SEND_RESET, sk, sk ? bpf_get_socket_cookie((void *)sk) : 0);
+	return emit_socket_event(SYNFIN_EV_SEND_RESET, sk,
+				 sk ? bpf_get_socket_cookie((void *)sk) : 0);
 }
 
 SEC("tp_btf/tcp_receive_reset")

@@ -15,15 +15,15 @@
 /* Kinds of ring-buffer records. Values double as the index of the per-CPU
  * lost-record counters, so every source has its own loss figure. */
 enum synfin_event_type {
-	SYNFIN_EV_STATE = 1,             /* sock:inet_sock_set_state */
-	SYNFIN_EV_RETRANSMIT = 2,        /* tcp:tcp_retransmit_skb */
+	SYNFIN_EV_STATE = 1,		 /* sock:inet_sock_set_state */
+	SYNFIN_EV_RETRANSMIT = 2,	 /* tcp:tcp_retransmit_skb */
 	SYNFIN_EV_SYNACK_RETRANSMIT = 3, /* tcp:tcp_retransmit_synack (cookie of the listener) */
-	SYNFIN_EV_SEND_RESET = 4,        /* tcp:tcp_send_reset */
-	SYNFIN_EV_RECEIVE_RESET = 5,     /* tcp:tcp_receive_reset */
-	SYNFIN_EV_DESTROY = 6,           /* tcp:tcp_destroy_sock: the full socket is gone */
-	SYNFIN_EV_ACCEPT = 7,            /* syscalls:sys_exit_accept{,4}: the task owns the socket */
-	SYNFIN_EV_UNTRACK = 8,           /* a socket passed before its ports were known turned out
-					  * to be filtered out: forget it */
+	SYNFIN_EV_SEND_RESET = 4,	 /* tcp:tcp_send_reset */
+	SYNFIN_EV_RECEIVE_RESET = 5,	 /* tcp:tcp_receive_reset */
+	SYNFIN_EV_DESTROY = 6,		 /* tcp:tcp_destroy_sock: the full socket is gone */
+	SYNFIN_EV_ACCEPT = 7,  /* syscalls:sys_exit_accept{,4}: the task owns the socket */
+	SYNFIN_EV_UNTRACK = 8, /* a socket passed before its ports were known turned out
+				* to be filtered out: forget it */
 	SYNFIN_EV_TYPE_COUNT = 9,
 };
 
@@ -31,15 +31,15 @@ enum synfin_event_type {
 #define SYNFIN_FLAG_TASK_IS_OWNER 0x1 /* hook ran in the owner's process context */
 
 struct synfin_event {
-	__u64 ts_ns;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 cookie;    /* socket cookie, as `ss -e` prints it (sk:<hex>) */
+	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cookie;	 /* socket cookie, as `ss -e` prints it (sk:<hex>) */
 	__u64 cgroup_id; /* cgroup v2 id of the current task */
-	__u32 type;      /* enum synfin_event_type */
-	__u32 tgid;      /* current task's process id (a bystander unless TASK_IS_OWNER) */
-	__u16 family;    /* AF_INET or AF_INET6 */
-	__u16 sport;     /* local port, host byte order */
-	__u16 dport;     /* remote port, host byte order */
-	__u8 old_state;  /* kernel TCP_* numbering; 0 when not a state change */
+	__u32 type;	 /* enum synfin_event_type */
+	__u32 tgid;	 /* current task's process id (a bystander unless TASK_IS_OWNER) */
+	__u16 family;	 /* AF_INET or AF_INET6 */
+	__u16 sport;	 /* local port, host byte order */
+	__u16 dport;	 /* remote port, host byte order */
+	__u8 old_state;	 /* kernel TCP_* numbering; 0 when not a state change */
 	__u8 new_state;
 	__u8 saddr[SYNFIN_ADDR_LEN]; /* IPv4 in the first 4 bytes, network order */
 	__u8 daddr[SYNFIN_ADDR_LEN];
@@ -54,10 +54,10 @@ struct synfin_event {
  * bpf_seq_write; TIME_WAIT mini-sockets included. */
 struct synfin_socket_record {
 	__u64 cookie;
-	__u64 inode;          /* socket inode (0 for TIME_WAIT and orphans) */
+	__u64 inode;			 /* socket inode (0 for TIME_WAIT and orphans) */
 	__u64 timer_expires_ns_from_now; /* TIME_WAIT: time left before the kernel reaps it */
-	__u32 rx_queue;       /* bytes received, not yet read by the application */
-	__u32 tx_queue;       /* bytes sent, not yet acknowledged */
+	__u32 rx_queue;			 /* bytes received, not yet read by the application */
+	__u32 tx_queue;			 /* bytes sent, not yet acknowledged */
 	__u32 uid;
 	__u16 family;
 	__u16 sport;

@@ -77,8 +77,7 @@ TEST(ConnectionTableTest, FullTableCountsWhatItCannotTrack) {
   testing::RecordingObserver observer;
   ConnectionTable table(2, observer);
   for (uint64_t cookie = 1; cookie <= 5; ++cookie)
-    apply_all(table, Sequence(cookie, testing::loopback_tuple(1, 2))
-                              .steps({S::Close, S::SynSent}));
+    apply_all(table, Sequence(cookie, testing::loopback_tuple(1, 2)).steps({S::Close, S::SynSent}));
   EXPECT_EQ(table.size(), 2u);
   EXPECT_EQ(table.counters().untracked_connections, 3u);
 }
@@ -87,7 +86,8 @@ TEST(ConnectionTableTest, DestroyOfAnUnknownSocketIsIgnored) {
   testing::RecordingObserver observer;
   ConnectionTable table(4, observer);
   apply_all(table, Sequence(5, testing::loopback_tuple(1, 2))
-                            .signal(EventKind::Destroyed).signal(EventKind::ResetSent));
+                       .signal(EventKind::Destroyed)
+                       .signal(EventKind::ResetSent));
   EXPECT_TRUE(observer.closed.empty());
   EXPECT_EQ(observer.untracked_signals, 1);
 }
@@ -96,10 +96,12 @@ TEST(ConnectionTableTest, FinishesClosedSocketsWhoseDescriptorIsStillOpen) {
   testing::RecordingObserver observer;
   ConnectionTable table(4, observer);
   apply_all(table, Sequence(6, testing::loopback_tuple(1, 2))
-                            .steps({S::Close, S::SynSent}).signal(EventKind::ResetReceived)
-                            .step(S::SynSent, S::Close));
-  apply_all(table, Sequence(7, testing::loopback_tuple(3, 4))
-                            .steps({S::Close, S::SynSent, S::Established}));
+                       .steps({S::Close, S::SynSent})
+                       .signal(EventKind::ResetReceived)
+                       .step(S::SynSent, S::Close));
+  apply_all(
+      table,
+      Sequence(7, testing::loopback_tuple(3, 4)).steps({S::Close, S::SynSent, S::Established}));
   table.finish_closed_connections(99);
   ASSERT_EQ(observer.closed.size(), 1u);
   EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::Refused);
@@ -112,8 +114,8 @@ TEST(ConnectionTableTest, SeededSocketIsValidatedFromItsSnapshotState) {
   ASSERT_NE(table.seed(11, testing::loopback_tuple(80, 5000), S::CloseWait, 10), nullptr);
   EXPECT_EQ(table.seed(11, testing::loopback_tuple(80, 5000), S::CloseWait, 10), nullptr);
   apply_all(table, Sequence(11, testing::loopback_tuple(80, 5000))
-                            .steps({S::CloseWait, S::LastAck, S::Close})
-                            .signal(EventKind::Destroyed));
+                       .steps({S::CloseWait, S::LastAck, S::Close})
+                       .signal(EventKind::Destroyed));
   ASSERT_EQ(observer.closed.size(), 1u);
   EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Incomplete);
   EXPECT_EQ(observer.closed[0].classification.reason, Reason::JoinedMidLife);
@@ -125,8 +127,9 @@ TEST(ConnectionTableTest, SeededSocketThatJumpsIsInvalid) {
   ConnectionTable table(4, observer);
   table.seed(12, testing::loopback_tuple(80, 5000), S::Established, 10);
   apply_all(table, Sequence(12, testing::loopback_tuple(80, 5000))
-                            .step(S::Established, S::LastAck).step(S::LastAck, S::Close)
-                            .signal(EventKind::Destroyed));
+                       .step(S::Established, S::LastAck)
+                       .step(S::LastAck, S::Close)
+                       .signal(EventKind::Destroyed));
   ASSERT_EQ(observer.closed.size(), 1u);
   EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Invalid);
 }

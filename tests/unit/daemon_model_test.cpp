@@ -21,20 +21,22 @@ void apply_all(DaemonModel& model, const Sequence& s) {
 
 TEST(DaemonModelTest, AggregatesFollowEvents) {
   DaemonModel model({});
-  apply_all(model, Sequence(1, testing::loopback_tuple(40000, 80))
-                       .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2,
-                               S::Close})
-                       .signal(EventKind::Destroyed));
-  apply_all(model, Sequence(2, testing::loopback_tuple(80, 40000))
-                       .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait, S::LastAck,
-                               S::Close})
-                       .signal(EventKind::Destroyed));
+  apply_all(model,
+            Sequence(1, testing::loopback_tuple(40000, 80))
+                .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+                .signal(EventKind::Destroyed));
+  apply_all(model,
+            Sequence(2, testing::loopback_tuple(80, 40000))
+                .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait, S::LastAck, S::Close})
+                .signal(EventKind::Destroyed));
   apply_all(model, Sequence(3, testing::loopback_tuple(80, 0))
-                       .steps({S::Close, S::Listen, S::Close}).signal(EventKind::Destroyed));
+                       .steps({S::Close, S::Listen, S::Close})
+                       .signal(EventKind::Destroyed));
   const Aggregates& a = model.aggregates();
   EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::ActiveClose)], 1u);
   EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::PassiveClose)], 1u);
-  EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::ListenerClosed)], 0u);  // not a connection
+  EXPECT_EQ(a.closed_by_outcome[static_cast<int>(Outcome::ListenerClosed)],
+            0u);  // not a connection
   EXPECT_EQ(a.transitions[index_of(S::SynSent)][index_of(S::Established)], 1u);
   EXPECT_EQ(a.client_handshake.count, 1u);
   EXPECT_EQ(a.server_handshake.count, 1u);
@@ -79,7 +81,8 @@ TEST(DaemonModelTest, SocketDestroyedDuringTheWalkIsNotResurrected) {
   DaemonModel model({});
   auto s = Sequence(1, testing::loopback_tuple(40000, 80))
                .steps({S::Close, S::SynSent, S::Established, S::Close})
-               .signal(EventKind::ResetSent).signal(EventKind::Destroyed);
+               .signal(EventKind::ResetSent)
+               .signal(EventKind::Destroyed);
   apply_all(model, s);
   KernelSocket stale;  // the walk saw it just before its destroy record was applied
   stale.cookie = 1;
@@ -117,10 +120,12 @@ TEST(MetricsTest, HistogramBucketsAreCumulative) {
   s.steps({S::Close, S::SynSent, S::Established});  // 1 µs handshake per the builder
   apply_all(model, s);
   std::string text = outputs::render_metrics(model, {});
-  EXPECT_NE(text.find("synfin_tcp_handshake_duration_seconds_bucket{role=\"client\",le=\"0.0001\"} 1\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("synfin_tcp_handshake_duration_seconds_bucket{role=\"client\",le=\"+Inf\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("synfin_tcp_handshake_duration_seconds_bucket{role=\"client\",le=\"0.0001\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("synfin_tcp_handshake_duration_seconds_bucket{role=\"client\",le=\"+Inf\"} 1\n"),
+      std::string::npos);
   EXPECT_NE(text.find("synfin_tcp_handshake_duration_seconds_count{role=\"client\"} 1\n"),
             std::string::npos);
 }

@@ -14,7 +14,9 @@ namespace {
 using model::TcpState;
 using S = TcpState;
 
-std::string text(const fmt::memory_buffer& buffer) { return {buffer.data(), buffer.size()}; }
+std::string text(const fmt::memory_buffer& buffer) {
+  return {buffer.data(), buffer.size()};
+}
 
 model::Connection finished_client() {
   testing::RecordingObserver observer;
@@ -58,10 +60,10 @@ TEST(JsonLinesTest, CloseLineOfAnActiveCloserEndsInTimeWait) {
   EXPECT_EQ(j["outcome"], "active_close");
   EXPECT_EQ(j["verdict"], "valid");
   EXPECT_TRUE(j["reason"].is_null());
-  EXPECT_EQ(j["durations_ns"], nlohmann::json({{"SYN_SENT", 1000},
-                                               {"ESTABLISHED", 1000},
-                                               {"FIN_WAIT1", 1000},
-                                               {"FIN_WAIT2", 1000}}));
+  EXPECT_EQ(
+      j["durations_ns"],
+      nlohmann::json(
+          {{"SYN_SENT", 1000}, {"ESTABLISHED", 1000}, {"FIN_WAIT1", 1000}, {"FIN_WAIT2", 1000}}));
   EXPECT_EQ(j["pid"], 321);
 }
 

@@ -56,7 +56,7 @@ TEST(StuckDetectorTest, FindsOnlyThosePastTheirStatesThresholdOldestFirst) {
   };
   close_wait_at(1, 10 * kSecond);
   close_wait_at(2, 5 * kSecond);
-  close_wait_at(3, 95 * kSecond);  // too young
+  close_wait_at(3, 95 * kSecond);                                             // too young
   table.seed(4, testing::loopback_tuple(80, 1), S::CloseWait, 20 * kSecond);  // seeded
   auto stuck = find_stuck(table, StuckThresholds::defaults(), 100 * kSecond);
   ASSERT_EQ(stuck.size(), 3u);

@@ -31,15 +31,18 @@ uint64_t effective_capabilities() {
   return 0;
 }
 
-bool has(uint64_t caps, int cap) { return (caps >> cap) & 1u; }
+bool has(uint64_t caps, int cap) {
+  return (caps >> cap) & 1u;
+}
 
 Status ensure_tracefs() {
   if (path_exists("/sys/kernel/tracing/events") || path_exists("/sys/kernel/debug/tracing/events"))
     return Ok{};
   if (::mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
-    return Error{fmt::format("tracefs is not mounted at /sys/kernel/tracing and mounting it failed "
-                             "({}); mount it with: mount -t tracefs tracefs /sys/kernel/tracing",
-                             std::strerror(errno))};
+    return Error{
+        fmt::format("tracefs is not mounted at /sys/kernel/tracing and mounting it failed "
+                    "({}); mount it with: mount -t tracefs tracefs /sys/kernel/tracing",
+                    std::strerror(errno))};
   return Ok{};
 }
 }  // namespace
@@ -53,8 +56,9 @@ Status prepare_environment() {
         "{:#x}): run with sudo or grant the capabilities",
         ::geteuid(), caps)};
   if (!path_exists("/sys/kernel/btf/vmlinux"))
-    return Error{"the kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): synfin needs a "
-                 "kernel built with CONFIG_DEBUG_INFO_BTF=y"};
+    return Error{
+        "the kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): synfin needs a "
+        "kernel built with CONFIG_DEBUG_INFO_BTF=y"};
   return ensure_tracefs();
 }
 

@@ -65,7 +65,9 @@ EventStream::~EventStream() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
-void EventStream::drain() { ring_buffer__consume(ring_); }
+void EventStream::drain() {
+  ring_buffer__consume(ring_);
+}
 
 Result<bool> EventStream::wait(int timeout_ms) {
   epoll_event ready[2];

@@ -24,12 +24,16 @@ int print_libbpf(enum libbpf_print_level level, const char* format, va_list args
   return std::vfprintf(stderr, format, args);
 }
 
-std::string errno_text(int error) { return std::strerror(error < 0 ? -error : error); }
+std::string errno_text(int error) {
+  return std::strerror(error < 0 ? -error : error);
+}
 }  // namespace
 
 TracerProgram::TracerProgram(synfin_bpf* skeleton) : skeleton_(skeleton) {}
 
-TracerProgram::~TracerProgram() { synfin_bpf__destroy(skeleton_); }
+TracerProgram::~TracerProgram() {
+  synfin_bpf__destroy(skeleton_);
+}
 
 Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions& options) {
   g_libbpf_verbose = options.verbose;
@@ -54,13 +58,15 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   config->exclude_port = options.exclude_port;
   config->wakeup_threshold_bytes = options.ring_bytes / 4;
   if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
-    return Error{fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
+    return Error{
+        fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
   bpf_program__set_autoattach(skeleton->progs.dump_tcp_sockets, false);
 
   if (int err = synfin_bpf__load(skeleton); err)
-    return Error{fmt::format("the kernel refused synfin's BPF programs ({}); rerun with --verbose "
-                             "for libbpf's and the verifier's log",
-                             errno_text(err))};
+    return Error{
+        fmt::format("the kernel refused synfin's BPF programs ({}); rerun with --verbose "
+                    "for libbpf's and the verifier's log",
+                    errno_text(err))};
   return program;
 }
 
@@ -76,7 +82,9 @@ Status TracerProgram::attach() {
   return Ok{};
 }
 
-int TracerProgram::ring_buffer_fd() const { return bpf_map__fd(skeleton_->maps.events); }
+int TracerProgram::ring_buffer_fd() const {
+  return bpf_map__fd(skeleton_->maps.events);
+}
 
 LostCounts TracerProgram::lost_counts() const {
   LostCounts totals{};
@@ -93,8 +101,7 @@ LostCounts TracerProgram::lost_counts() const {
 
 Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() const {
   bpf_link* link = bpf_program__attach_iter(skeleton_->progs.dump_tcp_sockets, nullptr);
-  if (!link)
-    return Error{fmt::format("cannot attach the iter/tcp program: {}", errno_text(errno))};
+  if (!link) return Error{fmt::format("cannot attach the iter/tcp program: {}", errno_text(errno))};
   int fd = bpf_iter_create(bpf_link__fd(link));
   if (fd < 0) {
     int err = errno;

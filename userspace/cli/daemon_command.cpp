@@ -9,6 +9,7 @@
 #include "capture/environment.h"
 #include "capture/proc_owners.h"
 #include "capture/session.h"
+#include "cli/capture_flags.h"
 #include "cli/commands.h"
 #include "cli/monotonic.h"
 #include "decode/decoder.h"
@@ -24,12 +25,9 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:9847";
   std::vector<std::string> stuck_thresholds;
   double reconcile_interval_s = 10;
-  std::size_t max_connections = 262144;
   std::size_t recent_closes = 4096;
   std::vector<uint16_t> metrics_ports;
-  uint32_t ring_mib = 16;
-  int drain_interval_ms = 100;
-  bool verbose = false;
+  CaptureFlags capture;
 };
 
 constexpr std::size_t kMaxMetricsPorts = 16;
@@ -59,27 +57,22 @@ class Daemon {
 
   int run() {
     model::DaemonModelConfig config;
-    config.max_connections = options_.max_connections;
+    config.max_connections = options_.capture.max_connections;
     config.recent_closes = options_.recent_closes;
     config.metrics_ports = options_.metrics_ports;
-    for (const auto& text : options_.stuck_thresholds) {
-      if (auto error = config.stuck.set_from_text(text)) {
-        fmt::print(stderr, "synfin: error: --stuck-threshold {}: {}\n", text, *error);
-        return 2;
-      }
-    }
-    if (options_.metrics_ports.size() > kMaxMetricsPorts) {
-      fmt::print(stderr, "synfin: error: at most {} --metrics-port values\n", kMaxMetricsPorts);
-      return 2;
-    }
+    for (const auto& text : options_.stuck_thresholds)
+      if (auto error = config.stuck.set_from_text(text))
+        return report_error(fmt::format("--stuck-threshold {}: {}", text, *error), 2);
+    if (options_.metrics_ports.size() > kMaxMetricsPorts)
+      return report_error(fmt::format("at most {} --metrics-port values", kMaxMetricsPorts), 2);
     auto listen = outputs::parse_listen_address(options_.listen);
     if (!listen) return fail(listen.error().message);
     if (auto ready = capture::prepare_environment(); !ready) return fail(ready.error().message);
 
     model_ = std::make_unique<model::DaemonModel>(config);
     capture::CaptureOptions capture_options;
-    capture_options.ring_bytes = options_.ring_mib << 20;
-    capture_options.verbose = options_.verbose;
+    capture_options.ring_bytes = options_.capture.ring_mib << 20;
+    capture_options.verbose = options_.capture.verbose;
     // Our own scrapes and API calls are left out: a scrape must not count itself.
     capture_options.exclude_port = static_cast<uint16_t>(listen->port);
     auto session = capture::CaptureSession::start(capture_options, model_->table());
@@ -99,7 +92,9 @@ class Daemon {
       auto rows = session_->program().snapshot_sockets();
       return rows ? decode_snapshot(*rows) : std::vector<model::KernelSocket>{};
     };
-    hooks.resolve_owners = [this](std::span<const uint64_t> inodes) { return owners_.resolve(inodes); };
+    hooks.resolve_owners = [this](std::span<const uint64_t> inodes) {
+      return owners_.resolve(inodes);
+    };
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
     api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
@@ -109,7 +104,7 @@ class Daemon {
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
 
     uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
-    auto status = session_->run(options_.drain_interval_ms, [&] {
+    auto status = session_->run(options_.capture.drain_interval_ms, [&] {
       uint64_t now = monotonic_now_ns();
       if (now >= next_tick) {
         std::lock_guard lock(mutex_);
@@ -131,10 +126,7 @@ class Daemon {
   }
 
  private:
-  int fail(const std::string& message) {
-    fmt::print(stderr, "synfin: error: {}\n", message);
-    return 1;
-  }
+  static int fail(const std::string& message) { return report_error(message); }
 
   uint64_t reconcile_interval_ns() const {
     return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
@@ -235,30 +227,23 @@ Runner register_daemon(CLI::App& app) {
       "Sockets that existed before start are read from the kernel's table (marked\n"
       "joined_mid_life; their ages are lower bounds).");
   daemon->add_option("--listen", o->listen, "HTTP address ADDR:PORT")->capture_default_str();
+  daemon->add_option("--stuck-threshold", o->stuck_thresholds,
+                     "STATE=SECONDS, repeatable; 0 disables. Defaults: CLOSE_WAIT=60 FIN_WAIT1=60\n"
+                     "FIN_WAIT2=60 LAST_ACK=30 CLOSING=30 SYN_SENT=10 SYN_RECV=10");
   daemon
-      ->add_option("--stuck-threshold", o->stuck_thresholds,
-                   "STATE=SECONDS, repeatable; 0 disables. Defaults: CLOSE_WAIT=60 FIN_WAIT1=60\n"
-                   "FIN_WAIT2=60 LAST_ACK=30 CLOSING=30 SYN_SENT=10 SYN_RECV=10");
-  daemon->add_option("--reconcile-interval", o->reconcile_interval_s,
-                     "Seconds between reconciliations with the kernel's socket table")
+      ->add_option("--reconcile-interval", o->reconcile_interval_s,
+                   "Seconds between reconciliations with the kernel's socket table")
       ->capture_default_str()
       ->check(CLI::Range(0.5, 3600.0));
-  daemon->add_option("--metrics-port", o->metrics_ports,
-                     "Local port to break synfin_tcp_port_sockets down by (repeatable, at most 16)")
+  daemon
+      ->add_option("--metrics-port", o->metrics_ports,
+                   "Local port to break synfin_tcp_port_sockets down by (repeatable, at most 16)")
       ->check(CLI::Range(1, 65535));
-  daemon->add_option("--max-connections", o->max_connections, "Cap on connections tracked at once")
+  daemon
+      ->add_option("--recent-closes", o->recent_closes,
+                   "Closed connections kept for /api/v1/closed")
       ->capture_default_str();
-  daemon->add_option("--recent-closes", o->recent_closes,
-                     "Closed connections kept for /api/v1/closed")
-      ->capture_default_str();
-  daemon->add_option("--ring-size-mib", o->ring_mib, "BPF ring buffer size in MiB (power of 2)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({1, 2, 4, 8, 16, 32, 64, 128, 256}));
-  daemon->add_option("--drain-interval-ms", o->drain_interval_ms,
-                     "How often the ring buffer is drained")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
-  daemon->add_flag("-v,--verbose", o->verbose, "Print libbpf's log, verifier output included");
+  add_capture_flags(daemon, o->capture);
   return [daemon, o]() -> int {
     if (!daemon->parsed()) return -1;
     return Daemon(*o).run();

@@ -94,7 +94,8 @@ Runner register_stuck(CLI::App& app) {
       "Show sockets stuck in a state past its threshold (CLOSE_WAIT: the application never\n"
       "called close()), oldest first, with the owning process, as a running daemon sees them.\n"
       "Example: synfin stuck --state CLOSE_WAIT --port 8080");
-  stuck->add_option("--daemon", o->daemon, "Address of the daemon's --listen")->capture_default_str();
+  stuck->add_option("--daemon", o->daemon, "Address of the daemon's --listen")
+      ->capture_default_str();
   stuck->add_option("--state", o->state, "Only this state (e.g. CLOSE_WAIT)");
   stuck->add_option("--port", o->port, "Only sockets with this local or remote port")
       ->check(CLI::Range(1, 65535));

@@ -14,15 +14,24 @@ constexpr uint16_t kAfInet6 = 10;
 
 std::optional<model::EventKind> kind_from_type(uint32_t type) {
   switch (type) {
-    case SYNFIN_EV_STATE: return model::EventKind::StateChange;
-    case SYNFIN_EV_RETRANSMIT: return model::EventKind::Retransmit;
-    case SYNFIN_EV_SYNACK_RETRANSMIT: return model::EventKind::SynAckRetransmit;
-    case SYNFIN_EV_SEND_RESET: return model::EventKind::ResetSent;
-    case SYNFIN_EV_RECEIVE_RESET: return model::EventKind::ResetReceived;
-    case SYNFIN_EV_DESTROY: return model::EventKind::Destroyed;
-    case SYNFIN_EV_ACCEPT: return model::EventKind::Accepted;
-    case SYNFIN_EV_UNTRACK: return model::EventKind::Untracked;
-    default: return std::nullopt;
+    case SYNFIN_EV_STATE:
+      return model::EventKind::StateChange;
+    case SYNFIN_EV_RETRANSMIT:
+      return model::EventKind::Retransmit;
+    case SYNFIN_EV_SYNACK_RETRANSMIT:
+      return model::EventKind::SynAckRetransmit;
+    case SYNFIN_EV_SEND_RESET:
+      return model::EventKind::ResetSent;
+    case SYNFIN_EV_RECEIVE_RESET:
+      return model::EventKind::ResetReceived;
+    case SYNFIN_EV_DESTROY:
+      return model::EventKind::Destroyed;
+    case SYNFIN_EV_ACCEPT:
+      return model::EventKind::Accepted;
+    case SYNFIN_EV_UNTRACK:
+      return model::EventKind::Untracked;
+    default:
+      return std::nullopt;
   }
 }
 }  // namespace

@@ -15,10 +15,10 @@ namespace synfin::decode {
 
 struct DecodeCounters {
   uint64_t decoded = 0;
-  uint64_t truncated = 0;     // shorter than the record layout
-  uint64_t oversized = 0;     // longer than the record layout
-  uint64_t unknown_type = 0;  // a type this build does not know
-  uint64_t bad_field = 0;     // a state or family outside the kernel's range
+  uint64_t truncated = 0;                     // shorter than the record layout
+  uint64_t oversized = 0;                     // longer than the record layout
+  uint64_t unknown_type = 0;                  // a type this build does not know
+  uint64_t bad_field = 0;                     // a state or family outside the kernel's range
   std::array<uint64_t, 9> decoded_by_type{};  // indexed by enum synfin_event_type
 };
 

@@ -12,7 +12,7 @@ namespace synfin::model {
 
 template <std::size_t N>
 struct Histogram {
-  std::array<double, N> upper_bounds;  // seconds, ascending; +Inf is implicit
+  std::array<double, N> upper_bounds;       // seconds, ascending; +Inf is implicit
   std::array<uint64_t, N> bucket_counts{};  // non-cumulative
   uint64_t count = 0;
   double sum = 0;

@@ -7,12 +7,13 @@ namespace synfin::model {
 namespace {
 constexpr std::array<std::string_view, 4> kRoleNames = {"unknown", "client", "server", "listener"};
 constexpr std::array<std::string_view, kOutcomeCount> kOutcomeNames = {
-    "active_close", "passive_close",     "simultaneous_close", "reset_received", "reset_sent",
-    "refused",      "handshake_timeout", "aborted",            "unknown",        "listener_closed"};
+    "active_close", "passive_close",  "simultaneous_close", "reset_received",
+    "reset_sent",   "refused",        "handshake_timeout",  "aborted",
+    "unknown",      "listener_closed"};
 constexpr std::array<std::string_view, 3> kVerdictNames = {"valid", "invalid", "incomplete"};
 constexpr std::array<std::string_view, kReasonCount> kReasonNames = {
-    "none", "illegal_transition", "discontinuity", "joined_mid_life", "events_lost",
-    "history_truncated"};
+    "none",        "illegal_transition", "discontinuity", "joined_mid_life",
+    "events_lost", "history_truncated"};
 
 TcpState last_state_before_close(const Connection& c) {
   if (c.history_length >= 2 && c.history[c.history_length - 1].state == TcpState::Close)
@@ -31,7 +32,8 @@ bool was_established(const Connection& c) {
 Outcome classify_outcome(const Connection& c) {
   if (c.role == Role::Listener) return Outcome::ListenerClosed;
   if (!was_established(c)) {
-    if (c.reset_received) return c.visited(TcpState::SynSent) ? Outcome::Refused : Outcome::ResetReceived;
+    if (c.reset_received)
+      return c.visited(TcpState::SynSent) ? Outcome::Refused : Outcome::ResetReceived;
     if (c.visited(TcpState::SynSent) && c.retransmits > 0) return Outcome::HandshakeTimeout;
     return Outcome::Aborted;
   }
@@ -48,17 +50,26 @@ Outcome classify_outcome(const Connection& c) {
 }
 }  // namespace
 
-std::string_view role_name(Role role) { return kRoleNames[static_cast<std::size_t>(role)]; }
-std::string_view outcome_name(Outcome o) { return kOutcomeNames[static_cast<std::size_t>(o)]; }
-std::string_view verdict_name(Verdict v) { return kVerdictNames[static_cast<std::size_t>(v)]; }
-std::string_view reason_name(Reason r) { return kReasonNames[static_cast<std::size_t>(r)]; }
+std::string_view role_name(Role role) {
+  return kRoleNames[static_cast<std::size_t>(role)];
+}
+std::string_view outcome_name(Outcome o) {
+  return kOutcomeNames[static_cast<std::size_t>(o)];
+}
+std::string_view verdict_name(Verdict v) {
+  return kVerdictNames[static_cast<std::size_t>(v)];
+}
+std::string_view reason_name(Reason r) {
+  return kReasonNames[static_cast<std::size_t>(r)];
+}
 
 Classification classify(const Connection& c) {
   Classification result;
   result.outcome = classify_outcome(c);
   TcpState before_close = last_state_before_close(c);
-  result.enters_time_wait = !c.reset_received && !c.reset_sent &&
-                            (before_close == TcpState::FinWait2 || before_close == TcpState::Closing);
+  result.enters_time_wait =
+      !c.reset_received && !c.reset_sent &&
+      (before_close == TcpState::FinWait2 || before_close == TcpState::Closing);
   // Missing history makes a sequence incomplete, never invalid: an illegal step is only
   // reported when synfin saw both of its ends.
   bool violation_explained_by_loss = c.first_violation == Reason::Discontinuity && c.events_lost;

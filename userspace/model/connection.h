@@ -31,11 +31,11 @@ enum class Verdict : uint8_t { Valid, Invalid, Incomplete };
 // Why a sequence is not valid; bounded so it can label a metric.
 enum class Reason : uint8_t {
   None,
-  IllegalTransition,    // invalid: a step the TCP state machine does not allow
-  Discontinuity,        // invalid: a step that does not start where the last one ended
-  JoinedMidLife,        // incomplete: tracking began after the socket was born
-  EventsLost,           // incomplete: records were lost while the socket was open
-  HistoryTruncated,     // incomplete: more steps than the history keeps
+  IllegalTransition,  // invalid: a step the TCP state machine does not allow
+  Discontinuity,      // invalid: a step that does not start where the last one ended
+  JoinedMidLife,      // incomplete: tracking began after the socket was born
+  EventsLost,         // incomplete: records were lost while the socket was open
+  HistoryTruncated,   // incomplete: more steps than the history keeps
 };
 inline constexpr std::size_t kReasonCount = 6;
 

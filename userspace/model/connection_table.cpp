@@ -202,7 +202,8 @@ void ConnectionTable::mark_open_connections_incomplete() {
 void ConnectionTable::finish_closed_connections(uint64_t now_ns) {
   std::vector<uint64_t> closed;
   for (const auto& [cookie, connection] : connections_)
-    if (connection.state == TcpState::Close && connection.history_length > 1) closed.push_back(cookie);
+    if (connection.state == TcpState::Close && connection.history_length > 1)
+      closed.push_back(cookie);
   for (uint64_t cookie : closed) finish(connections_.at(cookie), now_ns);
 }
 

@@ -5,7 +5,9 @@
 namespace synfin::model {
 
 namespace {
-double seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+double seconds(uint64_t ns) {
+  return static_cast<double>(ns) / 1e9;
+}
 
 int timed_state_index(TcpState state) {
   for (std::size_t i = 0; i < kTimedStates.size(); ++i)
@@ -21,8 +23,7 @@ DaemonModel::DaemonModel(const DaemonModelConfig& config)
   for (uint16_t port : config.metrics_ports) port_sockets_.push_back({port, {}});
 }
 
-void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to,
-                                uint64_t ts_ns) {
+void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to, uint64_t ts_ns) {
   ++aggregates_.transitions[index_of(from)][index_of(to)];
   // The step just pushed is history[len-1]; the state it left is history[len-2].
   if (c.history_length >= 2) {
@@ -58,11 +59,20 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
 
 void DaemonModel::on_signal(const Connection*, const Event& e) {
   switch (e.kind) {
-    case EventKind::Retransmit: ++aggregates_.retransmits; break;
-    case EventKind::SynAckRetransmit: ++aggregates_.synack_retransmits; break;
-    case EventKind::ResetSent: ++aggregates_.resets_sent; break;
-    case EventKind::ResetReceived: ++aggregates_.resets_received; break;
-    default: break;
+    case EventKind::Retransmit:
+      ++aggregates_.retransmits;
+      break;
+    case EventKind::SynAckRetransmit:
+      ++aggregates_.synack_retransmits;
+      break;
+    case EventKind::ResetSent:
+      ++aggregates_.resets_sent;
+      break;
+    case EventKind::ResetReceived:
+      ++aggregates_.resets_received;
+      break;
+    default:
+      break;
   }
 }
 
@@ -144,7 +154,8 @@ void DaemonModel::tick(uint64_t now_ns) {
   });
   aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] = time_wait_.size();
   if (!port_sockets_.empty())
-    time_wait_.for_each([&](const TimeWaitEntry& e) { count_port(e.tuple.local.port, TcpState::TimeWait); });
+    time_wait_.for_each(
+        [&](const TimeWaitEntry& e) { count_port(e.tuple.local.port, TcpState::TimeWait); });
 }
 
 }  // namespace synfin::model

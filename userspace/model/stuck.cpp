@@ -16,7 +16,7 @@ StuckThresholds StuckThresholds::defaults() {
   t.ns[index_of(TcpState::LastAck)] = 30 * kSecond;    // our FIN is never acknowledged
   t.ns[index_of(TcpState::FinWait1)] = 60 * kSecond;   // our FIN cannot leave (zero window)
   t.ns[index_of(TcpState::Closing)] = 30 * kSecond;
-  t.ns[index_of(TcpState::SynSent)] = 10 * kSecond;    // SYN retransmits under way
+  t.ns[index_of(TcpState::SynSent)] = 10 * kSecond;  // SYN retransmits under way
   t.ns[index_of(TcpState::SynRecv)] = 10 * kSecond;
   return t;
 }
@@ -49,8 +49,8 @@ StuckSocket age_of(const Connection& c, uint64_t now_ns) {
   return s;
 }
 
-std::vector<StuckSocket> find_stuck(const ConnectionTable& table,
-                                    const StuckThresholds& thresholds, uint64_t now_ns) {
+std::vector<StuckSocket> find_stuck(const ConnectionTable& table, const StuckThresholds& thresholds,
+                                    uint64_t now_ns) {
   std::vector<StuckSocket> stuck;
   table.for_each([&](const Connection& c) {
     uint64_t threshold = thresholds.for_state(c.state);

@@ -27,8 +27,8 @@ struct StuckSocket {
   bool age_is_lower_bound = false;  // seeded from a snapshot: entered before synfin started
 };
 
-std::vector<StuckSocket> find_stuck(const ConnectionTable& table,
-                                    const StuckThresholds& thresholds, uint64_t now_ns);
+std::vector<StuckSocket> find_stuck(const ConnectionTable& table, const StuckThresholds& thresholds,
+                                    uint64_t now_ns);
 
 // Time in the current state; for a seeded socket, the time since it was seen (a lower bound).
 StuckSocket age_of(const Connection& connection, uint64_t now_ns);

@@ -26,7 +26,9 @@ enum class TcpState : uint8_t {
 
 inline constexpr std::size_t kTcpStateCount = 13;
 
-constexpr std::size_t index_of(TcpState state) { return static_cast<std::size_t>(state); }
+constexpr std::size_t index_of(TcpState state) {
+  return static_cast<std::size_t>(state);
+}
 
 // The name as the kernel spells it without "TCP_" (ESTABLISHED, FIN_WAIT1, ...).
 std::string_view state_name(TcpState state);
@@ -38,8 +40,8 @@ bool is_legal_transition(TcpState from, TcpState to);
 
 // Every state a full socket is seen in through inet_sock_set_state or the socket table.
 inline constexpr std::array<TcpState, 11> kTrackedStates = {
-    TcpState::Established, TcpState::SynSent,   TcpState::SynRecv, TcpState::FinWait1,
-    TcpState::FinWait2,    TcpState::TimeWait,  TcpState::Close,   TcpState::CloseWait,
-    TcpState::LastAck,     TcpState::Listen,    TcpState::Closing};
+    TcpState::Established, TcpState::SynSent,  TcpState::SynRecv, TcpState::FinWait1,
+    TcpState::FinWait2,    TcpState::TimeWait, TcpState::Close,   TcpState::CloseWait,
+    TcpState::LastAck,     TcpState::Listen,   TcpState::Closing};
 
 }  // namespace synfin::model

@@ -100,7 +100,8 @@ std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
   char buffer[64];
   std::string address(format_address(tuple, local, buffer));
   uint16_t port = local ? tuple.local.port : tuple.remote.port;
-  if (tuple.family == model::AddressFamily::IPv6) return "[" + address + "]:" + std::to_string(port);
+  if (tuple.family == model::AddressFamily::IPv6)
+    return "[" + address + "]:" + std::to_string(port);
   return address + ":" + std::to_string(port);
 }
 
@@ -254,9 +255,8 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
       j["send_queue_bytes"] = k->second.send_queue_bytes;
       j["inode"] = k->second.inode;
       // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
-      bool sending = r.bytes_known_at_state_entry
-                         ? k->second.bytes_sent > r.bytes_sent_at_state_entry
-                         : false;
+      bool sending =
+          r.bytes_known_at_state_entry ? k->second.bytes_sent > r.bytes_sent_at_state_entry : false;
       j["activity"] = sending ? "sending" : "idle";
     } else {
       j["recv_queue_bytes"] = nullptr;
@@ -346,11 +346,12 @@ HttpAnswer DaemonApi::closed(const Params& params) {
 
 HttpAnswer DaemonApi::healthz() {
   HealthInputs health = hooks_.health();
-  bool attached = !health.programs.empty() &&
-                  std::all_of(health.programs.begin(), health.programs.end(),
-                              [](const ProgramHealth& p) { return p.attached; });
+  bool attached =
+      !health.programs.empty() && std::all_of(health.programs.begin(), health.programs.end(),
+                                              [](const ProgramHealth& p) { return p.attached; });
   Json programs = Json::array();
-  for (const auto& p : health.programs) programs.push_back({{"name", p.name}, {"attached", p.attached}});
+  for (const auto& p : health.programs)
+    programs.push_back({{"name", p.name}, {"attached", p.attached}});
   Json body;
   body["status"] = !attached ? "down" : health.events_lost_per_second > 0 ? "degraded" : "ok";
   body["programs"] = std::move(programs);

@@ -28,7 +28,9 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
 HttpServer::HttpServer(DaemonApi& api, std::function<std::string()> metrics)
     : api_(api), metrics_(std::move(metrics)), server_(std::make_unique<httplib::Server>()) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 namespace {
 DaemonApi::Params params_of(const httplib::Request& request) {
@@ -48,7 +50,8 @@ Status HttpServer::start(const ListenAddress& address) {
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics_(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& r) { send(r, api_.healthz()); });
+  s.Get("/healthz",
+        [this](const httplib::Request&, httplib::Response& r) { send(r, api_.healthz()); });
   s.Get("/api/v1/connections", [this](const httplib::Request& q, httplib::Response& r) {
     send(r, api_.connections(params_of(q)));
   });

@@ -13,7 +13,9 @@ using model::TcpState;
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
 
-void append(fmt::memory_buffer& out, std::string_view text) { out.append(text.data(), text.data() + text.size()); }
+void append(fmt::memory_buffer& out, std::string_view text) {
+  out.append(text.data(), text.data() + text.size());
+}
 
 bool port_in(uint16_t port, const std::vector<uint16_t>& ports) {
   return ports.empty() || std::find(ports.begin(), ports.end(), port) != ports.end();
@@ -22,7 +24,7 @@ bool port_in(uint16_t port, const std::vector<uint16_t>& ports) {
 void append_tuple(fmt::memory_buffer& out, const model::Connection& c) {
   char buffer[64];
   append(out, c.tuple.family == model::AddressFamily::IPv6 ? R"("family":"ipv6","saddr":)"
-                                                             : R"("family":"ipv4","saddr":)");
+                                                           : R"("family":"ipv4","saddr":)");
   append_json_string(out, format_address(c.tuple, true, buffer));
   fmt::format_to(std::back_inserter(out), R"(,"sport":{},"daddr":)", c.tuple.local.port);
   append_json_string(out, format_address(c.tuple, false, buffer));
@@ -158,6 +160,8 @@ void JsonLinesWriter::on_closed(const model::Connection& c, const model::Classif
   emit();
 }
 
-void JsonLinesWriter::flush() { std::fflush(out_); }
+void JsonLinesWriter::flush() {
+  std::fflush(out_);
+}
 
 }  // namespace synfin::outputs

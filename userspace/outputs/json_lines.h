@@ -47,10 +47,10 @@ inline void append_json_fragment(fmt::memory_buffer& out, std::string_view json)
 class JsonLinesWriter final : public model::ConnectionObserver {
  public:
   JsonLinesWriter(std::FILE* out, OutputFilter filter, Clock clock);
-  void on_transition(const model::Connection& connection, model::TcpState from,
-                     model::TcpState to, uint64_t ts_ns) override;
-  void on_closed(const model::Connection& connection,
-                 const model::Classification& classification, uint64_t ts_ns) override;
+  void on_transition(const model::Connection& connection, model::TcpState from, model::TcpState to,
+                     uint64_t ts_ns) override;
+  void on_closed(const model::Connection& connection, const model::Classification& classification,
+                 uint64_t ts_ns) override;
   void flush();
   uint64_t lines_written() const { return lines_written_; }
 

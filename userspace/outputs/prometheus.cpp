@@ -10,15 +10,16 @@ namespace {
 using model::TcpState;
 
 constexpr std::array<std::string_view, 9> kSources = {
-    "", "state_change", "retransmit", "synack_retransmit", "send_reset", "receive_reset",
-    "destroy", "accept", "untrack"};
+    "",        "state_change", "retransmit", "synack_retransmit", "send_reset", "receive_reset",
+    "destroy", "accept",       "untrack"};
 
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
 
   void family(std::string_view name, std::string_view type, std::string_view help) {
-    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                   type);
   }
   template <typename Value>
   void sample(std::string_view name, std::string_view labels, Value value) {
@@ -36,7 +37,8 @@ class Writer {
       fmt::format_to(std::back_inserter(out_), "{}_bucket{{{}le=\"{}\"}} {}\n", name, prefix,
                      h.upper_bounds[i], cumulative);
     }
-    fmt::format_to(std::back_inserter(out_), "{}_bucket{{{}le=\"+Inf\"}} {}\n", name, prefix, h.count);
+    fmt::format_to(std::back_inserter(out_), "{}_bucket{{{}le=\"+Inf\"}} {}\n", name, prefix,
+                   h.count);
     sample(fmt::format("{}_sum", name), labels, h.sum);
     sample(fmt::format("{}_count", name), labels, h.count);
   }
@@ -49,7 +51,9 @@ std::string state_label(TcpState state) {
   return fmt::format("state=\"{}\"", model::state_name(state));
 }
 
-bool has_threshold(const model::StuckThresholds& t, TcpState state) { return t.for_state(state) > 0; }
+bool has_threshold(const model::StuckThresholds& t, TcpState state) {
+  return t.for_state(state) > 0;
+}
 }  // namespace
 
 std::string_view event_source_name(std::size_t type) {
@@ -79,11 +83,13 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
     }
   }
 
-  w.family("synfin_tcp_sockets", "gauge",
-           "TCP sockets tracked now, by state (TIME_WAIT from inference reconciled with the kernel).");
+  w.family(
+      "synfin_tcp_sockets", "gauge",
+      "TCP sockets tracked now, by state (TIME_WAIT from inference reconciled with the kernel).");
   for (TcpState state : model::kTrackedStates)
     if (state != TcpState::Close)
-      w.sample("synfin_tcp_sockets", state_label(state), a.sockets_by_state[model::index_of(state)]);
+      w.sample("synfin_tcp_sockets", state_label(state),
+               a.sockets_by_state[model::index_of(state)]);
 
   w.family("synfin_tcp_connections_closed_total", "counter",
            "Connections whose socket is gone, by outcome (both ends count when both are local).");
@@ -117,8 +123,9 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
            "Connection lifetime from SYN_SENT/SYN_RECV to the socket's end (born while traced).");
   w.histogram("synfin_tcp_connection_lifetime_seconds", "", a.lifetime);
 
-  w.family("synfin_tcp_state_duration_seconds", "histogram",
-           "Time spent in a closing state before leaving it (TIME_WAIT: until the kernel reaps it).");
+  w.family(
+      "synfin_tcp_state_duration_seconds", "histogram",
+      "Time spent in a closing state before leaving it (TIME_WAIT: until the kernel reaps it).");
   for (std::size_t i = 0; i < model::kTimedStates.size(); ++i)
     w.histogram("synfin_tcp_state_duration_seconds", state_label(model::kTimedStates[i]),
                 a.state_duration[i]);
@@ -127,7 +134,8 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
            "Sockets in a state longer than its stuck threshold, by state.");
   for (TcpState state : model::kTrackedStates)
     if (has_threshold(model.thresholds(), state))
-      w.sample("synfin_tcp_stuck_sockets", state_label(state), a.stuck_by_state[model::index_of(state)]);
+      w.sample("synfin_tcp_stuck_sockets", state_label(state),
+               a.stuck_by_state[model::index_of(state)]);
 
   w.family("synfin_tcp_stuck_threshold_seconds", "gauge", "Configured stuck threshold, by state.");
   for (TcpState state : model::kTrackedStates)
@@ -135,7 +143,8 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
       w.sample("synfin_tcp_stuck_threshold_seconds", state_label(state),
                static_cast<double>(model.thresholds().for_state(state)) / 1e9);
 
-  w.family("synfin_tcp_retransmits_total", "counter", "Segments retransmitted (tcp:tcp_retransmit_skb).");
+  w.family("synfin_tcp_retransmits_total", "counter",
+           "Segments retransmitted (tcp:tcp_retransmit_skb).");
   w.sample("synfin_tcp_retransmits_total", "", a.retransmits);
   w.family("synfin_tcp_synack_retransmits_total", "counter",
            "SYN+ACKs retransmitted by listeners (tcp:tcp_retransmit_synack).");
@@ -148,8 +157,9 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
            "TIME_WAIT sockets towards the busiest (local address, remote endpoint) pair.");
   uint64_t largest = model.time_wait().largest_peer_count();
   w.sample("synfin_tcp_time_wait_peer_sockets_max", "", largest);
-  w.family("synfin_tcp_time_wait_port_range_usage_ratio", "gauge",
-           "Busiest pair's TIME_WAIT sockets over net.ipv4.ip_local_port_range's size (1 = exhausted).");
+  w.family(
+      "synfin_tcp_time_wait_port_range_usage_ratio", "gauge",
+      "Busiest pair's TIME_WAIT sockets over net.ipv4.ip_local_port_range's size (1 = exhausted).");
   w.sample("synfin_tcp_time_wait_port_range_usage_ratio", "",
            self.ephemeral_port_range_size
                ? static_cast<double>(largest) / self.ephemeral_port_range_size
@@ -183,7 +193,8 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   w.sample("synfin_tracked_connections_capacity", "", model.table().capacity());
   w.family("synfin_untracked_connections_total", "counter",
            "Connections not tracked because the table was full.");
-  w.sample("synfin_untracked_connections_total", "", model.table().counters().untracked_connections);
+  w.sample("synfin_untracked_connections_total", "",
+           model.table().counters().untracked_connections);
 
   w.family("synfin_events_received_total", "counter", "Ring-buffer records decoded, by source.");
   for (std::size_t t = 1; t < kSources.size(); ++t)
@@ -197,7 +208,8 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   w.family("synfin_events_undecodable_total", "counter", "Ring-buffer records skipped, by reason.");
   w.sample("synfin_events_undecodable_total", "reason=\"truncated\"", self.undecodable_truncated);
   w.sample("synfin_events_undecodable_total", "reason=\"oversized\"", self.undecodable_oversized);
-  w.sample("synfin_events_undecodable_total", "reason=\"unknown_type\"", self.undecodable_unknown_type);
+  w.sample("synfin_events_undecodable_total", "reason=\"unknown_type\"",
+           self.undecodable_unknown_type);
   w.sample("synfin_events_undecodable_total", "reason=\"bad_field\"", self.undecodable_bad_field);
 
   w.family("synfin_snapshot_last_timestamp_seconds", "gauge",

@@ -1,10 +1,12 @@
 """Shared pieces of the privileged tests: privilege policy, running synfin, peers, netns pairs."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -35,11 +37,17 @@ def check(condition, message):
 
 
 class Trace:
-    """`synfin trace` in the background, stopped with SIGINT like a user's Ctrl-C."""
+    """`synfin trace` in the background, stopped with SIGINT like a user's Ctrl-C. It also
+    records the raw kernel records; stop() checks that `synfin replay` of the recording prints
+    exactly what the live trace printed. With SYNFIN_FIXTURE (a path) the recording is kept
+    there: that is how tests/fixtures/ is made."""
 
     def __init__(self, synfin, *args):
-        self.proc = subprocess.Popen([synfin, "trace", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.synfin, self.args = synfin, args
+        fd, self.recording = tempfile.mkstemp(prefix="synfin-", suffix=".rec")
+        os.close(fd)
+        self.proc = subprocess.Popen([synfin, "trace", "--record", self.recording, *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr_lines = []
         self.ready = threading.Event()
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
@@ -67,6 +75,16 @@ class Trace:
         events = []
         for line in out.splitlines():
             events.append(json.loads(line))  # every line must be valid JSON
+        filters = list(self.args)
+        replay = subprocess.run([self.synfin, "replay", self.recording, *filters],
+                                capture_output=True, text=True, timeout=120)
+        check(replay.returncode == 0, f"replay failed: {replay.stderr}")
+        check(replay.stdout == out, "replaying the recording does not reproduce the live trace: "
+              f"{len(replay.stdout.splitlines())} lines vs {len(out.splitlines())}")
+        keep = os.environ.get("SYNFIN_FIXTURE")
+        if keep:
+            shutil.copy(self.recording, keep)
+        os.unlink(self.recording)
         return events
 
     def summary(self):

@@ -102,7 +102,7 @@ TEST(ConnectionTableTest, FinishesClosedSocketsWhoseDescriptorIsStillOpen) {
   apply_all(
       table,
       Sequence(7, testing::loopback_tuple(3, 4)).steps({S::Close, S::SynSent, S::Established}));
-  table.finish_closed_connections(99);
+  table.finish_closed_connections();
   ASSERT_EQ(observer.closed.size(), 1u);
   EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::Refused);
   EXPECT_EQ(table.size(), 1u);  // the established one stays

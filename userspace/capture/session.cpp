@@ -21,6 +21,7 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptio
 
 void CaptureSession::on_record(void* self, std::span<const std::byte> record) {
   auto* session = static_cast<CaptureSession*>(self);
+  if (session->recording_) session->recording_->write(record);
   if (auto event = session->decoder_.decode(record)) session->table_.apply(*event);
 }
 

@@ -10,6 +10,7 @@
 #include "capture/tracer_program.h"
 #include "common/result.h"
 #include "decode/decoder.h"
+#include "decode/recording.h"
 #include "model/connection_table.h"
 
 namespace synfin::capture {
@@ -30,6 +31,8 @@ class CaptureSession {
 
   // When set, each drain holds this mutex: other threads may read the model between drains.
   void set_model_mutex(std::mutex* mutex) { model_mutex_ = mutex; }
+  // When set, every raw record is also written here, as the ring gave it.
+  void set_recording(decode::RecordingWriter* recording) { recording_ = recording; }
 
   const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
   const LostCounts& lost_counts() const { return lost_; }
@@ -50,6 +53,7 @@ class CaptureSession {
   LostCounts lost_{};
   uint64_t undecodable_seen_ = 0;
   std::mutex* model_mutex_ = nullptr;
+  decode::RecordingWriter* recording_ = nullptr;
 };
 
 }  // namespace synfin::capture

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -9,37 +10,73 @@
 #include "cli/capture_flags.h"
 #include "cli/commands.h"
 #include "cli/monotonic.h"
+#include "decode/recording.h"
 #include "outputs/json_lines.h"
 
 namespace synfin::cli {
 
 namespace {
-struct TraceOptions {
+// The filters `trace` and `replay` share.
+struct FilterFlags {
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
   bool ipv4_only = false;
   bool ipv6_only = false;
   std::optional<uint32_t> pid;
+
+  int family() const { return ipv4_only ? 4 : ipv6_only ? 6 : 0; }
+  outputs::OutputFilter output_filter() const { return {family(), local_ports, remote_ports, pid}; }
+};
+
+void add_filter_flags(CLI::App* command, FilterFlags& f) {
+  command
+      ->add_option("--sport", f.local_ports,
+                   "Only sockets whose local port is this (repeatable, at most 8)")
+      ->check(CLI::Range(1, 65535));
+  command
+      ->add_option("--dport", f.remote_ports,
+                   "Only sockets whose remote port is this (repeatable, at most 8)")
+      ->check(CLI::Range(1, 65535));
+  auto* v4 = command->add_flag("-4,--ipv4", f.ipv4_only, "Only IPv4 sockets");
+  command->add_flag("-6,--ipv6", f.ipv6_only, "Only IPv6 sockets")->excludes(v4);
+  command->add_option("--pid", f.pid, "Only sockets owned by this process id");
+}
+
+struct TraceOptions {
+  FilterFlags filter;
   double duration_s = 0;
+  std::string record_path;
   CaptureFlags capture;
+};
+
+struct ReplayOptions {
+  FilterFlags filter;
+  std::string path;
+  std::size_t max_connections = 262144;
 };
 
 int run_trace(const TraceOptions& o) {
   if (auto ready = capture::prepare_environment(); !ready)
     return report_error(ready.error().message);
-  int family = o.ipv4_only ? 4 : o.ipv6_only ? 6 : 0;
-  outputs::OutputFilter filter{family, o.local_ports, o.remote_ports, o.pid};
-  outputs::JsonLinesWriter writer(stdout, filter, {realtime_minus_monotonic_ns()});
+  int64_t clock_offset = realtime_minus_monotonic_ns();
+  outputs::JsonLinesWriter writer(stdout, o.filter.output_filter(), {clock_offset});
   model::ConnectionTable table(o.capture.max_connections, writer);
+  std::optional<decode::RecordingWriter> recording;
+  if (!o.record_path.empty()) {
+    auto created = decode::RecordingWriter::create(o.record_path, clock_offset);
+    if (!created) return report_error(created.error().message);
+    recording.emplace(std::move(*created));
+  }
 
   capture::CaptureOptions capture_options;
-  capture_options.family = family;
-  capture_options.local_ports = o.local_ports;
-  capture_options.remote_ports = o.remote_ports;
+  capture_options.family = o.filter.family();
+  capture_options.local_ports = o.filter.local_ports;
+  capture_options.remote_ports = o.filter.remote_ports;
   capture_options.ring_bytes = o.capture.ring_mib << 20;
   capture_options.verbose = o.capture.verbose;
   auto session = capture::CaptureSession::start(capture_options, table);
   if (!session) return report_error(session.error().message);
+  if (recording) (*session)->set_recording(&*recording);
   fmt::print(stderr, "synfin: tracing TCP state changes{} (Ctrl-C to stop)\n",
              o.duration_s > 0 ? fmt::format(" for {} s", o.duration_s) : "");
 
@@ -50,7 +87,7 @@ int run_trace(const TraceOptions& o) {
     return deadline_ns == 0 || monotonic_now_ns() < deadline_ns;
   });
   // Sockets already closed whose owner still holds the descriptor are finished too.
-  table.finish_closed_connections(monotonic_now_ns());
+  table.finish_closed_connections();
   writer.flush();
   const auto& decoded = (*session)->decode_counters();
   uint64_t lost = 0;
@@ -59,7 +96,27 @@ int run_trace(const TraceOptions& o) {
              decoded.decoded, lost,
              decoded.truncated + decoded.oversized + decoded.unknown_type + decoded.bad_field,
              writer.lines_written());
+  if (recording && recording->failed())
+    return report_error(
+        fmt::format("writing {} failed: the recording is incomplete", o.record_path));
   return status ? 0 : report_error(status.error().message);
+}
+
+int run_replay(const ReplayOptions& o) {
+  auto recording = decode::read_recording(o.path);
+  if (!recording) return report_error(recording.error().message);
+  outputs::JsonLinesWriter writer(stdout, o.filter.output_filter(),
+                                  {recording->realtime_minus_monotonic_ns});
+  model::ConnectionTable table(o.max_connections, writer);
+  decode::Decoder decoder;
+  for (const auto& record : recording->records)
+    if (auto event = decoder.decode(record)) table.apply(*event);
+  table.finish_closed_connections();
+  writer.flush();
+  fmt::print(stderr, "synfin: replayed {} records: {} decoded, {} undecodable, {} lines written\n",
+             recording->records.size(), decoder.counters().decoded, decoder.undecodable(),
+             writer.lines_written());
+  return 0;
 }
 }  // namespace
 
@@ -72,23 +129,33 @@ Runner register_trace(CLI::App& app) {
       "{\"event\":\"close\",...} line with its whole state sequence, outcome and verdict once its\n"
       "socket is gone. Example: synfin trace --dport 443 --duration 30 | jq "
       "'select(.event==\"close\")'");
-  trace
-      ->add_option("--sport", options->local_ports,
-                   "Only sockets whose local port is this (repeatable, at most 8)")
-      ->check(CLI::Range(1, 65535));
-  trace
-      ->add_option("--dport", options->remote_ports,
-                   "Only sockets whose remote port is this (repeatable, at most 8)")
-      ->check(CLI::Range(1, 65535));
-  auto* v4 = trace->add_flag("-4,--ipv4", options->ipv4_only, "Only IPv4 sockets");
-  trace->add_flag("-6,--ipv6", options->ipv6_only, "Only IPv6 sockets")->excludes(v4);
-  trace->add_option("--pid", options->pid, "Only sockets owned by this process id");
+  add_filter_flags(trace, options->filter);
   trace->add_option("--duration", options->duration_s, "Stop after SECONDS (default: until Ctrl-C)")
       ->check(CLI::PositiveNumber);
+  trace->add_option("--record", options->record_path,
+                    "Also write every raw kernel record to FILE, for `synfin replay FILE`");
   add_capture_flags(trace, options->capture);
   return [trace, options]() -> int {
     if (!trace->parsed()) return -1;
     return run_trace(*options);
+  };
+}
+
+Runner register_replay(CLI::App& app) {
+  auto options = std::make_shared<ReplayOptions>();
+  CLI::App* replay = app.add_subcommand(
+      "replay",
+      "Replay a `synfin trace --record FILE` recording through the model: the same JSON lines\n"
+      "as the live trace, without root or a kernel (bug reports, regression fixtures).");
+  replay->add_option("file", options->path, "The recording")->required();
+  add_filter_flags(replay, options->filter);
+  replay
+      ->add_option("--max-connections", options->max_connections,
+                   "Cap on connections tracked at once")
+      ->capture_default_str();
+  return [replay, options]() -> int {
+    if (!replay->parsed()) return -1;
+    return run_replay(*options);
   };
 }
 

@@ -199,12 +199,15 @@ void ConnectionTable::mark_open_connections_incomplete() {
   for (auto& [cookie, connection] : connections_) connection.events_lost = true;
 }
 
-void ConnectionTable::finish_closed_connections(uint64_t now_ns) {
+void ConnectionTable::finish_closed_connections() {
   std::vector<uint64_t> closed;
   for (const auto& [cookie, connection] : connections_)
     if (connection.state == TcpState::Close && connection.history_length > 1)
       closed.push_back(cookie);
-  for (uint64_t cookie : closed) finish(connections_.at(cookie), now_ns);
+  for (uint64_t cookie : closed) {
+    Connection& c = connections_.at(cookie);
+    finish(c, c.state_entered_ns);
+  }
 }
 
 }  // namespace synfin::model

@@ -52,8 +52,9 @@ class ConnectionTable {
   void mark_open_connections_incomplete();
 
   // Finishes connections already in CLOSE whose socket has not been destroyed yet (the
-  // application still holds the descriptor) — used when a trace ends.
-  void finish_closed_connections(uint64_t now_ns);
+  // application still holds the descriptor) — used when a trace ends. Each is stamped with
+  // the time it reached CLOSE, so a replay of the same records prints the same lines.
+  void finish_closed_connections();
 
   const Connection* find(uint64_t cookie) const;
   Connection* find(uint64_t cookie);

@@ -42,6 +42,23 @@ def read_until_eof(conn):
         pass
 
 
+def conduct(mode, held, ready, close_first=0):
+    """The conducted modes: say `ready`, then shut down and/or close the held sockets when
+    told ("shutdown", "close"), answering "ok" each time."""
+    for sock in held[:close_first]:
+        sock.close()
+    say(ready)
+    if mode == "simultaneous":
+        wait_for("shutdown")
+        for sock in held:
+            sock.shutdown(socket.SHUT_WR)
+        say("ok")
+    wait_for("close")
+    for sock in held[close_first:]:
+        sock.close()
+    say("ok")
+
+
 def serve(a, fam):
     listener = socket.socket(fam, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -83,22 +100,8 @@ def serve(a, fam):
         else:
             sys.exit(f"unknown mode {a.mode}")
     listener.close()
-    if a.mode == "simultaneous":
-        say("accepted")
-        wait_for("shutdown")
-        for conn in held:
-            conn.shutdown(socket.SHUT_WR)
-        say("ok")
-        wait_for("close")
-        for conn in held:
-            conn.close()
-        say("ok")
-    elif a.mode == "hold":
-        say("accepted")
-        wait_for("close")
-        for conn in held:
-            conn.close()
-        say("ok")
+    if a.mode in ("simultaneous", "hold"):
+        conduct(a.mode, held, "accepted")
 
 
 def connect(a, fam):
@@ -147,24 +150,8 @@ def client(a, fam):
             sock.close()
         else:
             sys.exit(f"unknown mode {a.mode}")
-    if a.mode == "simultaneous":
-        say("connected")
-        wait_for("shutdown")
-        for sock in held:
-            sock.shutdown(socket.SHUT_WR)
-        say("ok")
-        wait_for("close")
-        for sock in held:
-            sock.close()
-        say("ok")
-    elif a.mode in ("hold", "shutdown_hold"):
-        for sock in held[:a.close_first]:
-            sock.close()
-        say("connected")
-        wait_for("close")
-        for sock in held[a.close_first:]:
-            sock.close()
-        say("ok")
+    if a.mode in ("simultaneous", "hold", "shutdown_hold"):
+        conduct(a.mode, held, "connected", a.close_first)
     say("done")
 
 

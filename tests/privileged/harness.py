@@ -139,6 +139,29 @@ class Peer:
             self.proc.wait()
 
 
+def kill_all(*peers):
+    """Ends whatever peers are still running (None entries allowed): cleanup on any failure."""
+    for peer in peers:
+        if peer:
+            peer.kill()
+
+
+def run_pair(mode, port, family="4", count=1, timeout=60):
+    """A server and a client of `mode`, in separate processes (comm sf-server / sf-client),
+    run to completion. Returns both; their pids stay readable for the assertions."""
+    server = Peer("server", mode, port, family, count=count, name="sf-server")
+    client = None
+    try:
+        server.expect("ready")
+        client = Peer("client", mode, port, family, count=count, name="sf-client")
+        client.expect("done")
+        client.wait(timeout)
+        server.wait(timeout)
+    finally:
+        kill_all(client, server)
+    return server, client
+
+
 class NetnsPair:
     """Two network namespaces joined by a veth pair, IPv4 and IPv6 addressed; removed on exit
     even when the test fails."""

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 
-from harness import Daemon, Peer, check, eventually, require_privileges, run_main, ss_count
+from harness import (Daemon, Peer, check, eventually, kill_all, require_privileges, run_main,
+                     run_pair, ss_count)
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723"}
 
@@ -81,9 +82,7 @@ def scenario_stuck(synfin):
         print(table.stdout.splitlines()[0])
         print("\n".join(lines[:3]))
     finally:
-        for peer in (half_server, half_client, client, server):
-            if peer:
-                peer.kill()
+        kill_all(half_server, half_client, client, server)
         rc = daemon.stop()
     check(rc == 0, f"daemon exited {rc} on SIGTERM")
     gone = subprocess.run([synfin, "stuck", "--daemon", LISTEN["stuck"]], capture_output=True,
@@ -96,12 +95,7 @@ def scenario_timewait(synfin):
     port, n = 18611, 500
     daemon = Daemon(synfin, LISTEN["timewait"], "--reconcile-interval", "5")
     try:
-        server = Peer("server", "client_first", port, count=n, name="sf-server")
-        server.expect("ready")
-        client = Peer("client", "client_first", port, count=n, name="sf-client")
-        client.expect("done")
-        client.wait()
-        server.wait()
+        run_pair("client_first", port, count=n)
         peer = f"127.0.0.1:{port}"
         by_peer = eventually(lambda: daemon.get(f"/api/v1/timewait?port={port}")["by_peer"],
                              lambda rows: sum(p["count"] for p in rows if p["remote"] == peer) >= n)
@@ -185,9 +179,7 @@ def scenario_snapshot(synfin):
         check(server_out.count("passive_close") == total, "server sides are not passive closes")
         print(f"snapshot: {total} seeded server sockets, {len(closed)} closed, 0 invalid")
     finally:
-        for peer in (client, server):
-            if peer:
-                peer.kill()
+        kill_all(client, server)
         if daemon:
             daemon.stop()
 

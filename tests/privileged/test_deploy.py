@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import (Daemon, Failure, Peer, PEERS, check, eventually, require_privileges,
+from harness import (Daemon, Peer, PEERS, check, eventually, kill_all, require_privileges,
                      run_main)
 
 LISTEN = "127.0.0.1:19761"
@@ -85,9 +85,7 @@ def main():
                   f"owner found without CAP_DAC_READ_SEARCH: the unit would over-grant: {stuck}")
             print(f"daemon confined to {caps}: attached, healthy, owner of uid 65534's socket named")
         finally:
-            for peer in (client, server):
-                if peer:
-                    peer.kill()
+            kill_all(client, server)
             if daemon:
                 daemon.stop()
             shutil.rmtree(scratch, ignore_errors=True)

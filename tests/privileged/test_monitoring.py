@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.parse
 
-from harness import Daemon, Failure, Peer, check, require_privileges, run_main
+from harness import Daemon, Failure, Peer, check, kill_all, require_privileges, run_main, run_pair
 
 DAEMON = "127.0.0.1:19741"
 PROMETHEUS_PORT = 19742
@@ -128,12 +128,7 @@ def main():
             closed = "sum(synfin_tcp_connections_closed_total)"
             time.sleep(2.5)  # a scrape after the stuck pair exists
             before = prom.scalar(closed)
-            server = Peer("server", "client_first", port, count=n, name="sf-server")
-            server.expect("ready")
-            client = Peer("client", "client_first", port, count=n, name="sf-client")
-            client.expect("done")
-            client.wait()
-            server.wait()
+            run_pair("client_first", port, count=n)
             after = prom.wait_for(closed, lambda v: v >= before + 2 * n, 30)
             time.sleep(3)  # three more scrapes: the count must have settled, not overshot
             settled = prom.scalar(closed)
@@ -179,9 +174,7 @@ def main():
             print(f"closed +{after - before:g}, SynfinStuckCloseWait firing, {len(queries)} queries ok, "
                   f"{len(exported)} families promtool-clean")
         finally:
-            for peer in (stuck_client, stuck_server):
-                if peer:
-                    peer.kill()
+            kill_all(stuck_client, stuck_server)
             if prom:
                 prom.stop()
             daemon.stop()

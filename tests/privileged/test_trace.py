@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, require_privileges,
-                     run_main)
+from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, kill_all,
+                     require_privileges, run_main, run_pair)
 
 CLIENT_ACTIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
 CLIENT_PASSIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
@@ -47,18 +47,7 @@ def expect_transitions_consistent(events, close):
 def two_peers(synfin, mode, port, family, server_states, server_outcome, client_states,
               client_outcome):
     trace = Trace(synfin)
-    server = Peer("server", mode, port, family, name="sf-server")
-    client = None
-    try:
-        server.expect("ready")
-        client = Peer("client", mode, port, family, name="sf-client")
-        client.expect("done")
-        client.wait()
-        server.wait()
-    finally:
-        for peer in (client, server):
-            if peer:
-                peer.kill()
+    server, client = run_pair(mode, port, family)
     events = trace.stop()
     s = expect_side(events, port, "server", server_states, server_outcome, server.pid, "sf-server")
     c = expect_side(events, port, "client", client_states, client_outcome, client.pid, "sf-client")
@@ -109,9 +98,7 @@ def scenario_simultaneous(synfin, family, port):
                 peer.expect("ok")
             client.expect("done")
         finally:
-            for peer in (client, server):
-                if peer:
-                    peer.kill()
+            kill_all(client, server)
         events = trace.stop()
     s = expect_side(events, port, "server", ["LISTEN", "SYN_RECV"] + SIMULTANEOUS,
                     "simultaneous_close", server.pid, "sf-server")
@@ -163,18 +150,7 @@ def scenario_listener(synfin, family, port):
 
 def scenario_burst(synfin, family, port, count=1000):
     trace = Trace(synfin)
-    server = Peer("server", "client_first", port, family, count=count, name="sf-server")
-    client = None
-    try:
-        server.expect("ready")
-        client = Peer("client", "client_first", port, family, count=count, name="sf-client")
-        client.expect("done")
-        client.wait(120)
-        server.wait(120)
-    finally:
-        for peer in (client, server):
-            if peer:
-                peer.kill()
+    server, client = run_pair("client_first", port, family, count=count, timeout=120)
     events = trace.stop()
     closes = [e for e in closes_on_port(events, port) if e["role"] in ("client", "server")]
     by_role = {"client": [], "server": []}
@@ -201,21 +177,9 @@ def scenario_port_filter(synfin, family, port):
 
     def run(flag, wanted_port):
         trace = Trace(synfin, flag, str(wanted_port))
-        peers = []
-        try:
-            for p in (port, other):
-                server = Peer("server", "server_first", p, family, name="sf-server")
-                server.expect("ready")
-                client = Peer("client", "server_first", p, family, name="sf-client")
-                client.expect("done")
-                client.wait()
-                server.wait()
-                peers.append((server, client))
-        finally:
-            for pair in peers:
-                for peer in pair:
-                    peer.kill()
-        return trace.stop(), peers[0]
+        wanted = run_pair("server_first", port, family)
+        run_pair("server_first", other, family)
+        return trace.stop(), wanted
 
     events, (server, client) = run("--sport", port)
     check(all(e["sport"] in (port, 0) for e in events), "--sport let another local port through")

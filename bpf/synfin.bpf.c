@@ -97,20 +97,32 @@ static __always_inline bool port_filters_configured(void)
 	return exclude_port || filter_local_port_count || filter_remote_port_count;
 }
 
-static __always_inline void read_endpoints(struct synfin_event *e, const struct sock_common *skc)
+/* One reader for a socket's two ends, shared by the tracepoint records and the
+ * iterator's rows. */
+static __always_inline void read_endpoints(const struct sock_common *skc, __u16 *family,
+					   __u16 *local_port, __u16 *remote_port, __u8 *local_addr,
+					   __u8 *remote_addr)
 {
-	e->family = BPF_CORE_READ(skc, skc_family);
-	e->sport = BPF_CORE_READ(skc, skc_num);
-	e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	if (e->family == SYNFIN_AF_INET) {
-		bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &skc->skc_daddr);
+	*family = BPF_CORE_READ(skc, skc_family);
+	*local_port = BPF_CORE_READ(skc, skc_num);
+	*remote_port = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (*family == SYNFIN_AF_INET) {
+		bpf_core_read(local_addr, 4, &skc->skc_rcv_saddr);
+		bpf_core_read(remote_addr, 4, &skc->skc_daddr);
 	} else {
-		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
+		bpf_core_read(local_addr, 16, &skc->skc_v6_rcv_saddr);
+		bpf_core_read(remote_addr, 16, &skc->skc_v6_daddr);
 	}
 }
 
+static __always_inline void read_event_endpoints(struct synfin_event *e,
+						 const struct sock_common *skc)
+{
+	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
+}
+
+/* The one way a record enters the ring: reserve, zeroed whole (a field added to the ABI
+ * never ships stale ring bytes), stamped; the caller fills it and calls submit_event(). */
 static __always_inline struct synfin_event *reserve_event(__u32 type)
 {
 	struct synfin_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -120,17 +132,11 @@ static __always_inline struct synfin_event *reserve_event(__u32 type)
 			(*lost)++;
 		return NULL;
 	}
+	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->tgid = bpf_get_current_pid_tgid() >> 32;
-	e->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->old_state = 0;
-	e->new_state = 0;
-	e->flags = 0;
-	e->reserved = 0;
-	e->bytes_sent = 0;
-	e->bytes_received = 0;
 	return e;
 }
 
@@ -148,11 +154,8 @@ static __always_inline void emit_untrack(__u64 cookie)
 	if (!e)
 		return;
 	e->cookie = cookie;
-	e->family = 0;
 	submit_event(e);
 }
-
-static __always_inline void emit_untrack(__u64 cookie);
 
 /* Whether the socket's records go to userspace; called before reserving, so filtered
  * sockets cost no ring space. remote_port_known is false on a server child's
@@ -187,16 +190,20 @@ static __always_inline void forget_verdict(__u64 cookie)
 		bpf_map_delete_elem(&socket_verdicts, &cookie);
 }
 
-/* Only full sockets carry tcp_sock counters; request and TIME_WAIT sockets stop at
+/* Only full sockets carry tcp_sock fields; request and TIME_WAIT sockets stop at
  * sock_common, so the state is checked before reading past it. */
-static __always_inline void read_byte_counters(struct synfin_event *e, const struct sock *sk)
+static __always_inline void read_socket_counters(struct synfin_event *e, const struct sock *sk)
 {
 	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state == SYNFIN_TCP_TIME_WAIT || state == SYNFIN_TCP_NEW_SYN_RECV)
 		return;
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	e->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->snd_una = BPF_CORE_READ(tp, snd_una);
+	e->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	e->write_seq = BPF_CORE_READ(tp, write_seq);
+	e->flags |= SYNFIN_FLAG_SEQ_VALID;
 }
 
 static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, __u64 cookie)
@@ -207,8 +214,8 @@ static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, 
 	if (!e)
 		return 0;
 	e->cookie = cookie;
-	read_endpoints(e, &sk->__sk_common);
-	read_byte_counters(e, sk);
+	read_event_endpoints(e, &sk->__sk_common);
+	read_socket_counters(e, sk);
 	submit_event(e);
 	return 0;
 }
@@ -234,8 +241,10 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 	if (old_state == SYNFIN_TCP_CLOSE &&
 	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
 		e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
-	read_endpoints(e, &sk->__sk_common);
-	read_byte_counters(e, sk);
+	read_event_endpoints(e, &sk->__sk_common);
+	/* A child's tcp_sock is still the listener's copy at LISTEN -> SYN_RECV. */
+	if (!child_being_cloned)
+		read_socket_counters(e, sk);
 	submit_event(e);
 	return 0;
 }
@@ -260,7 +269,7 @@ int BPF_PROG(on_tcp_retransmit_synack, const struct sock *listener, const struct
 	if (!e)
 		return 0;
 	e->cookie = bpf_get_socket_cookie((void *)listener);
-	read_endpoints(e, &req->__req_common);
+	read_event_endpoints(e, &req->__req_common);
 	submit_event(e);
 	return 0;
 }
@@ -319,7 +328,7 @@ static __always_inline int record_accepted_socket(long fd)
 		return 0;
 	e->cookie = cookie;
 	e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
-	read_endpoints(e, &sk->__sk_common);
+	read_event_endpoints(e, &sk->__sk_common);
 	submit_event(e);
 	return 0;
 }
@@ -340,22 +349,6 @@ int on_sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 
 extern int CONFIG_HZ __kconfig;
 
-static __always_inline void fill_record_endpoints(struct synfin_socket_record *r,
-						  const struct sock_common *skc)
-{
-	r->family = skc->skc_family;
-	r->sport = skc->skc_num;
-	r->dport = bpf_ntohs(skc->skc_dport);
-	r->state = skc->skc_state;
-	if (r->family == SYNFIN_AF_INET) {
-		bpf_core_read(r->saddr, 4, &skc->skc_rcv_saddr);
-		bpf_core_read(r->daddr, 4, &skc->skc_daddr);
-	} else {
-		bpf_core_read(r->saddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(r->daddr, 16, &skc->skc_v6_daddr);
-	}
-}
-
 SEC("iter/tcp")
 int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 {
@@ -369,7 +362,8 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 		return 0;
 	if (filter_family && skc->skc_family != filter_family)
 		return 0;
-	fill_record_endpoints(&r, skc);
+	read_endpoints(skc, &r.family, &r.sport, &r.dport, r.saddr, r.daddr);
+	r.state = skc->skc_state;
 	if (exclude_port && (r.sport == exclude_port || r.dport == exclude_port))
 		return 0;
 	r.cookie = bpf_get_socket_cookie(skc);
@@ -386,7 +380,6 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 			r.tx_queue = tp->write_seq - tp->snd_una;
 		}
 		r.bytes_sent = tp->bytes_sent;
-		r.bytes_received = tp->bytes_received;
 		struct socket *sock = tp->inet_conn.icsk_inet.sk.sk_socket;
 		if (sock)
 			r.inode = BPF_CORE_READ(sock, file, f_inode, i_ino);

@@ -2,8 +2,6 @@
 #ifndef SYNFIN_BPF_H
 #define SYNFIN_BPF_H
 
-#define SYNFIN_AF_INET 2
-#define SYNFIN_AF_INET6 10
 #define SYNFIN_IPPROTO_TCP 6
 
 #define SYNFIN_S_IFMT 00170000

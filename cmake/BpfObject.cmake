@@ -2,7 +2,17 @@
 # generates a libbpf skeleton with bpftool, and defines an INTERFACE target NAME_skel whose
 # include path holds NAME.skel.h. Every header the BPF object includes is a dependency, so a
 # header change rebuilds the object and the skeleton.
-find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
+# Any clang from 11 on compiles CO-RE BPF with BTF; the newest one installed is preferred.
+set(_bpf_clang_names clang)
+foreach(version RANGE 20 11 -1)
+  list(APPEND _bpf_clang_names clang-${version})
+endforeach()
+find_program(BPF_CLANG NAMES ${_bpf_clang_names} REQUIRED)
+execute_process(COMMAND ${BPF_CLANG} --version OUTPUT_VARIABLE _bpf_clang_version_text)
+string(REGEX MATCH "version ([0-9]+)" _ "${_bpf_clang_version_text}")
+if(CMAKE_MATCH_1 AND CMAKE_MATCH_1 LESS 11)
+  message(FATAL_ERROR "${BPF_CLANG} is clang ${CMAKE_MATCH_1}; BPF CO-RE needs clang 11 or newer")
+endif()
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 
 set(SYNFIN_VMLINUX_H "" CACHE FILEPATH

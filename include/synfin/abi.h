@@ -1,6 +1,10 @@
 /* The one record layout shared by the BPF programs (bpf/) and the C++ daemon.
  * Both sides include this file; C++ checks the layout with static_assert so a
- * change on one side cannot silently mis-decode on the other. */
+ * change on one side cannot silently mis-decode on the other.
+ *
+ * Adding a kind of record: add one line to SYNFIN_RECORD_KINDS. The enum, the
+ * C++ EventKind, the decoder's dispatch, the loss counters and the metric
+ * labels all derive from it. */
 #ifndef SYNFIN_ABI_H
 #define SYNFIN_ABI_H
 
@@ -11,43 +15,148 @@
 #define SYNFIN_COMM_LEN 16
 #define SYNFIN_ADDR_LEN 16
 #define SYNFIN_MAX_PORT_FILTERS 8
+#define SYNFIN_MAX_XDP_IFACES 8
 
-/* Kinds of ring-buffer records. Values double as the index of the per-CPU
- * lost-record counters, so every source has its own loss figure. */
+/* Address families as the kernel numbers them (AF_INET, AF_INET6). */
+#define SYNFIN_AF_INET 2
+#define SYNFIN_AF_INET6 10
+
+/* Every kind of ring-buffer record:
+ *   X(ABI name, value, C++ EventKind, metric source label, record layout)
+ * Values are contiguous from 1 and double as the index of the per-CPU
+ * lost-record counters, so every source has its own loss figure. Layout EVENT is
+ * struct synfin_event (socket tracepoints), PACKET is struct synfin_packet (XDP). */
+#define SYNFIN_RECORD_KINDS(X)                                                                     \
+	X(STATE, 1, StateChange, "state_change", EVENT)	  /* inet_sock_set_state */                \
+	X(RETRANSMIT, 2, Retransmit, "retransmit", EVENT) /* tcp_retransmit_skb */                 \
+	X(SYNACK_RETRANSMIT, 3, SynAckRetransmit, "synack_retransmit",                             \
+	  EVENT) /* tcp_retransmit_synack: cookie of the listener */                               \
+	X(SEND_RESET, 4, ResetSent, "send_reset", EVENT)	   /* tcp_send_reset */            \
+	X(RECEIVE_RESET, 5, ResetReceived, "receive_reset", EVENT) /* tcp_receive_reset */         \
+	X(DESTROY, 6, Destroyed, "destroy", EVENT) /* tcp_destroy_sock: socket gone */             \
+	X(ACCEPT, 7, Accepted, "accept", EVENT)	   /* sys_exit_accept: task owns it */             \
+	X(UNTRACK, 8, Untracked, "untrack",                                                        \
+	  EVENT) /* passed before its ports were known, then filtered out: forget it */            \
+	X(PACKET, 9, Packet, "packet", PACKET) /* XDP ingress: SYN/SYN-ACK/FIN/RST/ACK */          \
+	X(INTERFACE, 10, Interface, "interface",                                                   \
+	  INTERFACE) /* userspace, once per --xdp interface: its name, for recordings */
+
 enum synfin_event_type {
-	SYNFIN_EV_STATE = 1,		 /* sock:inet_sock_set_state */
-	SYNFIN_EV_RETRANSMIT = 2,	 /* tcp:tcp_retransmit_skb */
-	SYNFIN_EV_SYNACK_RETRANSMIT = 3, /* tcp:tcp_retransmit_synack (cookie of the listener) */
-	SYNFIN_EV_SEND_RESET = 4,	 /* tcp:tcp_send_reset */
-	SYNFIN_EV_RECEIVE_RESET = 5,	 /* tcp:tcp_receive_reset */
-	SYNFIN_EV_DESTROY = 6,		 /* tcp:tcp_destroy_sock: the full socket is gone */
-	SYNFIN_EV_ACCEPT = 7,  /* syscalls:sys_exit_accept{,4}: the task owns the socket */
-	SYNFIN_EV_UNTRACK = 8, /* a socket passed before its ports were known turned out
-				* to be filtered out: forget it */
-	SYNFIN_EV_TYPE_COUNT = 9,
+#define SYNFIN_KIND_ENUM(abi, value, cpp, source, layout) SYNFIN_EV_##abi = value,
+	SYNFIN_RECORD_KINDS(SYNFIN_KIND_ENUM)
+#undef SYNFIN_KIND_ENUM
+#define SYNFIN_KIND_COUNT(abi, value, cpp, source, layout) +1
+		SYNFIN_EV_TYPE_COUNT = 1 SYNFIN_RECORD_KINDS(SYNFIN_KIND_COUNT),
+#undef SYNFIN_KIND_COUNT
 };
 
 /* Flags of synfin_event.flags */
 #define SYNFIN_FLAG_TASK_IS_OWNER 0x1 /* hook ran in the owner's process context */
+#define SYNFIN_FLAG_SEQ_VALID 0x2     /* snd_una/snd_nxt/rcv_nxt read from a full socket */
 
+/* Socket tracepoint record. Every record starts with ts_ns, cookie, type: the
+ * decoder reads the type at the same offset whatever the layout. */
 struct synfin_event {
-	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 cookie;	 /* socket cookie, as `ss -e` prints it (sk:<hex>) */
-	__u64 cgroup_id; /* cgroup v2 id of the current task */
-	__u32 type;	 /* enum synfin_event_type */
-	__u32 tgid;	 /* current task's process id (a bystander unless TASK_IS_OWNER) */
-	__u16 family;	 /* AF_INET or AF_INET6 */
-	__u16 sport;	 /* local port, host byte order */
-	__u16 dport;	 /* remote port, host byte order */
-	__u8 old_state;	 /* kernel TCP_* numbering; 0 when not a state change */
+	__u64 ts_ns;	/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cookie;	/* socket cookie, as `ss -e` prints it (sk:<hex>) */
+	__u32 type;	/* enum synfin_event_type */
+	__u32 tgid;	/* current task's process id (a bystander unless TASK_IS_OWNER) */
+	__u16 family;	/* AF_INET or AF_INET6 */
+	__u16 sport;	/* local port, host byte order */
+	__u16 dport;	/* remote port, host byte order */
+	__u8 old_state; /* kernel TCP_* numbering; 0 when not a state change */
 	__u8 new_state;
 	__u8 saddr[SYNFIN_ADDR_LEN]; /* IPv4 in the first 4 bytes, network order */
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	char comm[SYNFIN_COMM_LEN];
 	__u32 flags;
 	__u32 reserved;
-	__u64 bytes_sent;     /* tcp_sock counters at the event: tell a CLOSE_WAIT socket */
-	__u64 bytes_received; /* that keeps sending (half-close) from an idle one */
+	/* The socket's sequence numbers after the step (host order): the packet view
+	 * checks the handshake and teardown arithmetic against them. */
+	__u32 snd_una;
+	__u32 snd_nxt;
+	__u32 rcv_nxt;
+	__u32 write_seq;
+	__u64 bytes_sent; /* tells a CLOSE_WAIT socket that keeps sending from an idle one */
+};
+
+/* TCP header flags as they sit in byte 13 of the header. */
+#define SYNFIN_TCP_FIN 0x01
+#define SYNFIN_TCP_SYN 0x02
+#define SYNFIN_TCP_RST 0x04
+#define SYNFIN_TCP_PSH 0x08
+#define SYNFIN_TCP_ACK 0x10
+
+/* Flags of synfin_packet.packet_flags */
+#define SYNFIN_PACKET_HANDSHAKE_ACK 0x1 /* the ACK that completes a handshake seen as a SYN */
+#define SYNFIN_PACKET_SOCKET_SEQ 0x2	/* sk_rcv_nxt/sk_snd_nxt/sk_rcv_wnd are the socket's */
+
+/* One handshake or teardown packet seen by XDP on ingress. Addresses and ports
+ * are as in the packet: src is the remote end, dst is this host. */
+struct synfin_packet {
+	__u64 ts_ns;
+	__u64 cookie; /* socket the kernel's lookup found for it (listener for a SYN); 0: none */
+	__u32 type;   /* SYNFIN_EV_PACKET */
+	__u32 ifindex;
+	__u16 family;
+	__u16 src_port; /* host byte order */
+	__u16 dst_port;
+	__u8 tcp_flags;
+	__u8 sk_state; /* state of the socket found; 0: none */
+	__u8 src_addr[SYNFIN_ADDR_LEN];
+	__u8 dst_addr[SYNFIN_ADDR_LEN];
+	__u32 seq; /* host byte order */
+	__u32 ack;
+	__u32 end_seq; /* seq + payload length + 1 for SYN + 1 for FIN */
+	__u32 sk_rcv_nxt;
+	__u32 sk_snd_nxt;
+	__u32 sk_rcv_wnd;
+	__u16 window;
+	__u16 packet_flags;
+	__u32 accept_queue; /* listener found for a SYN: sk_ack_backlog ... */
+	__u32 accept_limit; /* ... and sk_max_ack_backlog */
+	__u8 flag_class;    /* enum synfin_xdp_counter: SYN .. OTHER */
+	__u8 reserved[3];
+};
+
+/* Written by userspace, not BPF: names the interface behind an ifindex, so packet records
+ * replayed from a recording print the same interface names as the live trace did. */
+struct synfin_interface_record {
+	__u64 ts_ns;
+	__u64 reserved;
+	__u32 type; /* SYNFIN_EV_INTERFACE */
+	__u32 ifindex;
+	char name[16];
+};
+
+/* Per-interface XDP counters: X(ABI name, metric label, group). The flag classes
+ * are exclusive: every TCP packet counts in exactly one of them. */
+#define SYNFIN_XDP_COUNTERS(X)                                                                     \
+	X(SYN, "syn", FLAGS)                                                                       \
+	X(SYNACK, "synack", FLAGS)                                                                 \
+	X(FIN, "fin", FLAGS)                                                                       \
+	X(RST, "rst", FLAGS)                                                                       \
+	X(INVALID, "invalid", FLAGS) /* SYN+FIN, SYN+RST, RST+FIN, no flags at all */              \
+	X(OTHER, "other", FLAGS)     /* ACK, data */                                               \
+	X(NON_TCP, "non_tcp", TRAFFIC)                                                             \
+	X(FRAGMENT, "fragment", TRAFFIC) /* IPv4/IPv6 non-first fragment: skipped */               \
+	X(ERR_ETHERNET, "truncated_ethernet", ERROR)                                               \
+	X(ERR_VLAN, "truncated_vlan", ERROR)                                                       \
+	X(ERR_IPV4, "truncated_ipv4", ERROR)                                                       \
+	X(ERR_IHL, "bad_ihl", ERROR)                                                               \
+	X(ERR_IPV6, "truncated_ipv6", ERROR)                                                       \
+	X(ERR_EXTENSION, "bad_extension_header", ERROR)                                            \
+	X(ERR_TCP, "truncated_tcp", ERROR)                                                         \
+	X(ERR_DOFF, "bad_doff", ERROR)                                                             \
+	X(RECORD_SENT, "sent", RING)                                                               \
+	X(RECORD_SUPPRESSED, "suppressed", RING) /* over the per-CPU rate bound */                 \
+	X(RECORD_LOST, "lost", RING)		 /* ring buffer full */
+
+enum synfin_xdp_counter {
+#define SYNFIN_XDP_COUNTER_ENUM(abi, label, group) SYNFIN_XDP_##abi,
+	SYNFIN_XDP_COUNTERS(SYNFIN_XDP_COUNTER_ENUM)
+#undef SYNFIN_XDP_COUNTER_ENUM
+		SYNFIN_XDP_COUNTER_COUNT,
 };
 
 /* One row of the iter/tcp snapshot of the kernel's socket table, written with
@@ -68,7 +177,6 @@ struct synfin_socket_record {
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	__u32 padding;
 	__u64 bytes_sent;
-	__u64 bytes_received;
 };
 
 #ifdef __cplusplus
@@ -76,21 +184,33 @@ struct synfin_socket_record {
 static_assert(sizeof(synfin_event) == 112, "synfin_event layout changed: bump both sides");
 static_assert(offsetof(synfin_event, ts_ns) == 0);
 static_assert(offsetof(synfin_event, cookie) == 8);
-static_assert(offsetof(synfin_event, cgroup_id) == 16);
-static_assert(offsetof(synfin_event, type) == 24);
-static_assert(offsetof(synfin_event, tgid) == 28);
-static_assert(offsetof(synfin_event, family) == 32);
-static_assert(offsetof(synfin_event, sport) == 34);
-static_assert(offsetof(synfin_event, dport) == 36);
-static_assert(offsetof(synfin_event, old_state) == 38);
-static_assert(offsetof(synfin_event, new_state) == 39);
-static_assert(offsetof(synfin_event, saddr) == 40);
-static_assert(offsetof(synfin_event, daddr) == 56);
-static_assert(offsetof(synfin_event, comm) == 72);
-static_assert(offsetof(synfin_event, flags) == 88);
-static_assert(offsetof(synfin_event, bytes_sent) == 96);
-static_assert(offsetof(synfin_event, bytes_received) == 104);
-static_assert(sizeof(synfin_socket_record) == 96, "synfin_socket_record layout changed");
+static_assert(offsetof(synfin_event, type) == 16);
+static_assert(offsetof(synfin_event, tgid) == 20);
+static_assert(offsetof(synfin_event, family) == 24);
+static_assert(offsetof(synfin_event, sport) == 26);
+static_assert(offsetof(synfin_event, dport) == 28);
+static_assert(offsetof(synfin_event, old_state) == 30);
+static_assert(offsetof(synfin_event, new_state) == 31);
+static_assert(offsetof(synfin_event, saddr) == 32);
+static_assert(offsetof(synfin_event, daddr) == 48);
+static_assert(offsetof(synfin_event, comm) == 64);
+static_assert(offsetof(synfin_event, flags) == 80);
+static_assert(offsetof(synfin_event, snd_una) == 88);
+static_assert(offsetof(synfin_event, rcv_nxt) == 96);
+static_assert(offsetof(synfin_event, bytes_sent) == 104);
+static_assert(sizeof(synfin_packet) == 104, "synfin_packet layout changed: bump both sides");
+static_assert(offsetof(synfin_packet, type) == offsetof(synfin_event, type));
+static_assert(offsetof(synfin_packet, family) == 24);
+static_assert(offsetof(synfin_packet, tcp_flags) == 30);
+static_assert(offsetof(synfin_packet, src_addr) == 32);
+static_assert(offsetof(synfin_packet, dst_addr) == 48);
+static_assert(offsetof(synfin_packet, seq) == 64);
+static_assert(offsetof(synfin_packet, sk_rcv_wnd) == 84);
+static_assert(offsetof(synfin_packet, window) == 88);
+static_assert(offsetof(synfin_packet, accept_queue) == 92);
+static_assert(sizeof(synfin_interface_record) == 40);
+static_assert(offsetof(synfin_interface_record, type) == offsetof(synfin_event, type));
+static_assert(sizeof(synfin_socket_record) == 88, "synfin_socket_record layout changed");
 static_assert(offsetof(synfin_socket_record, rx_queue) == 24);
 static_assert(offsetof(synfin_socket_record, family) == 36);
 static_assert(offsetof(synfin_socket_record, state) == 42);
@@ -99,7 +219,8 @@ static_assert(offsetof(synfin_socket_record, daddr) == 60);
 static_assert(offsetof(synfin_socket_record, bytes_sent) == 80);
 #else
 _Static_assert(sizeof(struct synfin_event) == 112, "synfin_event layout changed");
-_Static_assert(sizeof(struct synfin_socket_record) == 96, "synfin_socket_record layout changed");
+_Static_assert(sizeof(struct synfin_packet) == 104, "synfin_packet layout changed");
+_Static_assert(sizeof(struct synfin_socket_record) == 88, "synfin_socket_record layout changed");
 #endif
 
 #endif /* SYNFIN_ABI_H */

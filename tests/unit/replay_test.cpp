@@ -9,6 +9,7 @@
 
 #include "decode/decoder.h"
 #include "decode/recording.h"
+#include "decode/replay.h"
 #include "model/connection_table.h"
 #include "recording_observer.h"
 
@@ -39,12 +40,9 @@ Replayed replay(const std::string& name) {
   if (!recording.ok()) return out;
   testing::RecordingObserver observer;
   ConnectionTable table(64, observer);
-  decode::Decoder decoder;
-  for (const auto& record : recording->records)
-    if (auto event = decoder.decode(record)) table.apply(*event);
-  table.finish_closed_connections();
+  decode::ReplayStats stats = decode::replay(*recording, table);
   out.closed = observer.closed;
-  out.undecodable = decoder.undecodable();
+  out.undecodable = stats.decoded.undecodable();
   return out;
 }
 

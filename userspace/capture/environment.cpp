@@ -2,6 +2,7 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,6 +47,19 @@ Status ensure_tracefs() {
   return Ok{};
 }
 }  // namespace
+
+Status ensure_bpffs() {
+  struct statfs fs {};
+  constexpr long kBpfFsMagic = 0xcafe4a11;
+  if (::statfs("/sys/fs/bpf", &fs) == 0 && static_cast<long>(fs.f_type) == kBpfFsMagic) return Ok{};
+  if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) != 0)
+    return Error{
+        fmt::format("bpffs is not mounted at /sys/fs/bpf and mounting it failed ({}); libxdp "
+                    "keeps its multi-program dispatcher there: mount it with: "
+                    "mount -t bpf bpf /sys/fs/bpf",
+                    std::strerror(errno))};
+  return Ok{};
+}
 
 Status prepare_environment() {
   uint64_t caps = effective_capabilities();

@@ -9,4 +9,7 @@ namespace synfin::capture {
 // attached through it). Returns an error naming exactly what is missing.
 Status prepare_environment();
 
+// Mounts bpffs at /sys/fs/bpf when it is missing: libxdp pins its dispatcher state there.
+Status ensure_bpffs();
+
 }  // namespace synfin::capture

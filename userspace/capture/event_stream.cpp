@@ -14,26 +14,18 @@
 namespace synfin::capture {
 
 namespace {
-struct HandlerBinding {
-  EventStream::RecordHandler handler;
-  void* context;
-};
-
 int on_record(void* binding_ptr, void* data, size_t size) {
-  auto* binding = static_cast<HandlerBinding*>(binding_ptr);
+  auto* binding = static_cast<EventStream::Binding*>(binding_ptr);
   binding->handler(binding->context, {static_cast<const std::byte*>(data), size});
   return 0;
 }
-
-// Lives as long as the process: the stream's callback context must outlive the ring buffer.
-HandlerBinding g_binding;
 }  // namespace
 
 Result<std::unique_ptr<EventStream>> EventStream::open(int ring_buffer_fd, RecordHandler handler,
                                                        void* context) {
   std::unique_ptr<EventStream> stream(new EventStream());
-  g_binding = {handler, context};
-  stream->ring_ = ring_buffer__new(ring_buffer_fd, on_record, &g_binding, nullptr);
+  stream->binding_ = {handler, context};
+  stream->ring_ = ring_buffer__new(ring_buffer_fd, on_record, &stream->binding_, nullptr);
   if (!stream->ring_)
     return Error{fmt::format("cannot map the BPF ring buffer: {}", std::strerror(errno))};
 
@@ -59,19 +51,35 @@ Result<std::unique_ptr<EventStream>> EventStream::open(int ring_buffer_fd, Recor
   return stream;
 }
 
+Status EventStream::add_ring_drained_first(int ring_buffer_fd, RecordHandler handler,
+                                           void* context) {
+  first_binding_ = {handler, context};
+  first_ring_ = ring_buffer__new(ring_buffer_fd, on_record, &first_binding_, nullptr);
+  if (!first_ring_)
+    return Error{fmt::format("cannot map the XDP ring buffer: {}", std::strerror(errno))};
+  epoll_event ring_event{};
+  ring_event.events = EPOLLIN;
+  ring_event.data.fd = ring_buffer__epoll_fd(first_ring_);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ring_event.data.fd, &ring_event) != 0)
+    return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
+  return Ok{};
+}
+
 EventStream::~EventStream() {
+  if (first_ring_) ring_buffer__free(first_ring_);
   if (ring_) ring_buffer__free(ring_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
 void EventStream::drain() {
+  if (first_ring_) ring_buffer__consume(first_ring_);
   ring_buffer__consume(ring_);
 }
 
 Result<bool> EventStream::wait(int timeout_ms) {
-  epoll_event ready[2];
-  int n = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
+  epoll_event ready[3];
+  int n = epoll_wait(epoll_fd_, ready, 3, timeout_ms);
   if (n < 0 && errno != EINTR)
     return Error{fmt::format("event loop wait failed: {}", std::strerror(errno))};
   bool keep_running = true;

@@ -24,14 +24,26 @@ class EventStream {
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
+  // A second ring whose records are consumed before the first one's in every drain (the
+  // XDP packets, which precede the state changes they cause).
+  Status add_ring_drained_first(int ring_buffer_fd, RecordHandler handler, void* context);
+
   // Waits up to timeout_ms for a wakeup. Returns false once a stop signal has arrived.
   Result<bool> wait(int timeout_ms);
   // Consumes every record available now.
   void drain();
 
+  struct Binding {
+    RecordHandler handler = nullptr;
+    void* context = nullptr;
+  };
+
  private:
   EventStream() = default;
+  Binding binding_;
+  Binding first_binding_;
   ring_buffer* ring_ = nullptr;
+  ring_buffer* first_ring_ = nullptr;
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
 };

@@ -8,6 +8,7 @@
 
 #include "capture/event_stream.h"
 #include "capture/tracer_program.h"
+#include "capture/xdp_program.h"
 #include "common/result.h"
 #include "decode/decoder.h"
 #include "decode/recording.h"
@@ -17,7 +18,10 @@ namespace synfin::capture {
 
 class CaptureSession {
  public:
+  // With xdp non-null, synfin's XDP program is attached to its interfaces too and its
+  // packet records are merged with the socket records in time order.
   static Result<std::unique_ptr<CaptureSession>> start(const CaptureOptions& options,
+                                                       const XdpOptions* xdp,
                                                        model::ConnectionTable& table);
   CaptureSession(const CaptureSession&) = delete;
   CaptureSession& operator=(const CaptureSession&) = delete;
@@ -37,11 +41,19 @@ class CaptureSession {
   const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
   const LostCounts& lost_counts() const { return lost_; }
   TracerProgram& program() { return *program_; }
+  // Null unless XDP was asked for.
+  XdpProgram* xdp() { return xdp_.get(); }
   EventStream& stream() { return *stream_; }
 
  private:
   explicit CaptureSession(model::ConnectionTable& table) : table_(table) {}
   static void on_record(void* self, std::span<const std::byte> record);
+  static void on_packet_record(void* self, std::span<const std::byte> record);
+  void apply(std::span<const std::byte> record);
+  void announce_interfaces();
+  // Packets drained from the XDP ring wait here until the socket record that follows them in
+  // time is applied, so a packet always precedes the state change it caused.
+  void apply_staged_packets_until(uint64_t ts_ns);
   // Checks the BPF loss counters and the decoder; marks open connections incomplete when
   // anything was lost since the last check.
   void account_losses();
@@ -49,7 +61,12 @@ class CaptureSession {
   model::ConnectionTable& table_;
   decode::Decoder decoder_;
   std::unique_ptr<TracerProgram> program_;
+  std::unique_ptr<XdpProgram> xdp_;
   std::unique_ptr<EventStream> stream_;
+  std::vector<synfin_packet> staged_;  // ring of staged packet records, preallocated
+  std::size_t staged_head_ = 0;
+  std::size_t staged_count_ = 0;
+  bool interfaces_announced_ = false;
   LostCounts lost_{};
   uint64_t undecodable_seen_ = 0;
   std::mutex* model_mutex_ = nullptr;

@@ -73,13 +73,31 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
 Status TracerProgram::attach() {
   if (int err = synfin_bpf__attach(skeleton_); err)
     return Error{fmt::format("attaching the TCP tracepoint programs failed: {}", errno_text(err))};
-  status_.clear();
-  bpf_program* program;
-  bpf_object__for_each_program(program, skeleton_->obj) {
-    if (program == skeleton_->progs.dump_tcp_sockets) continue;
-    status_.push_back({bpf_program__name(program), true});
-  }
   return Ok{};
+}
+
+std::vector<ProgramStatus> TracerProgram::program_status() const {
+  // Asked of the kernel each time: a link that no longer runs its program reads as down.
+  std::vector<ProgramStatus> status;
+  const bpf_object_skeleton* s = skeleton_->skeleton;
+  for (int i = 0; i < s->prog_cnt; ++i) {
+    bpf_program* program = *s->progs[i].prog;
+    if (program == skeleton_->progs.dump_tcp_sockets) continue;  // runs on demand
+    bpf_link* link = *s->progs[i].link;
+    bool attached = false;
+    if (link) {
+      bpf_prog_info program_info{};
+      uint32_t program_info_size = sizeof(program_info);
+      bpf_link_info link_info{};
+      uint32_t link_info_size = sizeof(link_info);
+      attached = bpf_obj_get_info_by_fd(bpf_program__fd(program), &program_info,
+                                        &program_info_size) == 0 &&
+                 bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &link_info_size) == 0 &&
+                 link_info.prog_id == program_info.id;
+    }
+    status.push_back({s->progs[i].name, attached});
+  }
+  return status;
 }
 
 int TracerProgram::ring_buffer_fd() const {

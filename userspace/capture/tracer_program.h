@@ -44,12 +44,12 @@ class TracerProgram {
   LostCounts lost_counts() const;
   // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once.
   Result<std::vector<synfin_socket_record>> snapshot_sockets() const;
-  const std::vector<ProgramStatus>& program_status() const { return status_; }
+  // Whether each attached program's link still runs it, as the kernel says now.
+  std::vector<ProgramStatus> program_status() const;
 
  private:
   explicit TracerProgram(synfin_bpf* skeleton);
   synfin_bpf* skeleton_;
-  std::vector<ProgramStatus> status_;
 };
 
 }  // namespace synfin::capture

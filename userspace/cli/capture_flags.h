@@ -4,9 +4,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "capture/xdp_program.h"
+#include "model/connection_table.h"
 
 namespace synfin::cli {
 
@@ -15,6 +20,28 @@ struct CaptureFlags {
   uint32_t ring_mib = 16;
   int drain_interval_ms = 100;
   bool verbose = false;
+  std::vector<std::string> xdp_interfaces;
+  std::string xdp_mode = "auto";
+  uint32_t xdp_records_per_second = 50000;
+  double handshake_timeout_s = 10;
+
+  // Null when no --xdp was given.
+  std::optional<capture::XdpOptions> xdp_options() const {
+    if (xdp_interfaces.empty()) return std::nullopt;
+    capture::XdpOptions options;
+    options.interfaces = xdp_interfaces;
+    options.mode = xdp_mode == "native"    ? capture::XdpMode::Native
+                   : xdp_mode == "generic" ? capture::XdpMode::Generic
+                                           : capture::XdpMode::Auto;
+    options.records_per_second_per_cpu = xdp_records_per_second;
+    options.verbose = verbose;
+    return options;
+  }
+  model::PacketViewConfig packet_view() const {
+    model::PacketViewConfig config;
+    config.handshake_timeout_ns = static_cast<uint64_t>(handshake_timeout_s * 1e9);
+    return config;
+  }
 };
 
 inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
@@ -31,6 +58,28 @@ inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   command->add_flag("-v,--verbose", flags.verbose, "Print libbpf's log, verifier output included");
+  command->add_option("--xdp", flags.xdp_interfaces,
+                      "Also watch packets arriving on IFACE with XDP (repeatable, at most 8):\n"
+                      "SYNs that never became sockets, handshake time from the SYN, the peer's\n"
+                      "FIN before CLOSE_WAIT, RSTs, and checks of SEQ/ACK arithmetic. Never\n"
+                      "drops a packet; shares the interface through libxdp's dispatcher");
+  command
+      ->add_option("--xdp-mode", flags.xdp_mode,
+                   "auto (native where the driver supports it, else generic), native, generic")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "native", "generic"}));
+  command
+      ->add_option("--xdp-max-records", flags.xdp_records_per_second,
+                   "Packet records per CPU per second sent to synfin; the rest are counted\n"
+                   "(synfin_xdp_records_total{result=\"suppressed\"}) so a flood stays cheap")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 10000000));
+  command
+      ->add_option("--handshake-timeout", flags.handshake_timeout_s,
+                   "Seconds a SYN seen by XDP may wait for its socket before it counts as a\n"
+                   "SYN without a socket")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
 }
 
 // One line on stderr, as every synfin failure is reported; returns the exit code.

@@ -60,6 +60,7 @@ class Daemon {
     config.max_connections = options_.capture.max_connections;
     config.recent_closes = options_.recent_closes;
     config.metrics_ports = options_.metrics_ports;
+    config.packet_view = options_.capture.packet_view();
     for (const auto& text : options_.stuck_thresholds)
       if (auto error = config.stuck.set_from_text(text))
         return report_error(fmt::format("--stuck-threshold {}: {}", text, *error), 2);
@@ -75,7 +76,12 @@ class Daemon {
     capture_options.verbose = options_.capture.verbose;
     // Our own scrapes and API calls are left out: a scrape must not count itself.
     capture_options.exclude_port = static_cast<uint16_t>(listen->port);
-    auto session = capture::CaptureSession::start(capture_options, model_->table());
+    auto xdp = options_.capture.xdp_options();
+    if (xdp) {
+      if (auto ready = capture::ensure_bpffs(); !ready) return fail(ready.error().message);
+    }
+    auto session =
+        capture::CaptureSession::start(capture_options, xdp ? &*xdp : nullptr, model_->table());
     if (!session) return fail(session.error().message);
     session_ = std::move(*session);
     session_->set_model_mutex(&mutex_);
@@ -102,6 +108,9 @@ class Daemon {
     if (auto started = server_->start(*listen); !started) return fail(started.error().message);
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
+    if (session_->xdp())
+      for (const auto& interface : session_->xdp()->interfaces())
+        fmt::print(stderr, "synfin: XDP on {} ({} mode)\n", interface.name, interface.mode);
 
     uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
     auto status = session_->run(options_.capture.drain_interval_ms, [&] {
@@ -172,6 +181,9 @@ class Daemon {
     outputs::HealthInputs h;
     for (const auto& program : session_->program().program_status())
       h.programs.push_back({program.name, program.attached});
+    if (session_->xdp())
+      for (const auto& interface : session_->xdp()->interfaces())
+        h.xdp.push_back({interface.name, interface.mode, interface.attached});
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;
@@ -185,14 +197,17 @@ class Daemon {
     self.version = SYNFIN_VERSION;
     self.ephemeral_port_range_size = read_port_range().size();
     std::lock_guard lock(mutex_);
-    const auto& decoded = session_->decode_counters();
-    self.events_by_type = decoded.decoded_by_type;
-    const auto& lost = session_->lost_counts();
-    std::copy(lost.begin(), lost.end(), self.lost_by_type.begin());
-    self.undecodable_truncated = decoded.truncated;
-    self.undecodable_oversized = decoded.oversized;
-    self.undecodable_unknown_type = decoded.unknown_type;
-    self.undecodable_bad_field = decoded.bad_field;
+    self.decoded = session_->decode_counters();
+    self.lost_by_type = session_->lost_counts();
+    if (capture::XdpProgram* xdp = session_->xdp()) {
+      auto interfaces = xdp->interfaces();
+      auto counters = xdp->counters();
+      for (std::size_t i = 0; i < interfaces.size() && i < counters.size(); ++i) {
+        self.xdp.push_back(
+            {interfaces[i].name, interfaces[i].mode, interfaces[i].attached, counters[i]});
+        self.lost_by_type[SYNFIN_EV_PACKET] += counters[i][SYNFIN_XDP_RECORD_LOST];
+      }
+    }
     self.last_snapshot_timestamp_seconds =
         last_snapshot_ns_ ? static_cast<double>(clock_.to_epoch_ns(last_snapshot_ns_)) / 1e9 : 0;
     return outputs::render_metrics(*model_, self);

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/monotonic.h"
 #include "decode/recording.h"
+#include "decode/replay.h"
 #include "outputs/json_lines.h"
 
 namespace synfin::cli {
@@ -53,6 +54,13 @@ struct ReplayOptions {
   FilterFlags filter;
   std::string path;
   std::size_t max_connections = 262144;
+  double handshake_timeout_s = 10;
+
+  model::PacketViewConfig packet_view() const {
+    model::PacketViewConfig config;
+    config.handshake_timeout_ns = static_cast<uint64_t>(handshake_timeout_s * 1e9);
+    return config;
+  }
 };
 
 int run_trace(const TraceOptions& o) {
@@ -60,7 +68,7 @@ int run_trace(const TraceOptions& o) {
     return report_error(ready.error().message);
   int64_t clock_offset = realtime_minus_monotonic_ns();
   outputs::JsonLinesWriter writer(stdout, o.filter.output_filter(), {clock_offset});
-  model::ConnectionTable table(o.capture.max_connections, writer);
+  model::ConnectionTable table(o.capture.max_connections, writer, o.capture.packet_view());
   std::optional<decode::RecordingWriter> recording;
   if (!o.record_path.empty()) {
     auto created = decode::RecordingWriter::create(o.record_path, clock_offset);
@@ -74,7 +82,11 @@ int run_trace(const TraceOptions& o) {
   capture_options.remote_ports = o.filter.remote_ports;
   capture_options.ring_bytes = o.capture.ring_mib << 20;
   capture_options.verbose = o.capture.verbose;
-  auto session = capture::CaptureSession::start(capture_options, table);
+  auto xdp = o.capture.xdp_options();
+  if (xdp) {
+    if (auto ready = capture::ensure_bpffs(); !ready) return report_error(ready.error().message);
+  }
+  auto session = capture::CaptureSession::start(capture_options, xdp ? &*xdp : nullptr, table);
   if (!session) return report_error(session.error().message);
   if (recording) (*session)->set_recording(&*recording);
   fmt::print(stderr, "synfin: tracing TCP state changes{} (Ctrl-C to stop)\n",
@@ -107,14 +119,11 @@ int run_replay(const ReplayOptions& o) {
   if (!recording) return report_error(recording.error().message);
   outputs::JsonLinesWriter writer(stdout, o.filter.output_filter(),
                                   {recording->realtime_minus_monotonic_ns});
-  model::ConnectionTable table(o.max_connections, writer);
-  decode::Decoder decoder;
-  for (const auto& record : recording->records)
-    if (auto event = decoder.decode(record)) table.apply(*event);
-  table.finish_closed_connections();
+  model::ConnectionTable table(o.max_connections, writer, o.packet_view());
+  decode::ReplayStats stats = decode::replay(*recording, table);
   writer.flush();
   fmt::print(stderr, "synfin: replayed {} records: {} decoded, {} undecodable, {} lines written\n",
-             recording->records.size(), decoder.counters().decoded, decoder.undecodable(),
+             stats.records, stats.decoded.decoded, stats.decoded.undecodable(),
              writer.lines_written());
   return 0;
 }
@@ -153,6 +162,11 @@ Runner register_replay(CLI::App& app) {
       ->add_option("--max-connections", options->max_connections,
                    "Cap on connections tracked at once")
       ->capture_default_str();
+  replay
+      ->add_option("--handshake-timeout", options->handshake_timeout_s,
+                   "As for trace: seconds a SYN may wait for its socket")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
   return [replay, options]() -> int {
     if (!replay->parsed()) return -1;
     return run_replay(*options);

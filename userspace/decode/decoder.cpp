@@ -4,47 +4,58 @@
 
 #include "synfin/abi.h"
 
-static_assert(SYNFIN_EV_TYPE_COUNT == 9, "DecodeCounters::decoded_by_type is sized for 9 types");
-
 namespace synfin::decode {
 
 namespace {
-constexpr uint16_t kAfInet = 2;
-constexpr uint16_t kAfInet6 = 10;
+enum class Layout : uint8_t { None, EVENT, PACKET, INTERFACE };
 
-std::optional<model::EventKind> kind_from_type(uint32_t type) {
-  switch (type) {
-    case SYNFIN_EV_STATE:
-      return model::EventKind::StateChange;
-    case SYNFIN_EV_RETRANSMIT:
-      return model::EventKind::Retransmit;
-    case SYNFIN_EV_SYNACK_RETRANSMIT:
-      return model::EventKind::SynAckRetransmit;
-    case SYNFIN_EV_SEND_RESET:
-      return model::EventKind::ResetSent;
-    case SYNFIN_EV_RECEIVE_RESET:
-      return model::EventKind::ResetReceived;
-    case SYNFIN_EV_DESTROY:
-      return model::EventKind::Destroyed;
-    case SYNFIN_EV_ACCEPT:
-      return model::EventKind::Accepted;
-    case SYNFIN_EV_UNTRACK:
-      return model::EventKind::Untracked;
+struct KindInfo {
+  std::string_view source;
+  Layout layout = Layout::None;
+};
+
+constexpr std::array<KindInfo, model::kEventKindSlots> kKinds = [] {
+  std::array<KindInfo, model::kEventKindSlots> kinds{};
+#define SYNFIN_KIND_INFO(abi, value, cpp, source, layout) kinds[value] = {source, Layout::layout};
+  SYNFIN_RECORD_KINDS(SYNFIN_KIND_INFO)
+#undef SYNFIN_KIND_INFO
+  return kinds;
+}();
+#define SYNFIN_KIND_IS_DENSE(abi, value, cpp, source, layout) \
+  static_assert(value > 0 && value < SYNFIN_EV_TYPE_COUNT, #abi " outside 1..count-1");
+SYNFIN_RECORD_KINDS(SYNFIN_KIND_IS_DENSE)
+#undef SYNFIN_KIND_IS_DENSE
+
+constexpr std::size_t kTypeOffset = offsetof(synfin_event, type);
+static_assert(offsetof(synfin_packet, type) == kTypeOffset);
+
+std::size_t size_of(Layout layout) {
+  switch (layout) {
+    case Layout::PACKET:
+      return sizeof(synfin_packet);
+    case Layout::INTERFACE:
+      return sizeof(synfin_interface_record);
     default:
-      return std::nullopt;
+      return sizeof(synfin_event);
   }
+}
+
+std::optional<model::AddressFamily> family_from_kernel(uint16_t family) {
+  if (family == SYNFIN_AF_INET) return model::AddressFamily::IPv4;
+  if (family == SYNFIN_AF_INET6) return model::AddressFamily::IPv6;
+  return std::nullopt;
 }
 }  // namespace
 
+std::string_view record_source_name(std::size_t type) {
+  return type < kKinds.size() ? kKinds[type].source : std::string_view{};
+}
+
 std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_record& raw) {
   model::KernelSocket socket;
-  if (raw.family == kAfInet) {
-    socket.tuple.family = model::AddressFamily::IPv4;
-  } else if (raw.family == kAfInet6) {
-    socket.tuple.family = model::AddressFamily::IPv6;
-  } else {
-    return std::nullopt;
-  }
+  auto family = family_from_kernel(raw.family);
+  if (!family) return std::nullopt;
+  socket.tuple.family = *family;
   auto state = model::state_from_kernel(raw.state);
   if (!state) return std::nullopt;
   socket.state = *state;
@@ -57,70 +68,126 @@ std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_reco
   socket.recv_queue_bytes = raw.rx_queue;
   socket.send_queue_bytes = raw.tx_queue;
   socket.bytes_sent = raw.bytes_sent;
-  socket.bytes_received = raw.bytes_received;
   socket.time_wait_remaining_ns = raw.timer_expires_ns_from_now;
   return socket;
 }
 
 std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
-  if (record.size() < sizeof(synfin_event)) {
+  if (record.size() < kTypeOffset + sizeof(uint32_t)) {
     ++counters_.truncated;
     return std::nullopt;
   }
-  if (record.size() > sizeof(synfin_event)) {
-    ++counters_.oversized;
-    return std::nullopt;
-  }
-  synfin_event raw;
-  std::memcpy(&raw, record.data(), sizeof(raw));  // the ring gives no alignment promise
-
-  auto kind = kind_from_type(raw.type);
-  if (!kind) {
+  uint32_t type = 0;
+  std::memcpy(&type, record.data() + kTypeOffset, sizeof(type));  // no alignment promise
+  if (type >= kKinds.size() || kKinds[type].layout == Layout::None) {
     ++counters_.unknown_type;
     return std::nullopt;
   }
-  model::Event event;
-  event.kind = *kind;
-  if (event.kind == model::EventKind::Untracked) {
-    event.ts_ns = raw.ts_ns;
-    event.cookie = raw.cookie;
-    ++counters_.decoded;
-    ++counters_.decoded_by_type[raw.type];
-    return event;
+  Layout layout = kKinds[type].layout;
+  if (record.size() < size_of(layout)) {
+    ++counters_.truncated;
+    return std::nullopt;
   }
-  if (raw.family == kAfInet) {
-    event.tuple.family = model::AddressFamily::IPv4;
-  } else if (raw.family == kAfInet6) {
-    event.tuple.family = model::AddressFamily::IPv6;
-  } else {
+  if (record.size() > size_of(layout)) {
+    ++counters_.oversized;
+    return std::nullopt;
+  }
+  std::optional<model::Event> event;
+  if (layout == Layout::PACKET)
+    event = decode_packet(record);
+  else if (layout == Layout::INTERFACE)
+    event = decode_interface(record);
+  else
+    event = decode_socket_event(record);
+  if (!event) {
     ++counters_.bad_field;
     return std::nullopt;
   }
+  ++counters_.decoded;
+  ++counters_.decoded_by_type[type];
+  return event;
+}
+
+std::optional<model::Event> Decoder::decode_socket_event(std::span<const std::byte> record) {
+  synfin_event raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  model::Event event;
+  event.kind = static_cast<model::EventKind>(raw.type);
+  event.ts_ns = raw.ts_ns;
+  event.cookie = raw.cookie;
+  if (event.kind == model::EventKind::Untracked) return event;  // only the cookie matters
+  auto family = family_from_kernel(raw.family);
+  if (!family) return std::nullopt;
+  event.tuple.family = *family;
   if (event.kind == model::EventKind::StateChange) {
     auto from = model::state_from_kernel(raw.old_state);
     auto to = model::state_from_kernel(raw.new_state);
-    if (!from || !to) {
-      ++counters_.bad_field;
-      return std::nullopt;
-    }
+    if (!from || !to) return std::nullopt;
     event.from = *from;
     event.to = *to;
   }
-  event.ts_ns = raw.ts_ns;
-  event.cookie = raw.cookie;
   std::memcpy(event.tuple.local.address.data(), raw.saddr, sizeof(raw.saddr));
   std::memcpy(event.tuple.remote.address.data(), raw.daddr, sizeof(raw.daddr));
   event.tuple.local.port = raw.sport;
   event.tuple.remote.port = raw.dport;
   event.task.pid = raw.tgid;
-  event.task.cgroup_id = raw.cgroup_id;
   std::memcpy(event.task.comm.data(), raw.comm, sizeof(raw.comm));
   event.task.comm.back() = '\0';
   event.task_is_owner = (raw.flags & SYNFIN_FLAG_TASK_IS_OWNER) != 0;
   event.bytes_sent = raw.bytes_sent;
-  event.bytes_received = raw.bytes_received;
-  ++counters_.decoded;
-  ++counters_.decoded_by_type[raw.type];
+  if (raw.flags & SYNFIN_FLAG_SEQ_VALID)
+    event.sequence = {true, raw.snd_una, raw.snd_nxt, raw.rcv_nxt, raw.write_seq};
+  return event;
+}
+
+std::optional<model::Event> Decoder::decode_interface(std::span<const std::byte> record) {
+  synfin_interface_record raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  model::Event event;
+  event.kind = model::EventKind::Interface;
+  event.ts_ns = raw.ts_ns;
+  event.packet.ifindex = raw.ifindex;
+  std::memcpy(event.packet.interface_name.data(), raw.name, sizeof(raw.name));
+  event.packet.interface_name.back() = '\0';
+  return event;
+}
+
+std::optional<model::Event> Decoder::decode_packet(std::span<const std::byte> record) {
+  synfin_packet raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  auto family = family_from_kernel(raw.family);
+  if (!family) return std::nullopt;
+  model::Event event;
+  event.kind = model::EventKind::Packet;
+  event.ts_ns = raw.ts_ns;
+  event.cookie = raw.cookie;
+  event.tuple.family = *family;
+  // Seen arriving: the packet's destination is this host's end of the connection.
+  std::memcpy(event.tuple.local.address.data(), raw.dst_addr, sizeof(raw.dst_addr));
+  std::memcpy(event.tuple.remote.address.data(), raw.src_addr, sizeof(raw.src_addr));
+  event.tuple.local.port = raw.dst_port;
+  event.tuple.remote.port = raw.src_port;
+  model::Packet& p = event.packet;
+  p.ifindex = raw.ifindex;
+  p.tcp_flags = raw.tcp_flags;
+  if (raw.flag_class > SYNFIN_XDP_OTHER) return std::nullopt;
+  p.flag_class = raw.flag_class;
+  p.completes_handshake = (raw.packet_flags & SYNFIN_PACKET_HANDSHAKE_ACK) != 0;
+  if (raw.sk_state) {
+    auto state = model::state_from_kernel(raw.sk_state);
+    if (!state) return std::nullopt;
+    p.socket_state = *state;
+  }
+  p.socket_sequence_valid = (raw.packet_flags & SYNFIN_PACKET_SOCKET_SEQ) != 0;
+  p.seq = raw.seq;
+  p.ack = raw.ack;
+  p.end_seq = raw.end_seq;
+  p.window = raw.window;
+  p.socket_rcv_nxt = raw.sk_rcv_nxt;
+  p.socket_snd_nxt = raw.sk_snd_nxt;
+  p.socket_rcv_wnd = raw.sk_rcv_wnd;
+  p.accept_queue = raw.accept_queue;
+  p.accept_limit = raw.accept_limit;
   return event;
 }
 

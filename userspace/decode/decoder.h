@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "model/event.h"
 
@@ -15,12 +16,18 @@ namespace synfin::decode {
 
 struct DecodeCounters {
   uint64_t decoded = 0;
-  uint64_t truncated = 0;                     // shorter than the record layout
-  uint64_t oversized = 0;                     // longer than the record layout
-  uint64_t unknown_type = 0;                  // a type this build does not know
-  uint64_t bad_field = 0;                     // a state or family outside the kernel's range
-  std::array<uint64_t, 9> decoded_by_type{};  // indexed by enum synfin_event_type
+  uint64_t truncated = 0;     // shorter than the record layout
+  uint64_t oversized = 0;     // longer than the record layout
+  uint64_t unknown_type = 0;  // a type this build does not know
+  uint64_t bad_field = 0;     // a state or family outside the kernel's range
+  std::array<uint64_t, model::kEventKindSlots> decoded_by_type{};  // by enum synfin_event_type
+
+  uint64_t undecodable() const { return truncated + oversized + unknown_type + bad_field; }
 };
+
+// The metric label of each record type ("state_change", "packet", ...); empty for index 0
+// and for values outside the ABI.
+std::string_view record_source_name(std::size_t type);
 
 // One row of the iter/tcp snapshot; nullopt for a family or state outside the kernel's range.
 std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_record& raw);
@@ -29,11 +36,13 @@ class Decoder {
  public:
   std::optional<model::Event> decode(std::span<const std::byte> record);
   const DecodeCounters& counters() const { return counters_; }
-  uint64_t undecodable() const {
-    return counters_.truncated + counters_.oversized + counters_.unknown_type + counters_.bad_field;
-  }
+  uint64_t undecodable() const { return counters_.undecodable(); }
 
  private:
+  std::optional<model::Event> decode_socket_event(std::span<const std::byte> record);
+  std::optional<model::Event> decode_packet(std::span<const std::byte> record);
+  std::optional<model::Event> decode_interface(std::span<const std::byte> record);
+
   DecodeCounters counters_;
 };
 

@@ -5,12 +5,15 @@
 
 #include <fmt/format.h>
 
+#include "decode/record_upgrade.h"
 #include "synfin/abi.h"
 
 namespace synfin::decode {
 
 namespace {
-constexpr char kMagic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '1'};
+// Format 2 carries the sequence numbers and XDP packet records; format 1 is upgraded on read.
+constexpr char kMagic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '2'};
+constexpr char kFormat1Magic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '1'};
 constexpr uint32_t kMaxFrame = 1u << 20;  // far above any record; guards a corrupt length
 
 struct Header {
@@ -58,8 +61,12 @@ Result<Recording> read_recording(const std::string& path) {
   if (!file) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
   Recording recording;
   Header header{};
-  if (std::fread(&header, sizeof(header), 1, file) != 1 ||
-      std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0) {
+  if (std::fread(&header, sizeof(header), 1, file) != 1) {
+    std::fclose(file);
+    return Error{fmt::format("{} is not a synfin recording", path)};
+  }
+  bool format1 = std::memcmp(header.magic, kFormat1Magic, sizeof(kFormat1Magic)) == 0;
+  if (!format1 && std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0) {
     std::fclose(file);
     return Error{fmt::format("{} is not a synfin recording", path)};
   }
@@ -73,7 +80,7 @@ Result<Recording> read_recording(const std::string& path) {
     std::vector<std::byte> record(length);
     if (std::fread(record.data(), 1, length, file) != length)
       break;  // cut short: keep what is whole
-    recording.records.push_back(std::move(record));
+    recording.records.push_back(format1 ? upgrade_format1_record(record) : std::move(record));
   }
   std::fclose(file);
   return recording;

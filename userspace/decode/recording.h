@@ -2,9 +2,10 @@
 // Recordings of raw ring-buffer records (`synfin trace --record`), replayed later through the
 // same decoder and model without root or a kernel (`synfin replay`, the unit tier's fixtures).
 //
-// Format: "SYNFINR1", u32 size of struct synfin_event when recorded, u32 reserved,
+// Format: "SYNFINR2", u32 size of struct synfin_event when recorded, u32 reserved,
 // i64 realtime-minus-monotonic offset in ns; then frames of u32 length + that many bytes.
 // Frames keep their length as the ring gave it, so odd records replay as odd records.
+// Format-1 files ("SYNFINR1") are read too: their records are upgraded to the current layout.
 #include <cstdint>
 #include <cstdio>
 #include <span>

@@ -57,6 +57,14 @@ struct Aggregates {
       make_state_duration_histogram(), make_state_duration_histogram(),
       make_state_duration_histogram(), make_state_duration_histogram()};
 
+  // The packet view (XDP): zero unless --xdp.
+  HandshakeHistogram server_handshake_from_syn = make_handshake_histogram();
+  StateDurationHistogram close_wait_reaction = make_state_duration_histogram();
+  std::array<uint64_t, kAnomalyCount> anomalies{};
+  std::array<uint64_t, kSynFateCount> syns_without_socket{};
+  // Packets for which the kernel found no socket at all, by flag class (SYN .. OTHER).
+  std::array<uint64_t, 6> packets_without_socket{};
+
   // Current gauges, refreshed by DaemonModel::tick.
   std::array<uint64_t, kTcpStateCount> sockets_by_state{};
   std::array<uint64_t, kTcpStateCount> stuck_by_state{};

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "model/event.h"
+#include "model/packet_view.h"
 #include "model/tcp_state.h"
 
 namespace synfin::model {
@@ -76,6 +77,7 @@ struct Connection {
   // Seeded from a snapshot taken up to this time: steps stamped earlier may already be
   // reflected in the seeded state, so they reconcile instead of being validated.
   uint64_t seeded_until_ns = 0;
+  PacketFacts packets;  // what XDP saw of this connection (empty without --xdp)
   Reason first_violation = Reason::None;
   TcpState violation_from = TcpState::Unknown;
   TcpState violation_to = TcpState::Unknown;

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "model/packet_checks.h"
+
 namespace synfin::model {
 
 namespace {
@@ -38,8 +40,13 @@ void push_history(Connection& c, TcpState state, uint64_t entered_ns) {
 }
 }  // namespace
 
-ConnectionTable::ConnectionTable(std::size_t max_connections, ConnectionObserver& observer)
-    : max_connections_(max_connections), observer_(observer), connections_(&node_pool_) {
+ConnectionTable::ConnectionTable(std::size_t max_connections, ConnectionObserver& observer,
+                                 PacketViewConfig packet_view)
+    : max_connections_(max_connections),
+      observer_(observer),
+      connections_(&node_pool_),
+      packet_view_(packet_view),
+      pending_syns_(packet_view.max_pending_syns) {
   connections_.reserve(max_connections_ < (1u << 16) ? max_connections_ : (1u << 16));
 }
 
@@ -124,10 +131,43 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   c.bytes_known_at_state_entry = true;
   push_history(c, e.to, e.ts_ns);
   if (e.task_is_owner) c.owner = e.task;
+  // A server socket is born at the final ACK: the SYN XDP saw for its flow is its own.
+  std::optional<PendingSyn> syn;
+  if (e.from == TcpState::SynRecv && e.to == TcpState::Established)
+    syn = pending_syns_.take(c.tuple);
+  uint16_t anomalies = note_step(c, e, syn ? &*syn : nullptr);
   observer_.on_transition(c, e.from, e.to, e.ts_ns);
+  report_anomalies(c, anomalies, e.ts_ns);
+}
+
+void ConnectionTable::report_anomalies(const Connection& c, uint16_t anomalies, uint64_t ts_ns) {
+  for (std::size_t a = 0; anomalies && a < kAnomalyCount; ++a)
+    if (anomalies & (1u << a)) observer_.on_anomaly(c, static_cast<Anomaly>(a), ts_ns);
+}
+
+void ConnectionTable::apply_packet(const Event& e) {
+  const Packet& p = e.packet;
+  Connection* c = nullptr;
+  if (e.cookie && p.socket_state != TcpState::Listen) c = find(e.cookie);
+  if (p.flag_class == SYNFIN_XDP_SYN)
+    pending_syns_.add(e);
+  else if (p.completes_handshake)
+    pending_syns_.note_handshake_ack(e);
+  uint16_t anomalies = c ? note_packet(*c, e) : 0;
+  observer_.on_packet(c, e);
+  if (c) report_anomalies(*c, anomalies, e.ts_ns);
+}
+
+void ConnectionTable::expire_pending_syns(uint64_t now_ns) {
+  if (pending_syns_.size() == 0 || now_ns < packet_view_.handshake_timeout_ns) return;
+  pending_syns_.expire(now_ns - packet_view_.handshake_timeout_ns, [&](const PendingSyn& syn) {
+    observer_.on_syn_without_socket(syn, now_ns);
+  });
 }
 
 void ConnectionTable::apply(const Event& e) {
+  // Event time, not a clock: a replay reports the same unanswered SYNs as the live trace.
+  expire_pending_syns(e.ts_ns);
   switch (e.kind) {
     case EventKind::StateChange: {
       if (Connection* c = find_or_start(e)) apply_state_change(*c, e);
@@ -165,6 +205,12 @@ void ConnectionTable::apply(const Event& e) {
       return;
     case EventKind::Untracked:
       connections_.erase(e.cookie);
+      return;
+    case EventKind::Packet:
+      apply_packet(e);
+      return;
+    case EventKind::Interface:
+      observer_.on_interface(e.packet.ifindex, e.packet.interface_name_view());
       return;
   }
 }

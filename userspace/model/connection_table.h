@@ -8,6 +8,7 @@
 
 #include "model/connection.h"
 #include "model/event.h"
+#include "model/packet_view.h"
 
 namespace synfin::model {
 
@@ -25,6 +26,33 @@ class ConnectionObserver {
     (void)connection;
     (void)event;
   }
+  // A packet XDP saw: `connection` is the tracked socket the kernel's lookup found, or null
+  // (no socket, a listener, or one not tracked).
+  virtual void on_packet(const Connection* connection, const Event& packet) {
+    (void)connection;
+    (void)packet;
+  }
+  // A packet check failed on this connection (reported once per anomaly and connection).
+  virtual void on_anomaly(const Connection& connection, Anomaly anomaly, uint64_t ts_ns) {
+    (void)connection;
+    (void)anomaly;
+    (void)ts_ns;
+  }
+  // The name of an interface XDP watches (EventKind::Interface).
+  virtual void on_interface(uint32_t ifindex, std::string_view name) {
+    (void)ifindex;
+    (void)name;
+  }
+  // A SYN XDP saw never became a socket within the handshake timeout.
+  virtual void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) {
+    (void)syn;
+    (void)ts_ns;
+  }
+};
+
+struct PacketViewConfig {
+  uint64_t handshake_timeout_ns = 10'000'000'000ull;  // a SYN unanswered this long is counted
+  std::size_t max_pending_syns = 65536;
 };
 
 struct TableCounters {
@@ -33,11 +61,16 @@ struct TableCounters {
 
 class ConnectionTable {
  public:
-  ConnectionTable(std::size_t max_connections, ConnectionObserver& observer);
+  ConnectionTable(std::size_t max_connections, ConnectionObserver& observer,
+                  PacketViewConfig packet_view = {});
   ConnectionTable(const ConnectionTable&) = delete;
   ConnectionTable& operator=(const ConnectionTable&) = delete;
 
   void apply(const Event& event);
+
+  // Reports SYNs that waited longer than the handshake timeout for their socket.
+  void expire_pending_syns(uint64_t now_ns);
+  const PendingSyns& pending_syns() const { return pending_syns_; }
 
   // Seeds a socket found in the kernel's table before tracing saw it be born. Its later
   // steps are validated from `state`; its verdict can be incomplete but never invalid for
@@ -70,6 +103,8 @@ class ConnectionTable {
  private:
   Connection* find_or_start(const Event& event);
   void apply_state_change(Connection& connection, const Event& event);
+  void apply_packet(const Event& event);
+  void report_anomalies(const Connection& connection, uint16_t anomalies, uint64_t ts_ns);
   void finish(Connection& connection, uint64_t ts_ns);
 
   std::size_t max_connections_;
@@ -78,6 +113,8 @@ class ConnectionTable {
   std::pmr::unsynchronized_pool_resource node_pool_;
   std::pmr::unordered_map<uint64_t, Connection> connections_;
   TableCounters counters_;
+  PacketViewConfig packet_view_;
+  PendingSyns pending_syns_;
 };
 
 }  // namespace synfin::model

@@ -2,6 +2,8 @@
 
 #include <unordered_set>
 
+#include "model/packet_checks.h"
+
 namespace synfin::model {
 
 namespace {
@@ -18,7 +20,7 @@ int timed_state_index(TcpState state) {
 
 DaemonModel::DaemonModel(const DaemonModelConfig& config)
     : config_(config),
-      table_(config.max_connections, *this),
+      table_(config.max_connections, *this, config.packet_view),
       recent_(config.recent_closes ? config.recent_closes : 1) {
   for (uint16_t port : config.metrics_ports) port_sockets_.push_back({port, {}});
 }
@@ -32,8 +34,14 @@ void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to,
       double spent = seconds(ts_ns - left.entered_ns);
       if (from == TcpState::SynSent && to == TcpState::Established)
         aggregates_.client_handshake.observe(spent);
-      if (from == TcpState::SynRecv && to == TcpState::Established)
+      if (from == TcpState::SynRecv && to == TcpState::Established) {
         aggregates_.server_handshake.observe(spent);
+        if (uint64_t from_syn = handshake_from_syn_ns(c))
+          aggregates_.server_handshake_from_syn.observe(seconds(from_syn));
+      }
+      if (from == TcpState::CloseWait)
+        if (uint64_t reaction = close_wait_reaction_ns(c))
+          aggregates_.close_wait_reaction.observe(seconds(reaction));
       if (int timed = timed_state_index(from); timed >= 0)
         aggregates_.state_duration[timed].observe(spent);
     }
@@ -74,6 +82,22 @@ void DaemonModel::on_signal(const Connection*, const Event& e) {
     default:
       break;
   }
+}
+
+void DaemonModel::on_packet(const Connection*, const Event& e) {
+  if (e.cookie == 0 && e.packet.flag_class < aggregates_.packets_without_socket.size())
+    ++aggregates_.packets_without_socket[e.packet.flag_class];
+}
+
+void DaemonModel::on_anomaly(const Connection&, Anomaly anomaly, uint64_t) {
+  ++aggregates_.anomalies[static_cast<std::size_t>(anomaly)];
+}
+
+void DaemonModel::on_syn_without_socket(const PendingSyn& syn, uint64_t) {
+  auto fate = static_cast<std::size_t>(syn.fate_if_unanswered);
+  ++aggregates_.syns_without_socket[fate];
+  for (PortSockets& port : port_sockets_)
+    if (port.port == syn.tuple.local.port) ++port.syns_without_socket[fate];
 }
 
 void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) {
@@ -130,6 +154,7 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
 }
 
 void DaemonModel::tick(uint64_t now_ns) {
+  table_.expire_pending_syns(now_ns);
   // TIME_WAIT durations are known once the kernel's timer has run out.
   time_wait_.for_each([&](const TimeWaitEntry& entry) {
     if (entry.expires_ns <= now_ns && entry.entered_ns)

@@ -30,6 +30,7 @@ struct LiveDrift {
 struct PortSockets {
   uint16_t port = 0;
   std::array<uint64_t, kTcpStateCount> sockets_by_state{};
+  std::array<uint64_t, kSynFateCount> syns_without_socket{};  // XDP: SYNs to this port
 };
 
 struct DaemonModelConfig {
@@ -37,6 +38,7 @@ struct DaemonModelConfig {
   std::size_t recent_closes = 4096;
   StuckThresholds stuck = StuckThresholds::defaults();
   std::vector<uint16_t> metrics_ports;  // bounded by the caller
+  PacketViewConfig packet_view;
 };
 
 class DaemonModel final : public ConnectionObserver {
@@ -73,6 +75,9 @@ class DaemonModel final : public ConnectionObserver {
   void on_closed(const Connection& connection, const Classification& classification,
                  uint64_t ts_ns) override;
   void on_signal(const Connection* connection, const Event& event) override;
+  void on_packet(const Connection* connection, const Event& packet) override;
+  void on_anomaly(const Connection& connection, Anomaly anomaly, uint64_t ts_ns) override;
+  void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) override;
 
  private:
   DaemonModelConfig config_;

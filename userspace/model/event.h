@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "model/tcp_state.h"
+#include "synfin/abi.h"
 
 namespace synfin::model {
 
@@ -27,7 +28,6 @@ struct SocketTuple {
 struct Task {
   uint32_t pid = 0;  // process id (tgid)
   std::array<char, 16> comm{};
-  uint64_t cgroup_id = 0;
 
   std::string_view comm_view() const {
     std::size_t length = 0;
@@ -36,15 +36,54 @@ struct Task {
   }
 };
 
+// One per kind of ring-buffer record, in the ABI's numbering (include/synfin/abi.h).
 enum class EventKind : uint8_t {
-  StateChange,
-  Retransmit,
-  SynAckRetransmit,
-  ResetSent,
-  ResetReceived,
-  Destroyed,
-  Accepted,
-  Untracked,  // filtered out once its ports were known: forget it, report nothing
+#define SYNFIN_EVENT_KIND(abi, value, cpp, source, layout) cpp = value,
+  SYNFIN_RECORD_KINDS(SYNFIN_EVENT_KIND)
+#undef SYNFIN_EVENT_KIND
+};
+inline constexpr std::size_t kEventKindSlots = SYNFIN_EV_TYPE_COUNT;  // index 0 unused
+
+// Sequence numbers of a full socket right after a step (valid == false when not read).
+struct SocketSequence {
+  bool valid = false;
+  uint32_t snd_una = 0;
+  uint32_t snd_nxt = 0;
+  uint32_t rcv_nxt = 0;
+  uint32_t write_seq = 0;
+};
+
+// A handshake or teardown packet XDP saw arrive (EventKind::Packet). The event's tuple is
+// the receiving socket's view: local = the packet's destination, remote = its source.
+struct Packet {
+  uint32_t ifindex = 0;
+  uint8_t tcp_flags = 0;
+  uint8_t flag_class = 0;            // enum synfin_xdp_counter: SYN .. OTHER, as XDP counted it
+  bool completes_handshake = false;  // the ACK after a SYN seen on this interface
+  TcpState socket_state = TcpState::Unknown;  // of the socket the kernel's lookup found
+  bool socket_sequence_valid = false;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint32_t end_seq = 0;  // seq + payload + SYN + FIN
+  uint16_t window = 0;
+  uint32_t socket_rcv_nxt = 0;
+  uint32_t socket_snd_nxt = 0;
+  uint32_t socket_rcv_wnd = 0;
+  uint32_t accept_queue = 0;  // SYN to a listener: its accept queue and limit
+  uint32_t accept_limit = 0;
+  std::array<char, 16> interface_name{};  // EventKind::Interface only
+
+  // Data bytes carried: the sequence space used, less what SYN and FIN consume.
+  uint32_t payload_length() const {
+    return end_seq - seq - ((tcp_flags & SYNFIN_TCP_SYN) ? 1u : 0u) -
+           ((tcp_flags & SYNFIN_TCP_FIN) ? 1u : 0u);
+  }
+
+  std::string_view interface_name_view() const {
+    std::size_t length = 0;
+    while (length < interface_name.size() && interface_name[length] != '\0') ++length;
+    return {interface_name.data(), length};
+  }
 };
 
 struct Event {
@@ -56,8 +95,9 @@ struct Event {
   TcpState to = TcpState::Unknown;
   Task task;                   // the task on the CPU when the hook ran
   bool task_is_owner = false;  // true where the hook runs in the owner's own context
-  uint64_t bytes_sent = 0;     // the socket's counters at the event (0 when unknown)
-  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;     // the socket's counter at the event (0 when unknown)
+  SocketSequence sequence;     // StateChange on a full socket
+  Packet packet;  // Packet (`cookie` is the socket the kernel found, 0: none) and Interface
 };
 
 // One socket of the kernel's table (iter/tcp), as the startup snapshot and reconciliation
@@ -70,7 +110,6 @@ struct KernelSocket {
   uint32_t recv_queue_bytes = 0;
   uint32_t send_queue_bytes = 0;
   uint64_t bytes_sent = 0;
-  uint64_t bytes_received = 0;
   uint64_t time_wait_remaining_ns = 0;  // TIME_WAIT: until the kernel reaps it
 };
 

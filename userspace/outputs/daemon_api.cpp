@@ -346,15 +346,21 @@ HttpAnswer DaemonApi::closed(const Params& params) {
 
 HttpAnswer DaemonApi::healthz() {
   HealthInputs health = hooks_.health();
-  bool attached =
-      !health.programs.empty() && std::all_of(health.programs.begin(), health.programs.end(),
-                                              [](const ProgramHealth& p) { return p.attached; });
+  bool attached = !health.programs.empty() &&
+                  std::all_of(health.programs.begin(), health.programs.end(),
+                              [](const ProgramHealth& p) { return p.attached; }) &&
+                  std::all_of(health.xdp.begin(), health.xdp.end(),
+                              [](const InterfaceHealth& i) { return i.attached; });
   Json programs = Json::array();
   for (const auto& p : health.programs)
     programs.push_back({{"name", p.name}, {"attached", p.attached}});
+  Json interfaces = Json::array();
+  for (const auto& i : health.xdp)
+    interfaces.push_back({{"iface", i.name}, {"mode", i.mode}, {"attached", i.attached}});
   Json body;
   body["status"] = !attached ? "down" : health.events_lost_per_second > 0 ? "degraded" : "ok";
   body["programs"] = std::move(programs);
+  body["xdp"] = std::move(interfaces);
   body["events_lost_total"] = health.events_lost_total;
   body["events_lost_per_second"] = health.events_lost_per_second;
   body["last_snapshot_age_seconds"] = health.last_snapshot_age_seconds;

@@ -34,8 +34,15 @@ struct ProgramHealth {
   bool attached = false;
 };
 
+struct InterfaceHealth {
+  std::string name;
+  std::string mode;  // native or generic
+  bool attached = false;
+};
+
 struct HealthInputs {
   std::vector<ProgramHealth> programs;
+  std::vector<InterfaceHealth> xdp;  // --xdp interfaces
   uint64_t events_lost_total = 0;
   double events_lost_per_second = 0;  // over the last health window
   double last_snapshot_age_seconds = -1;

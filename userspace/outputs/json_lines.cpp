@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <iterator>
+
+#include "model/packet_checks.h"
 
 namespace synfin::outputs {
 
@@ -31,6 +34,28 @@ void append_tuple(fmt::memory_buffer& out, const model::Connection& c) {
   fmt::format_to(std::back_inserter(out), R"(,"dport":{})", c.tuple.remote.port);
 }
 
+// What XDP added: anomalies by name, and timings only packets can give (present when known).
+void append_packet_view(fmt::memory_buffer& out, const model::Connection& c) {
+  append(out, R"(,"anomalies":[)");
+  bool first = true;
+  for (std::size_t a = 0; a < model::kAnomalyCount; ++a) {
+    if (!c.packets.has(static_cast<model::Anomaly>(a))) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    fmt::format_to(std::back_inserter(out), R"("{}")",
+                   model::anomaly_name(static_cast<model::Anomaly>(a)));
+  }
+  fmt::format_to(std::back_inserter(out), R"(],"packets":{{"seen":{},"rst":{})", c.packets.packets,
+                 c.packets.resets);
+  if (uint64_t ns = model::handshake_from_syn_ns(c))
+    fmt::format_to(std::back_inserter(out), R"(,"syn_to_established_ns":{})", ns);
+  if (uint64_t ns = model::fin_to_close_wait_ns(c))
+    fmt::format_to(std::back_inserter(out), R"(,"peer_fin_to_close_wait_ns":{})", ns);
+  if (uint64_t ns = model::close_wait_reaction_ns(c))
+    fmt::format_to(std::back_inserter(out), R"(,"close_wait_reaction_ns":{})", ns);
+  out.push_back('}');
+}
+
 void append_owner(fmt::memory_buffer& out, const model::Connection& c) {
   if (!c.owner) {
     append(out, R"("pid":null,"comm":null)");
@@ -48,6 +73,36 @@ bool OutputFilter::matches(const model::Connection& c) const {
   if (!port_in(c.tuple.remote.port, remote_ports)) return false;
   if (pid && (!c.owner || c.owner->pid != *pid)) return false;
   return true;
+}
+
+bool OutputFilter::matches_packet(const model::SocketTuple& tuple,
+                                  const model::Connection* c) const {
+  if (family == 4 && tuple.family != model::AddressFamily::IPv4) return false;
+  if (family == 6 && tuple.family != model::AddressFamily::IPv6) return false;
+  if (!port_in(tuple.local.port, local_ports)) return false;
+  if (!port_in(tuple.remote.port, remote_ports)) return false;
+  if (pid && (!c || !c->owner || c->owner->pid != *pid)) return false;
+  return true;
+}
+
+void InterfaceNames::set(uint32_t ifindex, std::string_view name) {
+  Entry* entry = nullptr;
+  for (std::size_t i = 0; i < count_; ++i)
+    if (entries_[i].ifindex == ifindex) entry = &entries_[i];
+  if (!entry) {
+    if (count_ == entries_.size()) return;
+    entry = &entries_[count_++];
+  }
+  entry->ifindex = ifindex;
+  entry->name = {};
+  std::memcpy(entry->name.data(), name.data(), std::min(name.size(), entry->name.size() - 1));
+}
+
+std::string_view InterfaceNames::name_of(uint32_t ifindex, char (&buffer)[16]) const {
+  for (std::size_t i = 0; i < count_; ++i)
+    if (entries_[i].ifindex == ifindex) return entries_[i].name.data();
+  auto end = fmt::format_to_n(buffer, sizeof(buffer) - 1, "{}", ifindex).out;
+  return {buffer, static_cast<std::size_t>(end - buffer)};
 }
 
 std::string_view format_address(const model::SocketTuple& tuple, bool local, char (&buffer)[64]) {
@@ -88,7 +143,7 @@ void append_transition_json(fmt::memory_buffer& out, const model::Connection& c,
 }
 
 void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
-                       const model::Classification& k, uint64_t epoch_ns) {
+                       const model::Classification& k, uint64_t epoch_ns, bool with_packet_view) {
   fmt::format_to(std::back_inserter(out), R"({{"event":"close","ts_ns":{},"conn":"{:x}",)",
                  epoch_ns, c.cookie);
   append_tuple(out, c);
@@ -133,7 +188,55 @@ void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
   }
   fmt::format_to(std::back_inserter(out), R"(}},"retransmits":{},)", c.retransmits);
   append_owner(out, c);
+  if (with_packet_view) append_packet_view(out, c);
   out.push_back('}');
+}
+
+void append_packet_json(fmt::memory_buffer& out, const model::Event& e, const model::Connection* c,
+                        std::string_view interface, uint64_t epoch_ns) {
+  char buffer[64];
+  char flags[48];
+  // Addresses as on the wire: the source is the peer, the destination this host.
+  fmt::format_to(std::back_inserter(out), R"({{"event":"packet","ts_ns":{},"iface":)", epoch_ns);
+  append_json_string(out, interface);
+  append(out, e.tuple.family == model::AddressFamily::IPv6 ? R"(,"family":"ipv6","saddr":)"
+                                                           : R"(,"family":"ipv4","saddr":)");
+  append_json_string(out, format_address(e.tuple, false, buffer));
+  fmt::format_to(std::back_inserter(out), R"(,"sport":{},"daddr":)", e.tuple.remote.port);
+  append_json_string(out, format_address(e.tuple, true, buffer));
+  fmt::format_to(std::back_inserter(out),
+                 R"(,"dport":{},"flags":"{}","class":"{}","seq":{},"ack":{},"len":{},"conn":)",
+                 e.tuple.local.port, model::tcp_flags_text(e.packet.tcp_flags, flags),
+                 model::flag_class_name(e.packet.flag_class), e.packet.seq, e.packet.ack,
+                 e.packet.payload_length());
+  if (c)
+    fmt::format_to(std::back_inserter(out), R"("{:x}")", c->cookie);
+  else
+    append(out, "null");
+  append(out, R"(,"socket":)");
+  if (e.packet.socket_state == model::TcpState::Unknown)
+    append(out, "null");
+  else
+    fmt::format_to(std::back_inserter(out), R"({{"cookie":"{:x}","state":"{}"}})", e.cookie,
+                   model::state_name(e.packet.socket_state));
+  if (e.packet.completes_handshake) append(out, R"(,"completes_handshake":true)");
+  out.push_back('}');
+}
+
+void append_syn_without_socket_json(fmt::memory_buffer& out, const model::PendingSyn& syn,
+                                    std::string_view interface, uint64_t epoch_ns) {
+  char buffer[64];
+  fmt::format_to(std::back_inserter(out), R"({{"event":"syn_without_socket","ts_ns":{},"iface":)",
+                 epoch_ns);
+  append_json_string(out, interface);
+  append(out, syn.tuple.family == model::AddressFamily::IPv6 ? R"(,"family":"ipv6","saddr":)"
+                                                             : R"(,"family":"ipv4","saddr":)");
+  append_json_string(out, format_address(syn.tuple, false, buffer));
+  fmt::format_to(std::back_inserter(out), R"(,"sport":{},"daddr":)", syn.tuple.remote.port);
+  append_json_string(out, format_address(syn.tuple, true, buffer));
+  fmt::format_to(std::back_inserter(out), R"(,"dport":{},"reason":"{}","retransmits":{}}})",
+                 syn.tuple.local.port, model::syn_fate_name(syn.fate_if_unanswered),
+                 syn.retransmits);
 }
 
 JsonLinesWriter::JsonLinesWriter(std::FILE* out, OutputFilter filter, Clock clock)
@@ -156,7 +259,28 @@ void JsonLinesWriter::on_transition(const model::Connection& c, TcpState from, T
 void JsonLinesWriter::on_closed(const model::Connection& c, const model::Classification& k,
                                 uint64_t ts_ns) {
   if (!filter_.matches(c)) return;
-  append_close_json(line_, c, k, clock_.to_epoch_ns(ts_ns));
+  append_close_json(line_, c, k, clock_.to_epoch_ns(ts_ns), packet_view_);
+  emit();
+}
+
+void JsonLinesWriter::on_packet(const model::Connection* c, const model::Event& packet) {
+  if (!filter_.matches_packet(packet.tuple, c)) return;
+  char buffer[16];
+  append_packet_json(line_, packet, c, interfaces_.name_of(packet.packet.ifindex, buffer),
+                     clock_.to_epoch_ns(packet.ts_ns));
+  emit();
+}
+
+void JsonLinesWriter::on_interface(uint32_t ifindex, std::string_view name) {
+  interfaces_.set(ifindex, name);
+  packet_view_ = true;
+}
+
+void JsonLinesWriter::on_syn_without_socket(const model::PendingSyn& syn, uint64_t ts_ns) {
+  if (!filter_.matches_packet(syn.tuple, nullptr)) return;
+  char buffer[16];
+  append_syn_without_socket_json(line_, syn, interfaces_.name_of(syn.ifindex, buffer),
+                                 clock_.to_epoch_ns(ts_ns));
   emit();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // `synfin trace` output: one JSON object per line for every transition and every finished
 // connection, per the interface contract in DESIGN.md. Formatting reuses one buffer.
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -20,6 +21,24 @@ struct OutputFilter {
   std::optional<uint32_t> pid;  // the owning process
 
   bool matches(const model::Connection& connection) const;
+  // A packet, by the receiving socket's view of its tuple (and its owner, when known).
+  bool matches_packet(const model::SocketTuple& tuple, const model::Connection* connection) const;
+};
+
+// ifindex → name of the interfaces XDP watches (at most a handful).
+class InterfaceNames {
+ public:
+  void set(uint32_t ifindex, std::string_view name);
+  // The name, or the ifindex as text when unknown.
+  std::string_view name_of(uint32_t ifindex, char (&buffer)[16]) const;
+
+ private:
+  struct Entry {
+    uint32_t ifindex = 0;
+    std::array<char, 16> name{};
+  };
+  std::array<Entry, 16> entries_{};
+  std::size_t count_ = 0;
 };
 
 // Address text as `ss` prints it (dotted quad or RFC 5952 IPv6).
@@ -35,8 +54,15 @@ struct Clock {
 
 void append_transition_json(fmt::memory_buffer& out, const model::Connection& connection,
                             model::TcpState from, model::TcpState to, uint64_t epoch_ns);
+// with_packet_view: XDP was on, so the line carries anomalies and packet-derived timings.
 void append_close_json(fmt::memory_buffer& out, const model::Connection& connection,
-                       const model::Classification& classification, uint64_t epoch_ns);
+                       const model::Classification& classification, uint64_t epoch_ns,
+                       bool with_packet_view = false);
+void append_packet_json(fmt::memory_buffer& out, const model::Event& packet,
+                        const model::Connection* connection, std::string_view interface,
+                        uint64_t epoch_ns);
+void append_syn_without_socket_json(fmt::memory_buffer& out, const model::PendingSyn& syn,
+                                    std::string_view interface, uint64_t epoch_ns);
 // JSON string literal with every byte that could break a line escaped.
 void append_json_string(fmt::memory_buffer& out, std::string_view text);
 // Raw JSON text (already well-formed) appended as is.
@@ -51,6 +77,9 @@ class JsonLinesWriter final : public model::ConnectionObserver {
                      uint64_t ts_ns) override;
   void on_closed(const model::Connection& connection, const model::Classification& classification,
                  uint64_t ts_ns) override;
+  void on_packet(const model::Connection* connection, const model::Event& packet) override;
+  void on_interface(uint32_t ifindex, std::string_view name) override;
+  void on_syn_without_socket(const model::PendingSyn& syn, uint64_t ts_ns) override;
   void flush();
   uint64_t lines_written() const { return lines_written_; }
 
@@ -61,6 +90,8 @@ class JsonLinesWriter final : public model::ConnectionObserver {
   Clock clock_;
   fmt::memory_buffer line_;
   uint64_t lines_written_ = 0;
+  InterfaceNames interfaces_;
+  bool packet_view_ = false;  // set once an XDP interface is announced
 };
 
 }  // namespace synfin::outputs

@@ -9,10 +9,6 @@ namespace synfin::outputs {
 namespace {
 using model::TcpState;
 
-constexpr std::array<std::string_view, 9> kSources = {
-    "",        "state_change", "retransmit", "synack_retransmit", "send_reset", "receive_reset",
-    "destroy", "accept",       "untrack"};
-
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
@@ -54,11 +50,91 @@ std::string state_label(TcpState state) {
 bool has_threshold(const model::StuckThresholds& t, TcpState state) {
   return t.for_state(state) > 0;
 }
-}  // namespace
 
-std::string_view event_source_name(std::size_t type) {
-  return type < kSources.size() ? kSources[type] : std::string_view{};
+enum class CounterGroup { FLAGS, TRAFFIC, ERROR, RING };
+struct XdpCounterInfo {
+  std::string_view label;
+  CounterGroup group;
+};
+constexpr std::array<XdpCounterInfo, SYNFIN_XDP_COUNTER_COUNT> kXdpCounters = [] {
+  std::array<XdpCounterInfo, SYNFIN_XDP_COUNTER_COUNT> info{};
+#define SYNFIN_XDP_COUNTER_INFO(abi, label, group) \
+  info[SYNFIN_XDP_##abi] = {label, CounterGroup::group};
+  SYNFIN_XDP_COUNTERS(SYNFIN_XDP_COUNTER_INFO)
+#undef SYNFIN_XDP_COUNTER_INFO
+  return info;
+}();
+
+// One family per counter group, a sample per interface and counter of the group.
+void xdp_family(Writer& w, const std::vector<XdpInterfaceMetrics>& interfaces, CounterGroup group,
+                std::string_view name, std::string_view label, std::string_view help) {
+  w.family(name, "counter", help);
+  for (const auto& interface : interfaces)
+    for (std::size_t c = 0; c < kXdpCounters.size(); ++c)
+      if (kXdpCounters[c].group == group)
+        w.sample(
+            name,
+            fmt::format("iface=\"{}\",{}=\"{}\"", interface.name, label, kXdpCounters[c].label),
+            interface.counters[c]);
 }
+
+void render_packet_view(Writer& w, const model::DaemonModel& model, const SelfMetrics& self) {
+  const model::Aggregates& a = model.aggregates();
+  if (!self.xdp.empty()) {
+    w.family("synfin_xdp_attached", "gauge",
+             "1 while synfin's XDP program runs on the interface (mode: native or generic).");
+    for (const auto& interface : self.xdp)
+      w.sample("synfin_xdp_attached",
+               fmt::format("iface=\"{}\",mode=\"{}\"", interface.name, interface.mode),
+               interface.attached ? 1 : 0);
+    xdp_family(w, self.xdp, CounterGroup::FLAGS, "synfin_xdp_packets_total", "flags",
+               "TCP packets arriving, by interface and flag class (invalid: SYN+FIN, SYN+RST, "
+               "RST+FIN or no flags).");
+    xdp_family(w, self.xdp, CounterGroup::ERROR, "synfin_xdp_parse_errors_total", "reason",
+               "Frames the XDP parser could not read as TCP, by reason (passed unharmed).");
+    xdp_family(w, self.xdp, CounterGroup::TRAFFIC, "synfin_xdp_skipped_packets_total", "reason",
+               "Frames that are not TCP, or non-first IP fragments, by interface.");
+    xdp_family(w, self.xdp, CounterGroup::RING, "synfin_xdp_records_total", "result",
+               "Handshake/teardown packet records: sent to synfin, suppressed by the rate bound "
+               "(--xdp-max-records), or lost to a full ring buffer.");
+  }
+  w.family("synfin_xdp_packets_without_socket_total", "counter",
+           "Packets XDP saw for which the kernel has no socket, by flag class.");
+  for (std::size_t c = 0; c < a.packets_without_socket.size(); ++c)
+    w.sample("synfin_xdp_packets_without_socket_total",
+             fmt::format("flags=\"{}\"", kXdpCounters[c].label), a.packets_without_socket[c]);
+  w.family("synfin_tcp_syns_without_socket_total", "counter",
+           "SYNs XDP saw that never became a socket within --handshake-timeout, by reason.");
+  for (std::size_t f = 0; f < model::kSynFateCount; ++f)
+    w.sample("synfin_tcp_syns_without_socket_total",
+             fmt::format("reason=\"{}\"", model::syn_fate_name(static_cast<model::SynFate>(f))),
+             a.syns_without_socket[f]);
+  if (!model.port_sockets().empty()) {
+    w.family("synfin_tcp_port_syns_without_socket_total", "counter",
+             "SYNs without a socket by local port (the --metrics-port ports) and reason.");
+    for (const model::PortSockets& p : model.port_sockets())
+      for (std::size_t f = 0; f < model::kSynFateCount; ++f)
+        w.sample("synfin_tcp_port_syns_without_socket_total",
+                 fmt::format("port=\"{}\",reason=\"{}\"", p.port,
+                             model::syn_fate_name(static_cast<model::SynFate>(f))),
+                 p.syns_without_socket[f]);
+  }
+  w.family("synfin_tcp_packet_anomalies_total", "counter",
+           "Connections on which a packet broke TCP's handshake/teardown arithmetic, by kind.");
+  for (std::size_t k = 0; k < model::kAnomalyCount; ++k)
+    w.sample("synfin_tcp_packet_anomalies_total",
+             fmt::format("kind=\"{}\"", model::anomaly_name(static_cast<model::Anomaly>(k))),
+             a.anomalies[k]);
+  w.family("synfin_tcp_server_handshake_from_syn_seconds", "histogram",
+           "Server handshake from the SYN's arrival (XDP) to ESTABLISHED: SYN-queue and backlog "
+           "delay included, unlike synfin_tcp_handshake_duration_seconds{role=\"server\"}.");
+  w.histogram("synfin_tcp_server_handshake_from_syn_seconds", "", a.server_handshake_from_syn);
+  w.family("synfin_tcp_close_wait_reaction_seconds", "histogram",
+           "From the peer's FIN arriving (XDP) to the application's close(): how long the "
+           "application took to react.");
+  w.histogram("synfin_tcp_close_wait_reaction_seconds", "", a.close_wait_reaction);
+}
+}  // namespace
 
 std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self) {
   std::string out;
@@ -187,6 +263,8 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
                    p.sockets_by_state[model::index_of(state)]);
   }
 
+  render_packet_view(w, model, self);
+
   w.family("synfin_tracked_connections", "gauge", "Connections in synfin's table now.");
   w.sample("synfin_tracked_connections", "", model.table().size());
   w.family("synfin_tracked_connections_capacity", "gauge", "Cap on synfin's connection table.");
@@ -197,20 +275,20 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
            model.table().counters().untracked_connections);
 
   w.family("synfin_events_received_total", "counter", "Ring-buffer records decoded, by source.");
-  for (std::size_t t = 1; t < kSources.size(); ++t)
-    w.sample("synfin_events_received_total", fmt::format("source=\"{}\"", kSources[t]),
-             self.events_by_type[t]);
+  for (std::size_t t = 1; t < model::kEventKindSlots; ++t)
+    w.sample("synfin_events_received_total",
+             fmt::format("source=\"{}\"", decode::record_source_name(t)),
+             self.decoded.decoded_by_type[t]);
   w.family("synfin_events_lost_total", "counter",
            "Records the kernel could not put in the ring buffer (it was full), by source.");
-  for (std::size_t t = 1; t < kSources.size(); ++t)
-    w.sample("synfin_events_lost_total", fmt::format("source=\"{}\"", kSources[t]),
-             self.lost_by_type[t]);
+  for (std::size_t t = 1; t < model::kEventKindSlots; ++t)
+    w.sample("synfin_events_lost_total",
+             fmt::format("source=\"{}\"", decode::record_source_name(t)), self.lost_by_type[t]);
   w.family("synfin_events_undecodable_total", "counter", "Ring-buffer records skipped, by reason.");
-  w.sample("synfin_events_undecodable_total", "reason=\"truncated\"", self.undecodable_truncated);
-  w.sample("synfin_events_undecodable_total", "reason=\"oversized\"", self.undecodable_oversized);
-  w.sample("synfin_events_undecodable_total", "reason=\"unknown_type\"",
-           self.undecodable_unknown_type);
-  w.sample("synfin_events_undecodable_total", "reason=\"bad_field\"", self.undecodable_bad_field);
+  w.sample("synfin_events_undecodable_total", "reason=\"truncated\"", self.decoded.truncated);
+  w.sample("synfin_events_undecodable_total", "reason=\"oversized\"", self.decoded.oversized);
+  w.sample("synfin_events_undecodable_total", "reason=\"unknown_type\"", self.decoded.unknown_type);
+  w.sample("synfin_events_undecodable_total", "reason=\"bad_field\"", self.decoded.bad_field);
 
   w.family("synfin_snapshot_last_timestamp_seconds", "gauge",
            "Unix time of the last successful read of the kernel's socket table.");

@@ -8,25 +8,28 @@
 #include <string_view>
 #include <vector>
 
+#include "decode/decoder.h"
 #include "model/daemon_model.h"
 
 namespace synfin::outputs {
 
+// One interface synfin's XDP program watches, with its counters summed over CPUs.
+struct XdpInterfaceMetrics {
+  std::string name;
+  std::string mode;  // native or generic
+  bool attached = false;
+  std::array<uint64_t, SYNFIN_XDP_COUNTER_COUNT> counters{};  // enum synfin_xdp_counter
+};
+
 struct SelfMetrics {
-  std::array<uint64_t, 9> events_by_type{};  // enum synfin_event_type order
-  std::array<uint64_t, 9> lost_by_type{};
-  uint64_t undecodable_truncated = 0;
-  uint64_t undecodable_oversized = 0;
-  uint64_t undecodable_unknown_type = 0;
-  uint64_t undecodable_bad_field = 0;
+  decode::DecodeCounters decoded;
+  std::array<uint64_t, model::kEventKindSlots> lost_by_type{};  // enum synfin_event_type order
+  std::vector<XdpInterfaceMetrics> xdp;
   double last_snapshot_timestamp_seconds = 0;
   uint32_t ephemeral_port_range_size = 0;
   std::string version;
 };
 
 std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self);
-
-// Source label of each ring-buffer record type; empty for index 0.
-std::string_view event_source_name(std::size_t type);
 
 }  // namespace synfin::outputs

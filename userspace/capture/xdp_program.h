@@ -1,0 +1,87 @@
+#pragma once
+// synfin's XDP program on the interfaces an operator names (--xdp), attached through libxdp's
+// multi-program dispatcher so it shares an interface with other XDP programs instead of
+// replacing them. RAII: detached from every interface when destroyed. Errors as values.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "synfin/abi.h"
+
+struct synfin_xdp_bpf;
+struct xdp_program;
+
+namespace synfin::capture {
+
+enum class XdpMode { Auto, Native, Generic };
+
+struct XdpOptions {
+  std::vector<std::string> interfaces;
+  XdpMode mode = XdpMode::Auto;
+  uint32_t ring_bytes = 4u << 20;
+  // Handshake/teardown records per CPU per second before the rest is counted as suppressed.
+  uint32_t records_per_second_per_cpu = 50000;
+  bool verbose = false;
+};
+
+using XdpCounters = std::array<uint64_t, SYNFIN_XDP_COUNTER_COUNT>;
+
+struct XdpInterface {
+  std::string name;
+  int ifindex = 0;
+  std::string mode;  // "native" or "generic", as attached
+  bool attached = false;
+};
+
+class XdpProgram {
+ public:
+  // Loads the program and attaches it to every interface, or fails with one line naming
+  // the interface and the reason; nothing stays attached after a failure.
+  static Result<std::unique_ptr<XdpProgram>> attach(const XdpOptions& options);
+  ~XdpProgram();
+  XdpProgram(const XdpProgram&) = delete;
+  XdpProgram& operator=(const XdpProgram&) = delete;
+
+  int ring_buffer_fd() const;
+  // Counters per attached interface (same order as interfaces()), summed over CPUs.
+  std::vector<XdpCounters> counters() const;
+  // Whether each interface still runs the program (asks the kernel); for /healthz.
+  std::vector<XdpInterface> interfaces() const;
+
+ private:
+  XdpProgram() = default;
+  Status attach_to(XdpInterface& interface, XdpMode mode);
+  void detach_all();
+
+  synfin_xdp_bpf* skeleton_ = nullptr;
+  xdp_program* program_ = nullptr;
+  std::vector<XdpInterface> interfaces_;
+};
+
+// The same program loaded as a plain XDP program, not attached anywhere, to run frames
+// through it with BPF_PROG_TEST_RUN (parser tests and the per-packet benchmark).
+class XdpTestRun {
+ public:
+  static Result<std::unique_ptr<XdpTestRun>> load();
+  ~XdpTestRun();
+  XdpTestRun(const XdpTestRun&) = delete;
+  XdpTestRun& operator=(const XdpTestRun&) = delete;
+
+  struct Outcome {
+    uint32_t action = 0;       // XDP_PASS is 2
+    uint64_t duration_ns = 0;  // mean per run, as the kernel measured it
+  };
+  Result<Outcome> run(const std::vector<uint8_t>& frame, uint32_t repeat = 1);
+  // Counters of frames that arrived on no configured interface (test runs), summed.
+  XdpCounters counters() const;
+  int ring_buffer_fd() const;
+
+ private:
+  XdpTestRun() = default;
+  synfin_xdp_bpf* skeleton_ = nullptr;
+};
+
+}  // namespace synfin::capture

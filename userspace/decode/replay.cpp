@@ -1,0 +1,13 @@
+#include "decode/replay.h"
+
+namespace synfin::decode {
+
+ReplayStats replay(const Recording& recording, model::ConnectionTable& table) {
+  Decoder decoder;
+  for (const auto& record : recording.records)
+    if (auto event = decoder.decode(record)) table.apply(*event);
+  table.finish_closed_connections();
+  return {recording.records.size(), decoder.counters()};
+}
+
+}  // namespace synfin::decode

@@ -269,6 +269,7 @@ std::vector<XdpInterface> XdpProgram::interfaces() const {
 }
 
 Result<std::unique_ptr<XdpTestRun>> XdpTestRun::load() {
+  libbpf_set_print(nullptr);  // tests and benchmarks report failures themselves
   std::unique_ptr<XdpTestRun> run(new XdpTestRun());
   run->skeleton_ = synfin_xdp_bpf__open();
   if (!run->skeleton_)

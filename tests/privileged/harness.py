@@ -75,7 +75,15 @@ class Trace:
         events = []
         for line in out.splitlines():
             events.append(json.loads(line))  # every line must be valid JSON
-        filters = list(self.args)
+        # Replay takes the filters, not what only capture needs (interfaces to attach to).
+        filters, skip = [], False
+        for arg in self.args:
+            if skip:
+                skip = False
+            elif arg in ("--xdp", "--xdp-mode", "--xdp-max-records"):
+                skip = True
+            else:
+                filters.append(arg)
         replay = subprocess.run([self.synfin, "replay", self.recording, *filters],
                                 capture_output=True, text=True, timeout=120)
         check(replay.returncode == 0, f"replay failed: {replay.stderr}")
@@ -95,7 +103,8 @@ class Peer:
     """A peers.py process, optionally inside a network namespace."""
 
     def __init__(self, role, mode, port, family="4", count=1, name=None, netns=None,
-                 host=None, bind=None, cpu=None, close_first=0, script=PEERS, wrap=()):
+                 host=None, bind=None, cpu=None, close_first=0, script=PEERS, wrap=(),
+                 source_port=None):
         cmd = [sys.executable, script, role, "--mode", mode, "--port", str(port),
                "--family", family, "--count", str(count)]
         if name:
@@ -106,6 +115,8 @@ class Peer:
             cmd += ["--close-first", str(close_first)]
         if bind:
             cmd += ["--bind", bind]
+        if source_port:
+            cmd += ["--source-port", str(source_port)]
         cmd = list(wrap) + cmd
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu)] + cmd

@@ -106,6 +106,8 @@ def serve(a, fam):
 
 def connect(a, fam):
     sock = socket.socket(fam, socket.SOCK_STREAM)
+    if a.source_port:  # a known 4-tuple, for packets crafted into this connection
+        sock.bind(("", a.source_port))
     try:
         sock.connect((a.host, a.port))
     except ConnectionRefusedError:
@@ -165,6 +167,7 @@ def main():
     ap.add_argument("--mode", required=True)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--name", default=None)
+    ap.add_argument("--source-port", type=int, default=0, help="client: bind this local port")
     ap.add_argument("--close-first", type=int, default=0,
                     help="client, hold mode: close this many at once, hold the rest")
     a = ap.parse_args()

@@ -73,49 +73,57 @@ const char* mode_name(xdp_attach_mode mode) {
   }
 }
 
-// Removes synfin programs on this interface whose owner is gone. Returns an error naming a
-// program libxdp cannot share the interface with.
+bool stale_synfin_program(xdp_program* program) {
+  return std::strcmp(xdp_program__name(program), kProgramName) == 0 &&
+         !owner_alive(xdp_program__id(program));
+}
+
+Status detach_stale(const XdpInterface& interface, uint32_t id, xdp_attach_mode mode) {
+  xdp_program* old = xdp_program__from_id(id);
+  if (libxdp_get_error(old)) return Ok{};
+  int err = xdp_program__detach(old, interface.ifindex, mode, 0);
+  xdp_program__close(old);
+  if (err)
+    return Error{fmt::format("{}: cannot remove the XDP program (id {}) a killed synfin left: {}",
+                             interface.name, id, xdp_error_text(err))};
+  ::unlink(owner_path(id).c_str());
+  std::fprintf(stderr, "synfin: removed the XDP program (id %u) a killed synfin left on %s\n", id,
+               interface.name.c_str());
+  return Ok{};
+}
+
+// Removes synfin programs on this interface whose owner is gone (SIGKILL skips the detach).
+// Returns an error naming a program that libxdp cannot share the interface with.
 Status clear_interface(const XdpInterface& interface, xdp_attach_mode* existing_mode) {
   xdp_multiprog* multiprog = xdp_multiprog__get_from_ifindex(interface.ifindex);
   long error = libxdp_get_error(multiprog);
   if (error || !multiprog) return Ok{};  // nothing attached
   *existing_mode = xdp_multiprog__attach_mode(multiprog);
-  if (xdp_multiprog__is_legacy(multiprog)) {
-    xdp_program* main = xdp_multiprog__main_prog(multiprog);
-    std::string name = main ? xdp_program__name(main) : "?";
-    uint32_t id = main ? xdp_program__id(main) : 0;
-    xdp_multiprog__close(multiprog);
-    if (name == kProgramName && !owner_alive(id)) {
-      return Error{
-          fmt::format("{} holds a synfin XDP program (id {}) attached without libxdp's dispatcher; "
-                      "remove it with: ip link set dev {} xdp off",
-                      interface.name, id, interface.name)};
-    }
-    return Error{fmt::format(
-        "{} already runs XDP program '{}' (id {}) outside libxdp's multi-program dispatcher; "
-        "synfin will not replace it (load that program with xdp-loader to share the "
-        "interface, or detach it)",
-        interface.name, name, id)};
-  }
   std::vector<uint32_t> stale;
-  for (xdp_program* p = xdp_multiprog__next_prog(nullptr, multiprog); p;
-       p = xdp_multiprog__next_prog(p, multiprog)) {
-    if (std::strcmp(xdp_program__name(p), kProgramName) == 0 && !owner_alive(xdp_program__id(p)))
-      stale.push_back(xdp_program__id(p));
+  if (xdp_multiprog__is_legacy(multiprog)) {
+    // Attached directly, without a dispatcher: only a stale synfin program may be removed.
+    xdp_program* main = xdp_multiprog__main_prog(multiprog);
+    if (main && stale_synfin_program(main)) {
+      stale.push_back(xdp_program__id(main));
+    } else {
+      std::string name = main ? xdp_program__name(main) : "?";
+      uint32_t id = main ? xdp_program__id(main) : 0;
+      xdp_multiprog__close(multiprog);
+      return Error{fmt::format(
+          "{} already runs XDP program '{}' (id {}) outside libxdp's multi-program dispatcher; "
+          "synfin will not replace it (load that program with xdp-loader to share the "
+          "interface, or detach it)",
+          interface.name, name, id)};
+    }
+  } else {
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, multiprog); p;
+         p = xdp_multiprog__next_prog(p, multiprog))
+      if (stale_synfin_program(p)) stale.push_back(xdp_program__id(p));
   }
   xdp_multiprog__close(multiprog);
-  for (uint32_t id : stale) {
-    xdp_program* old = xdp_program__from_id(id);
-    if (libxdp_get_error(old)) continue;
-    int err = xdp_program__detach(old, interface.ifindex, *existing_mode, 0);
-    xdp_program__close(old);
-    if (err)
-      return Error{fmt::format("{}: cannot remove the XDP program (id {}) a killed synfin left: {}",
-                               interface.name, id, xdp_error_text(err))};
-    ::unlink(owner_path(id).c_str());
-    std::fprintf(stderr, "synfin: removed the XDP program (id %u) a killed synfin left on %s\n", id,
-                 interface.name.c_str());
-  }
+  for (uint32_t id : stale)
+    if (auto removed = detach_stale(interface, id, *existing_mode); !removed) return removed;
+  if (!stale.empty()) *existing_mode = XDP_MODE_UNSPEC;
   return Ok{};
 }
 
@@ -203,6 +211,11 @@ Status XdpProgram::attach_to(XdpInterface& interface, XdpMode mode) {
     if (!err) {
       interface.mode = mode_name(attempt);
       interface.attached = true;
+      xdp_multiprog* multiprog = xdp_multiprog__get_from_ifindex(interface.ifindex);
+      if (!libxdp_get_error(multiprog) && multiprog) {
+        interface.dispatcher = !xdp_multiprog__is_legacy(multiprog);
+        xdp_multiprog__close(multiprog);
+      }
       return Ok{};
     }
   }
@@ -258,9 +271,14 @@ std::vector<XdpInterface> XdpProgram::interfaces() const {
     bool found = false;
     xdp_multiprog* multiprog = xdp_multiprog__get_from_ifindex(interface.ifindex);
     if (!libxdp_get_error(multiprog) && multiprog) {
-      for (xdp_program* p = xdp_multiprog__next_prog(nullptr, multiprog); p;
-           p = xdp_multiprog__next_prog(p, multiprog))
-        if (xdp_program__id(p) == id) found = true;
+      if (xdp_multiprog__is_legacy(multiprog)) {
+        xdp_program* main = xdp_multiprog__main_prog(multiprog);
+        found = main && xdp_program__id(main) == id;
+      } else {
+        for (xdp_program* p = xdp_multiprog__next_prog(nullptr, multiprog); p;
+             p = xdp_multiprog__next_prog(p, multiprog))
+          if (xdp_program__id(p) == id) found = true;
+      }
       xdp_multiprog__close(multiprog);
     }
     interface.attached = interface.attached && found;

@@ -34,6 +34,10 @@ struct XdpInterface {
   int ifindex = 0;
   std::string mode;  // "native" or "generic", as attached
   bool attached = false;
+  // Through libxdp's multi-program dispatcher (shared with other XDP programs), or attached
+  // directly where the kernel cannot run the dispatcher (it needs freplace programs, which
+  // use the same trampolines as fentry); directly, synfin still never replaces a program.
+  bool dispatcher = false;
 };
 
 class XdpProgram {

@@ -61,6 +61,7 @@ class Daemon {
     config.recent_closes = options_.recent_closes;
     config.metrics_ports = options_.metrics_ports;
     config.packet_view = options_.capture.packet_view();
+    config.xdp = !options_.capture.xdp_interfaces.empty();
     for (const auto& text : options_.stuck_thresholds)
       if (auto error = config.stuck.set_from_text(text))
         return report_error(fmt::format("--stuck-threshold {}: {}", text, *error), 2);
@@ -110,7 +111,10 @@ class Daemon {
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
-        fmt::print(stderr, "synfin: XDP on {} ({} mode)\n", interface.name, interface.mode);
+        fmt::print(stderr, "synfin: XDP on {} ({} mode, {})\n", interface.name, interface.mode,
+                   interface.dispatcher ? "shared through libxdp's dispatcher"
+                                        : "attached directly: the kernel cannot run libxdp's "
+                                          "dispatcher");
 
     uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
     auto status = session_->run(options_.capture.drain_interval_ms, [&] {
@@ -183,7 +187,8 @@ class Daemon {
       h.programs.push_back({program.name, program.attached});
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
-        h.xdp.push_back({interface.name, interface.mode, interface.attached});
+        h.xdp.push_back(
+            {interface.name, interface.mode, interface.attached, interface.dispatcher});
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;

@@ -39,6 +39,7 @@ struct DaemonModelConfig {
   StuckThresholds stuck = StuckThresholds::defaults();
   std::vector<uint16_t> metrics_ports;  // bounded by the caller
   PacketViewConfig packet_view;
+  bool xdp = false;  // XDP on: closes carry anomalies and packet timings
 };
 
 class DaemonModel final : public ConnectionObserver {
@@ -59,6 +60,7 @@ class DaemonModel final : public ConnectionObserver {
   const Aggregates& aggregates() const { return aggregates_; }
   const std::vector<PortSockets>& port_sockets() const { return port_sockets_; }
   const StuckThresholds& thresholds() const { return config_.stuck; }
+  bool xdp() const { return config_.xdp; }
   const ReconcileDrift& time_wait_drift() const { return time_wait_drift_; }
   const LiveDrift& live_drift() const { return live_drift_; }
   uint64_t reconciliations() const { return reconciliations_; }

@@ -22,6 +22,7 @@ struct Row {
   std::optional<model::Task> owner;
   uint64_t bytes_sent_at_state_entry = 0;
   bool bytes_known_at_state_entry = false;
+  uint64_t peer_fin_age_ns = 0;  // XDP saw the peer's FIN this long ago (0: not seen)
 };
 
 struct Query {
@@ -84,6 +85,7 @@ bool port_matches(const Query& q, const model::SocketTuple& tuple) {
 
 Row row_of(const model::Connection& c, uint64_t now_ns) {
   model::StuckSocket age = model::age_of(c, now_ns);
+  uint64_t fin_ns = (c.packets.known & model::PacketFacts::kPeerFin) ? c.packets.peer_fin_ns : 0;
   return {c.cookie,
           c.tuple,
           c.state,
@@ -93,7 +95,8 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           c.joined_mid_life,
           c.owner,
           c.bytes_sent_at_state_entry,
-          c.bytes_known_at_state_entry};
+          c.bytes_known_at_state_entry,
+          fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0};
 }
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
@@ -121,6 +124,10 @@ Json row_json(const Row& r) {
   j["age_seconds"] = static_cast<double>(r.age_ns) / 1e9;
   j["age_is_lower_bound"] = r.age_is_lower_bound;
   j["joined_mid_life"] = r.joined_mid_life;
+  // With XDP: how long the application has left the peer's FIN unanswered (it grows until
+  // close()); the CLOSE_WAIT story with the packet that started it.
+  if (r.state == TcpState::CloseWait && r.peer_fin_age_ns)
+    j["close_wait_reaction_seconds"] = static_cast<double>(r.peer_fin_age_ns) / 1e9;
   return j;
 }
 
@@ -337,7 +344,7 @@ HttpAnswer DaemonApi::closed(const Params& params) {
       if (outcome && model::outcome_name(k.outcome) != *outcome) return;
       if (verdict && model::verdict_name(k.verdict) != *verdict) return;
       if (count++) out.push_back(',');
-      append_close_json(out, c, k, clock_.to_epoch_ns(closed.closed_ns));
+      append_close_json(out, c, k, clock_.to_epoch_ns(closed.closed_ns), model_.xdp());
     });
   }
   append_json_fragment(out, fmt::format(R"(],"count":{}}})", count));
@@ -356,7 +363,10 @@ HttpAnswer DaemonApi::healthz() {
     programs.push_back({{"name", p.name}, {"attached", p.attached}});
   Json interfaces = Json::array();
   for (const auto& i : health.xdp)
-    interfaces.push_back({{"iface", i.name}, {"mode", i.mode}, {"attached", i.attached}});
+    interfaces.push_back({{"iface", i.name},
+                          {"mode", i.mode},
+                          {"attached", i.attached},
+                          {"dispatcher", i.dispatcher}});
   Json body;
   body["status"] = !attached ? "down" : health.events_lost_per_second > 0 ? "degraded" : "ok";
   body["programs"] = std::move(programs);

@@ -38,6 +38,7 @@ struct InterfaceHealth {
   std::string name;
   std::string mode;  // native or generic
   bool attached = false;
+  bool dispatcher = false;  // shared through libxdp's dispatcher, or attached directly
 };
 
 struct HealthInputs {

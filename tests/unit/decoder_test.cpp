@@ -109,3 +109,89 @@ TEST(DecoderTest, NonStateRecordsIgnoreStateBytes) {
 
 }  // namespace
 }  // namespace synfin::decode
+
+namespace synfin::decode {
+namespace {
+
+synfin_packet valid_packet() {
+  synfin_packet raw{};
+  raw.ts_ns = 77;
+  raw.cookie = 0xfeed;
+  raw.type = SYNFIN_EV_PACKET;
+  raw.ifindex = 3;
+  raw.family = SYNFIN_AF_INET;
+  raw.src_port = 40000;
+  raw.dst_port = 443;
+  raw.tcp_flags = SYNFIN_TCP_FIN | SYNFIN_TCP_ACK;
+  raw.flag_class = SYNFIN_XDP_FIN;
+  raw.sk_state = 1;  // ESTABLISHED
+  raw.src_addr[0] = 10;
+  raw.dst_addr[0] = 192;
+  raw.seq = 100;
+  raw.ack = 200;
+  raw.end_seq = 111;
+  raw.packet_flags = SYNFIN_PACKET_SOCKET_SEQ;
+  raw.sk_rcv_nxt = 100;
+  return raw;
+}
+
+template <typename Raw>
+std::vector<std::byte> raw_bytes(const Raw& raw, std::size_t size = sizeof(Raw)) {
+  std::vector<std::byte> out(size);
+  std::memcpy(out.data(), &raw, std::min(size, sizeof(raw)));
+  return out;
+}
+
+TEST(PacketDecoderTest, APacketIsSeenFromTheReceivingSocket) {
+  Decoder decoder;
+  auto event = decoder.decode(raw_bytes(valid_packet()));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->kind, model::EventKind::Packet);
+  EXPECT_EQ(event->cookie, 0xfeedu);
+  EXPECT_EQ(event->tuple.local.port, 443);  // the destination is this host's end
+  EXPECT_EQ(event->tuple.remote.port, 40000);
+  EXPECT_EQ(event->tuple.local.address[0], 192);
+  EXPECT_EQ(event->tuple.remote.address[0], 10);
+  EXPECT_EQ(event->packet.socket_state, model::TcpState::Established);
+  EXPECT_TRUE(event->packet.socket_sequence_valid);
+  EXPECT_EQ(event->packet.payload_length(), 10u);
+  EXPECT_EQ(decoder.counters().decoded_by_type[SYNFIN_EV_PACKET], 1u);
+}
+
+TEST(PacketDecoderTest, PacketRecordsAreSizeCheckedByTheirOwnLayout) {
+  Decoder decoder;
+  EXPECT_FALSE(decoder.decode(raw_bytes(valid_packet(), sizeof(synfin_packet) - 1)));
+  EXPECT_FALSE(decoder.decode(raw_bytes(valid_packet(), sizeof(synfin_event))));
+  auto bad_class = valid_packet();
+  bad_class.flag_class = SYNFIN_XDP_NON_TCP;  // never sent for a TCP packet
+  auto bad_state = valid_packet();
+  bad_state.sk_state = 99;
+  EXPECT_FALSE(decoder.decode(raw_bytes(bad_class)));
+  EXPECT_FALSE(decoder.decode(raw_bytes(bad_state)));
+  EXPECT_EQ(decoder.counters().truncated, 1u);
+  EXPECT_EQ(decoder.counters().oversized, 1u);
+  EXPECT_EQ(decoder.counters().bad_field, 2u);
+}
+
+TEST(PacketDecoderTest, InterfaceRecordsNameAnIfindex) {
+  synfin_interface_record raw{};
+  raw.type = SYNFIN_EV_INTERFACE;
+  raw.ifindex = 7;
+  std::memset(raw.name, 'e', sizeof(raw.name));  // unterminated: cut at 15
+  Decoder decoder;
+  auto event = decoder.decode(raw_bytes(raw));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->kind, model::EventKind::Interface);
+  EXPECT_EQ(event->packet.ifindex, 7u);
+  EXPECT_EQ(event->packet.interface_name_view().size(), 15u);
+}
+
+TEST(PacketDecoderTest, EveryKindHasASourceLabel) {
+  for (std::size_t type = 1; type < model::kEventKindSlots; ++type)
+    EXPECT_FALSE(record_source_name(type).empty()) << type;
+  EXPECT_TRUE(record_source_name(0).empty());
+  EXPECT_TRUE(record_source_name(model::kEventKindSlots).empty());
+}
+
+}  // namespace
+}  // namespace synfin::decode

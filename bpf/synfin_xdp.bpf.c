@@ -22,6 +22,9 @@ const volatile __u32 iface_ifindex[SYNFIN_MAX_XDP_IFACES] = {};
 /* Records per CPU per 100 ms window; past it packets are counted as suppressed. */
 const volatile __u32 records_per_window = 5000;
 const volatile __u64 wakeup_threshold_bytes = 1 << 20;
+/* The daemon's own HTTP port: its scrapes are counted as packets but not followed (their
+ * sockets are not traced either, so their SYNs would look unanswered). 0: none. */
+const volatile __u16 exclude_port = 0;
 
 #define RATE_WINDOW_NS 100000000ULL
 #define HANDSHAKE_SLOTS 65536
@@ -230,6 +233,8 @@ int synfin_xdp(struct xdp_md *ctx)
 	}
 	int class = flag_class(seg.flags);
 	count(slot, class);
+	if (exclude_port && (seg.src_port == exclude_port || seg.dst_port == exclude_port))
+		return XDP_PASS;
 	if (class == SYNFIN_XDP_OTHER) {
 		/* Only a bare ACK can complete a handshake; data costs nothing more. */
 		if (seg.payload || seg.flags != SYNFIN_TCP_ACK)

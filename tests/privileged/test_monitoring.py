@@ -112,7 +112,9 @@ def main():
 
     def test():
         workdir = tempfile.mkdtemp(prefix="synfin-prom-")
-        daemon = Daemon(synfin, DAEMON, "--stuck-threshold", "CLOSE_WAIT=2")
+        # XDP on lo too, so that the packet-view panels and alerts have their series.
+        daemon = Daemon(synfin, DAEMON, "--stuck-threshold", "CLOSE_WAIT=2", "--xdp", "lo",
+                        "--handshake-timeout", "2")
         prom = stuck_server = stuck_client = None
         try:
             prom = PrometheusServer(deploy, workdir)
@@ -169,6 +171,15 @@ def main():
                 q = q.replace("$__rate_interval", "1m").replace("$instance", ".*")
                 prom.api("/api/v1/query", query=q)
             check(not unknown, f"queries name metrics synfin does not export: {sorted(unknown)}")
+            # Every handshake to a listener on lo completed, the scrapes' own included (refused
+            # connects elsewhere on the host may count as no_listener).
+            unanswered = prom.scalar('sum(synfin_tcp_syns_without_socket_total'
+                                     '{reason=~"not_completed|accept_queue_full"})')
+            check(unanswered == 0, f"{unanswered} SYNs to a listener never completed on lo: " +
+                  str([line for line in daemon.get_text("/metrics").splitlines()
+                       if line.startswith("synfin_tcp_syns_without_socket_total")]))
+            check(prom.scalar('sum(synfin_xdp_packets_total{iface="lo",flags="syn"})') >= 2 * n,
+                  "XDP on lo did not count the connections' SYNs")
             lifetime = prom.scalar("sum(synfin_tcp_connection_lifetime_seconds_count)")
             check(lifetime and lifetime >= 2 * n, f"lifetime histogram count {lifetime}")
             print(f"closed +{after - before:g}, SynfinStuckCloseWait firing, {len(queries)} queries ok, "

@@ -168,6 +168,7 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::attach(const XdpOptions& options
     config->iface_ifindex[i] = static_cast<uint32_t>(program->interfaces_[i].ifindex);
   config->records_per_window = options.records_per_second_per_cpu / 10;
   config->wakeup_threshold_bytes = options.ring_bytes / 4;
+  config->exclude_port = options.exclude_port;
   if (int err = bpf_map__set_max_entries(program->skeleton_->maps.packets, options.ring_bytes))
     return Error{fmt::format("XDP ring buffer size {} rejected: {}", options.ring_bytes,
                              std::strerror(-err))};

@@ -24,6 +24,7 @@ struct XdpOptions {
   uint32_t ring_bytes = 4u << 20;
   // Handshake/teardown records per CPU per second before the rest is counted as suppressed.
   uint32_t records_per_second_per_cpu = 50000;
+  uint16_t exclude_port = 0;  // counted, but no records (the daemon's own HTTP port)
   bool verbose = false;
 };
 

@@ -79,6 +79,7 @@ class Daemon {
     capture_options.exclude_port = static_cast<uint16_t>(listen->port);
     auto xdp = options_.capture.xdp_options();
     if (xdp) {
+      xdp->exclude_port = capture_options.exclude_port;
       if (auto ready = capture::ensure_bpffs(); !ready) return fail(ready.error().message);
     }
     auto session =

@@ -19,7 +19,8 @@ namespace {
 using synfin::testing::build_frame;
 using synfin::testing::FrameSpec;
 
-constexpr uint32_t kChunk = 5000;  // runs between ring drains: SYN records stay below the wakeup threshold
+constexpr uint32_t kChunk =
+    5000;  // runs between ring drains: SYN records stay below the wakeup threshold
 
 int drop_record(void*, void*, size_t) {
   return 0;
@@ -80,9 +81,9 @@ int main(int argc, char** argv) {
   };
   std::printf("%-30s %9s %10s %9s   (mean of %u runs each, BPF_PROG_TEST_RUN)\n", "packet",
               "bare ns", "synfin ns", "added ns", repeat);
-  for (const Case& c : {Case{"IPv4 data, 1400 B", data}, Case{"IPv6 data, 1400 B", data6},
-                        Case{"IPv4 bare ACK (one probe)", ack},
-                        Case{"IPv4 SYN (lookup + record)", syn}}) {
+  for (const Case& c :
+       {Case{"IPv4 data, 1400 B", data}, Case{"IPv6 data, 1400 B", data6},
+        Case{"IPv4 bare ACK (one probe)", ack}, Case{"IPv4 SYN (lookup + record)", syn}}) {
     std::vector<uint8_t> frame = build_frame(c.spec);
     auto synfin_chunk = [&](uint32_t n) {
       auto outcome = synfin_xdp.run(frame, n);

@@ -78,8 +78,8 @@ constexpr uint64_t kServer = 0x51, kClient = 0xc1, kListener = 0x11;
 
 // A server child through its whole life, with the packets XDP sees arriving at it.
 std::vector<Event> server_life(uint32_t ack_of_handshake, uint32_t fin_seq) {
-  Event ack = packet(3000, kServerSide, SYNFIN_TCP_ACK, SYNFIN_XDP_OTHER, kClientIsn + 1,
-                     ack_of_handshake);
+  Event ack =
+      packet(3000, kServerSide, SYNFIN_TCP_ACK, SYNFIN_XDP_OTHER, kClientIsn + 1, ack_of_handshake);
   ack.packet.completes_handshake = true;
   return {
       packet(1000, kServerSide, SYNFIN_TCP_SYN, SYNFIN_XDP_SYN, kClientIsn, 0, kListener,
@@ -121,7 +121,7 @@ TEST(PacketViewTest, EachBrokenNumberIsNamedOnce) {
   ConnectionTable table(16, observer);
   // An ACK of something never sent; a FIN ending 6 bytes after the stream did.
   auto events = server_life(kServerIsn + 9, kClientIsn + 7);
-  events[0].packet.seq = kClientIsn + 3;         // a SYN that is not this socket's
+  events[0].packet.seq = kClientIsn + 3;  // a SYN that is not this socket's
   for (const Event& e : events) table.apply(e);
   ASSERT_EQ(observer.closed.size(), 1u);
   const Connection& c = observer.closed[0];
@@ -209,8 +209,8 @@ TEST(PacketViewTest, UnansweredSynsExpireWithTheKernelsReason) {
   config.handshake_timeout_ns = 10'000;
   ConnectionTable table(16, observer, config);
   auto syn_from = [](uint16_t client_port, TcpState found, uint32_t queue, uint32_t limit) {
-    Event e = packet(1000, loopback_tuple(kServerPort, client_port), SYNFIN_TCP_SYN,
-                     SYNFIN_XDP_SYN, 1, 0, found == TcpState::Unknown ? 0 : kListener, found);
+    Event e = packet(1000, loopback_tuple(kServerPort, client_port), SYNFIN_TCP_SYN, SYNFIN_XDP_SYN,
+                     1, 0, found == TcpState::Unknown ? 0 : kListener, found);
     e.packet.accept_queue = queue;
     e.packet.accept_limit = limit;
     return e;
@@ -259,8 +259,8 @@ TEST(PacketViewTest, ADualStackSocketMatchesItsIpv4Syn) {
   mapped.local.port = kServerPort;
   mapped.remote.port = kClientPort;
   table.apply(step(2000, kServer, mapped, TcpState::Listen, TcpState::SynRecv));
-  table.apply(step(3000, kServer, mapped, TcpState::SynRecv, TcpState::Established,
-                   kServerIsn + 1, kClientIsn + 1));
+  table.apply(step(3000, kServer, mapped, TcpState::SynRecv, TcpState::Established, kServerIsn + 1,
+                   kClientIsn + 1));
   EXPECT_EQ(handshake_from_syn_ns(*table.find(kServer)), 2000u);
 }
 
@@ -268,8 +268,8 @@ TEST(PacketViewTest, PacketsWithoutATrackedSocketAreReportedUnmatched) {
   PacketObserver observer;
   ConnectionTable table(16, observer);
   table.apply(packet(1000, kServerSide, SYNFIN_TCP_RST, SYNFIN_XDP_RST, 1, 0));
-  table.apply(packet(1000, kServerSide, SYNFIN_TCP_SYN, SYNFIN_XDP_SYN, 1, 0, kListener,
-                     TcpState::Listen));
+  table.apply(
+      packet(1000, kServerSide, SYNFIN_TCP_SYN, SYNFIN_XDP_SYN, 1, 0, kListener, TcpState::Listen));
   EXPECT_EQ(observer.matched, (std::vector<bool>{false, false}));
 }
 

@@ -25,8 +25,8 @@ struct TcpSpec {
 
 struct FrameSpec {
   int family = 4;
-  std::vector<uint16_t> vlan_tpids;  // outermost first: 0x88a8 then 0x8100 for QinQ
-  uint8_t ipv4_ihl = 5;              // as written; options fill (ihl - 5) * 4 bytes when > 5
+  std::vector<uint16_t> vlan_tpids;   // outermost first: 0x88a8 then 0x8100 for QinQ
+  uint8_t ipv4_ihl = 5;               // as written; options fill (ihl - 5) * 4 bytes when > 5
   uint16_t ipv4_fragment_offset = 0;  // in 8-byte units
   uint8_t ip_protocol = 6;
   // IPv6 extension headers in order (0 hop-by-hop, 60 destination, 43 routing, 44 fragment,
@@ -82,8 +82,8 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
     f.push_back(64);
     f.push_back(s.ip_protocol);
     put16(f, 0);
-    put32(f, 0x0a000002);  // 10.0.0.2
-    put32(f, 0x0a000001);  // 10.0.0.1
+    put32(f, 0x0a000002);                                         // 10.0.0.2
+    put32(f, 0x0a000001);                                         // 10.0.0.1
     for (std::size_t i = 20; i < ihl_bytes; ++i) f.push_back(1);  // NOP options
   } else {
     std::vector<uint8_t> extensions;

@@ -1,5 +1,7 @@
 #include "capture/session.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -7,8 +9,18 @@
 namespace synfin::capture {
 
 namespace {
-// A drain's worth of packet records at the XDP program's default rate bound.
-constexpr std::size_t kStagedPackets = 16384;
+// Records wait for the other ring at most this far behind the drain's clock: a record is
+// stamped just before it is committed, so one stamped this long ago is already readable.
+constexpr uint64_t kCommitMarginNs = 1'000'000;
+// A few drains' worth at the XDP program's default rate bound, and of socket records.
+constexpr std::size_t kWaitingPackets = 16384;
+constexpr std::size_t kWaitingEvents = 65536;
+
+uint64_t monotonic_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
 }  // namespace
 
 Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptions& options,
@@ -28,7 +40,9 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptio
     auto attached = XdpProgram::attach(*xdp);
     if (!attached) return attached.error();
     session->xdp_ = std::move(*attached);
-    session->staged_.resize(kStagedPackets);
+    session->merge_ = std::make_unique<decode::RecordMerge>(
+        kWaitingPackets, kWaitingEvents,
+        [raw = session.get()](std::span<const std::byte> record) { raw->apply(record); });
     auto added = session->stream_->add_ring_drained_first(
         session->xdp_->ring_buffer_fd(), &CaptureSession::on_packet_record, session.get());
     if (!added) return added.error();
@@ -41,36 +55,16 @@ void CaptureSession::apply(std::span<const std::byte> record) {
   if (auto event = decoder_.decode(record)) table_.apply(*event);
 }
 
-void CaptureSession::apply_staged_packets_until(uint64_t ts_ns) {
-  while (staged_count_ > 0 && staged_[staged_head_].ts_ns <= ts_ns) {
-    const synfin_packet& packet = staged_[staged_head_];
-    apply({reinterpret_cast<const std::byte*>(&packet), sizeof(packet)});
-    staged_head_ = (staged_head_ + 1) % staged_.size();
-    --staged_count_;
-  }
-}
-
 void CaptureSession::on_record(void* self, std::span<const std::byte> record) {
   auto* session = static_cast<CaptureSession*>(self);
-  if (session->staged_count_ > 0) {
-    uint64_t ts_ns = UINT64_MAX;  // a record too short to carry a time goes after them
-    if (record.size() >= sizeof(ts_ns)) std::memcpy(&ts_ns, record.data(), sizeof(ts_ns));
-    session->apply_staged_packets_until(ts_ns);
-  }
-  session->apply(record);
+  if (session->merge_)
+    session->merge_->add_event(record);
+  else
+    session->apply(record);
 }
 
 void CaptureSession::on_packet_record(void* self, std::span<const std::byte> record) {
-  auto* session = static_cast<CaptureSession*>(self);
-  if (record.size() != sizeof(synfin_packet)) {
-    session->apply(record);  // malformed: the decoder counts it
-    return;
-  }
-  if (session->staged_count_ == session->staged_.size())  // full: the oldest goes first
-    session->apply_staged_packets_until(session->staged_[session->staged_head_].ts_ns);
-  std::size_t tail = (session->staged_head_ + session->staged_count_) % session->staged_.size();
-  std::memcpy(&session->staged_[tail], record.data(), sizeof(synfin_packet));
-  ++session->staged_count_;
+  static_cast<CaptureSession*>(self)->merge_->add_packet(record);
 }
 
 void CaptureSession::account_losses() {
@@ -97,15 +91,17 @@ void CaptureSession::announce_interfaces() {
   }
 }
 
-void CaptureSession::drain() {
+void CaptureSession::drain(bool final) {
   std::unique_lock<std::mutex> lock;
   if (model_mutex_) lock = std::unique_lock(*model_mutex_);
   // Through the same path as kernel records, so recordings carry the names too.
   if (!interfaces_announced_) announce_interfaces();
   // Losses are read before the drain: a reserve failure precedes the records after it.
   account_losses();
+  // Taken before either ring is read: every record stamped before it is readable now.
+  uint64_t now = monotonic_now_ns();
   stream_->drain();
-  apply_staged_packets_until(UINT64_MAX);
+  if (merge_) merge_->release_until(final ? UINT64_MAX : now - kCommitMarginNs);
 }
 
 Status CaptureSession::run(int drain_interval_ms, const std::function<bool()>& on_tick) {
@@ -115,7 +111,7 @@ Status CaptureSession::run(int drain_interval_ms, const std::function<bool()>& o
     drain();
     if (!*keep_running || !on_tick()) break;
   }
-  drain();
+  drain(true);
   return Ok{};
 }
 

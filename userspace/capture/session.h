@@ -11,6 +11,7 @@
 #include "capture/xdp_program.h"
 #include "common/result.h"
 #include "decode/decoder.h"
+#include "decode/record_merge.h"
 #include "decode/recording.h"
 #include "model/connection_table.h"
 
@@ -30,8 +31,10 @@ class CaptureSession {
   // stop signal arrives (after a final drain) or on_tick returns false.
   Status run(int drain_interval_ms, const std::function<bool()>& on_tick);
 
-  // Consumes every record available now (losses accounted first).
-  void drain();
+  // Consumes every record available now (losses accounted first). With XDP, records stamped
+  // in the last moment wait for the next drain, so that both rings apply in time order;
+  // `final` releases everything.
+  void drain(bool final = false);
 
   // When set, each drain holds this mutex: other threads may read the model between drains.
   void set_model_mutex(std::mutex* mutex) { model_mutex_ = mutex; }
@@ -51,9 +54,7 @@ class CaptureSession {
   static void on_packet_record(void* self, std::span<const std::byte> record);
   void apply(std::span<const std::byte> record);
   void announce_interfaces();
-  // Packets drained from the XDP ring wait here until the socket record that follows them in
-  // time is applied, so a packet always precedes the state change it caused.
-  void apply_staged_packets_until(uint64_t ts_ns);
+
   // Checks the BPF loss counters and the decoder; marks open connections incomplete when
   // anything was lost since the last check.
   void account_losses();
@@ -63,9 +64,7 @@ class CaptureSession {
   std::unique_ptr<TracerProgram> program_;
   std::unique_ptr<XdpProgram> xdp_;
   std::unique_ptr<EventStream> stream_;
-  std::vector<synfin_packet> staged_;  // ring of staged packet records, preallocated
-  std::size_t staged_head_ = 0;
-  std::size_t staged_count_ = 0;
+  std::unique_ptr<decode::RecordMerge> merge_;  // with XDP: both rings back in time order
   bool interfaces_announced_ = false;
   LostCounts lost_{};
   uint64_t undecodable_seen_ = 0;

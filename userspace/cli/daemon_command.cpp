@@ -90,7 +90,7 @@ class Daemon {
 
     // Attached first, then the snapshot: a socket that changes state in between is seen by
     // both and reconciled by the model, so nothing falls into a gap.
-    session_->drain();
+    session_->drain(/*final=*/true);
     if (auto seeded = take_snapshot(); !seeded) return fail(seeded.error().message);
 
     clock_ = {realtime_minus_monotonic_ns()};
@@ -157,7 +157,7 @@ class Daemon {
     auto sockets = decode_snapshot(*rows);
     uint64_t end = monotonic_now_ns();
     bool first = snapshots_taken_++ == 0;
-    if (!first) session_->drain();
+    if (!first) session_->drain(/*final=*/true);  // nothing held back across a walk
     std::lock_guard lock(mutex_);
     if (first)
       model_->seed(sockets, end);
@@ -188,8 +188,7 @@ class Daemon {
       h.programs.push_back({program.name, program.attached});
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
-        h.xdp.push_back(
-            {interface.name, interface.mode, interface.attached, interface.dispatcher});
+        h.xdp.push_back({interface.name, interface.mode, interface.attached, interface.dispatcher});
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;

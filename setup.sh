@@ -3,6 +3,7 @@
 #   sudo ./setup.sh daemon   starts `synfin daemon` with defaults (metrics on 127.0.0.1:9847)
 #   sudo ./setup.sh test     runs the whole test suite (unit + privileged tiers) through ctest
 # Extra arguments after `daemon` are passed to it, e.g. sudo ./setup.sh daemon --xdp eth0
+# (xdp-tools, python3-scapy and tshark are for the tests: XDP status, crafted packets, captures)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,8 +18,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-          libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev
-          python3 python3-yaml yamllint iproute2 util-linux prometheus systemd)
+          libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libxdp-dev libgtest-dev
+          python3 python3-yaml yamllint iproute2 util-linux prometheus systemd
+          xdp-tools python3-scapy tshark)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -89,7 +89,7 @@ struct synfin_event {
 
 /* Flags of synfin_packet.packet_flags */
 #define SYNFIN_PACKET_HANDSHAKE_ACK 0x1 /* the ACK that completes a handshake seen as a SYN */
-#define SYNFIN_PACKET_SOCKET_SEQ 0x2	/* sk_rcv_nxt/sk_snd_nxt/sk_rcv_wnd are the socket's */
+#define SYNFIN_PACKET_SOCKET_SEQ 0x2	/* sk_rcv_nxt/sk_write_seq/sk_rcv_wnd are the socket's */
 
 /* One handshake or teardown packet seen by XDP on ingress. Addresses and ports
  * are as in the packet: src is the remote end, dst is this host. */
@@ -109,7 +109,7 @@ struct synfin_packet {
 	__u32 ack;
 	__u32 end_seq; /* seq + payload length + 1 for SYN + 1 for FIN */
 	__u32 sk_rcv_nxt;
-	__u32 sk_snd_nxt;
+	__u32 sk_write_seq; /* all this socket ever queued: no valid ACK goes past it */
 	__u32 sk_rcv_wnd;
 	__u16 window;
 	__u16 packet_flags;

@@ -184,7 +184,7 @@ std::optional<model::Event> Decoder::decode_packet(std::span<const std::byte> re
   p.end_seq = raw.end_seq;
   p.window = raw.window;
   p.socket_rcv_nxt = raw.sk_rcv_nxt;
-  p.socket_snd_nxt = raw.sk_snd_nxt;
+  p.socket_write_seq = raw.sk_write_seq;
   p.socket_rcv_wnd = raw.sk_rcv_wnd;
   p.accept_queue = raw.accept_queue;
   p.accept_limit = raw.accept_limit;

@@ -225,6 +225,7 @@ void ConnectionTable::finish(Connection& c, uint64_t ts_ns) {
     c.violation_from = c.state;
     c.violation_to = TcpState::Close;
   }
+  report_anomalies(c, note_finish(c), ts_ns);
   observer_.on_closed(c, classify(c), ts_ns);
   connections_.erase(c.cookie);
 }

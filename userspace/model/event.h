@@ -67,7 +67,7 @@ struct Packet {
   uint32_t end_seq = 0;  // seq + payload + SYN + FIN
   uint16_t window = 0;
   uint32_t socket_rcv_nxt = 0;
-  uint32_t socket_snd_nxt = 0;
+  uint32_t socket_write_seq = 0;  // no valid ACK goes past it
   uint32_t socket_rcv_wnd = 0;
   uint32_t accept_queue = 0;  // SYN to a listener: its accept queue and limit
   uint32_t accept_limit = 0;

@@ -15,6 +15,10 @@ uint16_t note_packet(Connection& connection, const Event& packet);
 // side has just been born. Returns the bits of anomalies found now.
 uint16_t note_step(Connection& connection, const Event& step, const PendingSyn* syn);
 
+// The socket is gone: RSTs it received but the kernel never accepted are anomalies now.
+// Returns the bits of anomalies found now.
+uint16_t note_finish(Connection& connection);
+
 // Time from the SYN's arrival to ESTABLISHED (server, XDP on); 0 when unknown.
 uint64_t handshake_from_syn_ns(const Connection& connection);
 // Peer's FIN → the application's close() (CLOSE_WAIT left); 0 when unknown or still open.

@@ -141,23 +141,23 @@ uint16_t note_packet(Connection& c, const Event& e) {
         f.known |= PacketFacts::kPeerFin;
       }
       if (p.socket_sequence_valid && (p.tcp_flags & SYNFIN_TCP_ACK) &&
-          static_cast<int32_t>(p.ack - p.socket_snd_nxt) > 0)
+          static_cast<int32_t>(p.ack - p.socket_write_seq) > 0)
         mark(c, Anomaly::FinAckBeyondSent, found);
       break;
     case SYNFIN_XDP_RST:
       if (f.resets < UINT16_MAX) ++f.resets;
-      if (!p.socket_sequence_valid) break;
+      if (f.first_reset != PacketFacts::ResetHint::None || !p.socket_sequence_valid) break;
       if (p.socket_state == TcpState::SynSent) {
         // Before the handshake only an RST acknowledging our SYN is acceptable.
-        if (!(p.tcp_flags & SYNFIN_TCP_ACK) || p.ack != p.socket_snd_nxt)
-          mark(c, Anomaly::RstOutOfWindow, found);
+        bool acks_syn = (p.tcp_flags & SYNFIN_TCP_ACK) && p.ack == p.socket_write_seq;
+        f.first_reset = acks_syn ? PacketFacts::ResetHint::Exact
+                                 : PacketFacts::ResetHint::OutOfWindow;
       } else {
         uint32_t offset = p.seq - p.socket_rcv_nxt;
         uint32_t window = p.socket_rcv_wnd ? p.socket_rcv_wnd : 1;
-        if (offset >= window)
-          mark(c, Anomaly::RstOutOfWindow, found);
-        else if (offset != 0)
-          mark(c, Anomaly::RstInWindowInexact, found);
+        f.first_reset = offset == 0        ? PacketFacts::ResetHint::Exact
+                        : offset < window ? PacketFacts::ResetHint::InWindow
+                                          : PacketFacts::ResetHint::OutOfWindow;
       }
       break;
     default:
@@ -190,6 +190,18 @@ uint16_t note_step(Connection& c, const Event& e, const PendingSyn* syn) {
     }
   }
   return evaluate(c);
+}
+
+uint16_t note_finish(Connection& c) {
+  uint16_t found = 0;
+  if (c.packets.resets == 0 || c.reset_received) return found;
+  // The kernel never accepted an RST this socket was sent: it was out of window, or
+  // challenged. An RST whose arrival found it exactly at rcv_nxt was simply overtaken.
+  if (c.packets.first_reset == PacketFacts::ResetHint::OutOfWindow)
+    mark(c, Anomaly::RstOutOfWindow, found);
+  else if (c.packets.first_reset == PacketFacts::ResetHint::InWindow)
+    mark(c, Anomaly::RstInWindowInexact, found);
+  return found;
 }
 
 uint64_t handshake_from_syn_ns(const Connection& c) {

@@ -25,8 +25,9 @@ enum class Anomaly : uint8_t {
   HandshakeAckMismatch,  // server: the completing ACK did not acknowledge our ISN + 1
   FinSeqMismatch,        // the peer's FIN does not end where the socket's stream ended
   FinAckBeyondSent,      // the peer's FIN acknowledges data this socket never sent
-  RstOutOfWindow,        // an RST the kernel must ignore (outside the receive window)
-  RstInWindowInexact,    // an RST inside the window but not at rcv_nxt (RFC 5961 challenge)
+  RstOutOfWindow,        // an RST the kernel did not accept, outside the receive window
+  RstInWindowInexact,    // an RST the kernel did not accept, in the window but not at
+                         // rcv_nxt (RFC 5961: answered with a challenge ACK)
 };
 inline constexpr std::size_t kAnomalyCount = 8;
 std::string_view anomaly_name(Anomaly anomaly);
@@ -63,6 +64,11 @@ struct PacketFacts {
   uint32_t fin_step_rcv_nxt = 0;  // right after the step the peer's FIN caused
   uint16_t packets = 0;
   uint16_t resets = 0;
+  // Where the first RST sat against the receive window when it arrived. Only a hint: the
+  // kernel may process it later (the socket busy), so it judges the RST itself
+  // (tcp_receive_reset); the hint names the anomaly when the kernel did not accept it.
+  enum class ResetHint : uint8_t { None, Exact, InWindow, OutOfWindow };
+  ResetHint first_reset = ResetHint::None;
   uint16_t anomalies = 0;  // bit per Anomaly
   uint8_t known = 0;       // bit per Fact
   uint8_t checked = 0;     // bit per check already made

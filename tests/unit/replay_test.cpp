@@ -118,6 +118,25 @@ TEST(KernelRecordingTest, ActiveClosersEnterTimeWait) {
     EXPECT_EQ(closed.classification.enters_time_wait, closed.connection.role == Role::Client);
 }
 
+// XDP on the server's end of a veth pair; a crafted RST far outside the window and a SYN+FIN
+// hit a live connection, which then closed normally (tests/privileged/test_xdp.py anomalies).
+TEST(KernelRecordingTest, PacketAnomaliesOnALiveConnection) {
+  auto replayed = replay("xdp_anomalies_ipv4");
+  EXPECT_EQ(replayed.undecodable, 0u);
+  int servers = 0;
+  for (const auto& closed : replayed.closed) {
+    if (closed.connection.role != Role::Server) continue;
+    ++servers;
+    const PacketFacts& packets = closed.connection.packets;
+    EXPECT_EQ(closed.classification.verdict, Verdict::Valid);
+    EXPECT_TRUE(packets.has(Anomaly::InvalidFlags));
+    EXPECT_TRUE(packets.has(Anomaly::RstOutOfWindow));
+    EXPECT_EQ(packets.resets, 1u);
+    EXPECT_GT(packets.syn_ns, 0u);
+  }
+  EXPECT_EQ(servers, 1);
+}
+
 TEST(RecordingFileTest, CutShortKeepsWholeFramesAndRejectsStrangers) {
   std::ifstream in(fixture("client_first_ipv4"), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -1,0 +1,63 @@
+// Every recording in tests/fixtures replays to exactly the JSON lines beside it (X.jsonl): a
+// change in what synfin prints shows up as a readable diff of the golden file. To accept a
+// change on purpose: build/synfin replay tests/fixtures/X.synfinrec > tests/fixtures/X.jsonl
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "decode/recording.h"
+#include "decode/replay.h"
+#include "outputs/json_lines.h"
+
+namespace synfin {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What `synfin replay PATH` prints on stdout, with its defaults.
+std::string replayed_lines(const fs::path& path) {
+  auto recording = decode::read_recording(path.string());
+  EXPECT_TRUE(recording.ok()) << path;
+  if (!recording.ok()) return {};
+  std::FILE* out = std::tmpfile();
+  {
+    outputs::JsonLinesWriter writer(out, {}, {recording->realtime_minus_monotonic_ns});
+    model::ConnectionTable table(262144, writer);
+    decode::replay(*recording, table);
+    writer.flush();
+  }
+  std::string text;
+  std::rewind(out);
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof(buffer), out)) text.append(buffer, n);
+  std::fclose(out);
+  return text;
+}
+
+TEST(GoldenReplayTest, EveryFixtureReplaysToItsGoldenLines) {
+  std::vector<fs::path> recordings;
+  for (const auto& entry : fs::directory_iterator(SYNFIN_FIXTURE_DIR))
+    if (entry.path().extension() == ".synfinrec") recordings.push_back(entry.path());
+  ASSERT_GE(recordings.size(), 14u);
+  for (const fs::path& recording : recordings) {
+    fs::path golden = recording;
+    golden.replace_extension(".jsonl");
+    ASSERT_TRUE(fs::exists(golden)) << golden << " missing: create it with synfin replay";
+    EXPECT_EQ(replayed_lines(recording), read_file(golden)) << recording.filename();
+  }
+}
+
+}  // namespace
+}  // namespace synfin

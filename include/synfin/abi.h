@@ -25,7 +25,8 @@
  *   X(ABI name, value, C++ EventKind, metric source label, record layout)
  * Values are contiguous from 1 and double as the index of the per-CPU
  * lost-record counters, so every source has its own loss figure. Layout EVENT is
- * struct synfin_event (socket tracepoints), PACKET is struct synfin_packet (XDP). */
+ * struct synfin_event (socket tracepoints), PACKET struct synfin_packet (XDP),
+ * INTERFACE and CLOCK the records userspace adds to a capture (and its recording). */
 #define SYNFIN_RECORD_KINDS(X)                                                                     \
 	X(STATE, 1, StateChange, "state_change", EVENT)	  /* inet_sock_set_state */                \
 	X(RETRANSMIT, 2, Retransmit, "retransmit", EVENT) /* tcp_retransmit_skb */                 \
@@ -39,7 +40,9 @@
 	  EVENT) /* passed before its ports were known, then filtered out: forget it */            \
 	X(PACKET, 9, Packet, "packet", PACKET) /* XDP ingress: SYN/SYN-ACK/FIN/RST/ACK */          \
 	X(INTERFACE, 10, Interface, "interface",                                                   \
-	  INTERFACE) /* userspace, once per --xdp interface: its name, for recordings */
+	  INTERFACE) /* userspace, once per --xdp interface: its name, for recordings */           \
+	X(CLOCK, 11, Clock, "clock",                                                               \
+	  CLOCK) /* userspace: time passed with no record (unanswered SYNs expire) */
 
 enum synfin_event_type {
 #define SYNFIN_KIND_ENUM(abi, value, cpp, source, layout) SYNFIN_EV_##abi = value,
@@ -129,6 +132,15 @@ struct synfin_interface_record {
 	char name[16];
 };
 
+/* Written by userspace, not BPF: the time now, on a quiet host where no kernel record says
+ * that time has passed; recorded so that a replay expires unanswered SYNs where the trace did. */
+struct synfin_clock_record {
+	__u64 ts_ns;
+	__u64 reserved;
+	__u32 type; /* SYNFIN_EV_CLOCK */
+	__u32 padding;
+};
+
 /* Per-interface XDP counters: X(ABI name, metric label, group). The flag classes
  * are exclusive: every TCP packet counts in exactly one of them. */
 #define SYNFIN_XDP_COUNTERS(X)                                                                     \
@@ -209,6 +221,8 @@ static_assert(offsetof(synfin_packet, sk_rcv_wnd) == 84);
 static_assert(offsetof(synfin_packet, window) == 88);
 static_assert(offsetof(synfin_packet, accept_queue) == 92);
 static_assert(sizeof(synfin_interface_record) == 40);
+static_assert(sizeof(synfin_clock_record) == 24);
+static_assert(offsetof(synfin_clock_record, type) == offsetof(synfin_event, type));
 static_assert(offsetof(synfin_interface_record, type) == offsetof(synfin_event, type));
 static_assert(sizeof(synfin_socket_record) == 88, "synfin_socket_record layout changed");
 static_assert(offsetof(synfin_socket_record, rx_queue) == 24);

@@ -216,6 +216,17 @@ def scenario_handshake(synfin):
         check(sum(1 for p in packets if p.get("completes_handshake")) == 10,
               "completing ACKs not all seen")
 
+        # On a quiet interface too, an unanswered SYN is reported once its time is up, and the
+        # replay of the recording reports it at the same moment (Trace.stop checks).
+        quiet = Trace(synfin, "--xdp", link.server_dev, "--handshake-timeout", "1", "--dport",
+                      "32100")
+        link.craft(SERVER, "S:32100:18819")
+        time.sleep(2.5)
+        lines = [e for e in quiet.stop() if e["event"] == "syn_without_socket"]
+        check(len(lines) == 1 and lines[0]["reason"] == "no_listener" and
+              lines[0]["dport"] == 18819 and lines[0]["iface"] == link.server_dev,
+              f"unanswered SYN lines: {lines}")
+
         daemon = Daemon(synfin, LISTEN["handshake"], "--xdp", link.server_dev)
         server = client = None
         try:

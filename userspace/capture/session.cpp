@@ -78,6 +78,19 @@ void CaptureSession::account_losses() {
   undecodable_seen_ = undecodable;
 }
 
+void CaptureSession::mark_time(uint64_t now_ns) {
+  synfin_clock_record record{};
+  record.ts_ns = now_ns;
+  record.type = SYNFIN_EV_CLOCK;
+  std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(&record), sizeof(record)};
+  std::unique_lock<std::mutex> lock;
+  if (model_mutex_) lock = std::unique_lock(*model_mutex_);
+  if (merge_)
+    merge_->add_event(bytes);  // in time order with the records still waiting
+  else
+    apply(bytes);
+}
+
 void CaptureSession::announce_interfaces() {
   interfaces_announced_ = true;
   if (!xdp_) return;

@@ -36,6 +36,10 @@ class CaptureSession {
   // `final` releases everything.
   void drain(bool final = false);
 
+  // Time has passed with no record saying so: what waits on time (unanswered SYNs) expires,
+  // through a record of its own so that a replay expires it at the same moment.
+  void mark_time(uint64_t now_ns);
+
   // When set, each drain holds this mutex: other threads may read the model between drains.
   void set_model_mutex(std::mutex* mutex) { model_mutex_ = mutex; }
   // When set, every raw record is also written here, as the ring gave it.

@@ -7,7 +7,7 @@
 namespace synfin::decode {
 
 namespace {
-enum class Layout : uint8_t { None, EVENT, PACKET, INTERFACE };
+enum class Layout : uint8_t { None, EVENT, PACKET, INTERFACE, CLOCK };
 
 struct KindInfo {
   std::string_view source;
@@ -35,6 +35,8 @@ std::size_t size_of(Layout layout) {
       return sizeof(synfin_packet);
     case Layout::INTERFACE:
       return sizeof(synfin_interface_record);
+    case Layout::CLOCK:
+      return sizeof(synfin_clock_record);
     default:
       return sizeof(synfin_event);
   }
@@ -97,6 +99,8 @@ std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
     event = decode_packet(record);
   else if (layout == Layout::INTERFACE)
     event = decode_interface(record);
+  else if (layout == Layout::CLOCK)
+    event = decode_clock(record);
   else
     event = decode_socket_event(record);
   if (!event) {
@@ -149,6 +153,15 @@ std::optional<model::Event> Decoder::decode_interface(std::span<const std::byte>
   event.packet.ifindex = raw.ifindex;
   std::memcpy(event.packet.interface_name.data(), raw.name, sizeof(raw.name));
   event.packet.interface_name.back() = '\0';
+  return event;
+}
+
+std::optional<model::Event> Decoder::decode_clock(std::span<const std::byte> record) {
+  synfin_clock_record raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  model::Event event;
+  event.kind = model::EventKind::Clock;
+  event.ts_ns = raw.ts_ns;
   return event;
 }
 

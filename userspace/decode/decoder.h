@@ -42,6 +42,7 @@ class Decoder {
   std::optional<model::Event> decode_socket_event(std::span<const std::byte> record);
   std::optional<model::Event> decode_packet(std::span<const std::byte> record);
   std::optional<model::Event> decode_interface(std::span<const std::byte> record);
+  std::optional<model::Event> decode_clock(std::span<const std::byte> record);
 
   DecodeCounters counters_;
 };

@@ -150,12 +150,12 @@ uint16_t note_packet(Connection& c, const Event& e) {
       if (p.socket_state == TcpState::SynSent) {
         // Before the handshake only an RST acknowledging our SYN is acceptable.
         bool acks_syn = (p.tcp_flags & SYNFIN_TCP_ACK) && p.ack == p.socket_write_seq;
-        f.first_reset = acks_syn ? PacketFacts::ResetHint::Exact
-                                 : PacketFacts::ResetHint::OutOfWindow;
+        f.first_reset =
+            acks_syn ? PacketFacts::ResetHint::Exact : PacketFacts::ResetHint::OutOfWindow;
       } else {
         uint32_t offset = p.seq - p.socket_rcv_nxt;
         uint32_t window = p.socket_rcv_wnd ? p.socket_rcv_wnd : 1;
-        f.first_reset = offset == 0        ? PacketFacts::ResetHint::Exact
+        f.first_reset = offset == 0       ? PacketFacts::ResetHint::Exact
                         : offset < window ? PacketFacts::ResetHint::InWindow
                                           : PacketFacts::ResetHint::OutOfWindow;
       }

@@ -1,6 +1,7 @@
 // Every recording in tests/fixtures replays to exactly the JSON lines beside it (X.jsonl): a
 // change in what synfin prints shows up as a readable diff of the golden file. To accept a
 // change on purpose: build/synfin replay tests/fixtures/X.synfinrec > tests/fixtures/X.jsonl
+// The text ladders likewise: build/synfin ladder tests/fixtures/X.synfinrec > X.ladder.txt
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "decode/recording.h"
 #include "decode/replay.h"
 #include "outputs/json_lines.h"
+#include "outputs/ladder_render.h"
 
 namespace synfin {
 namespace {
@@ -57,6 +59,22 @@ TEST(GoldenReplayTest, EveryFixtureReplaysToItsGoldenLines) {
     ASSERT_TRUE(fs::exists(golden)) << golden << " missing: create it with synfin replay";
     EXPECT_EQ(replayed_lines(recording), read_file(golden)) << recording.filename();
   }
+}
+
+TEST(GoldenReplayTest, EveryFixtureDrawsItsGoldenLadders) {
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(SYNFIN_FIXTURE_DIR)) {
+    if (entry.path().extension() != ".synfinrec") continue;
+    fs::path golden = entry.path();
+    golden.replace_extension(".ladder.txt");
+    ASSERT_TRUE(fs::exists(golden)) << golden << " missing: create it with synfin ladder";
+    auto recording = decode::read_recording(entry.path().string());
+    ASSERT_TRUE(recording.ok());
+    EXPECT_EQ(outputs::render_recording_ladders(*recording, std::nullopt), read_file(golden))
+        << entry.path().filename();
+    ++checked;
+  }
+  EXPECT_GE(checked, 14);
 }
 
 }  // namespace

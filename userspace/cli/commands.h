@@ -9,5 +9,6 @@ Runner register_trace(CLI::App& app);
 Runner register_daemon(CLI::App& app);
 Runner register_stuck(CLI::App& app);
 Runner register_replay(CLI::App& app);
+Runner register_ladder(CLI::App& app);
 
 }  // namespace synfin::cli

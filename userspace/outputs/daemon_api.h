@@ -4,10 +4,12 @@
 // callbacks, so the API is unit-testable without root.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -21,6 +23,7 @@ struct HttpAnswer {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::string allow;  // the Allow header of a 405
 };
 
 struct PortRange {
@@ -50,14 +53,24 @@ struct DaemonApiHooks {
       resolve_owners;
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
+  std::function<std::string()> metrics;  // the Prometheus exposition
 };
 
 class DaemonApi {
  public:
   DaemonApi(model::DaemonModel& model, std::mutex& model_mutex, DaemonApiHooks hooks, Clock clock);
 
-  // Query parameters by name; unknown ones are ignored, malformed ones answered with 400.
-  using Params = std::unordered_map<std::string, std::string>;
+  // Query parameters as the client sent them, repeats included.
+  using Params = std::multimap<std::string, std::string>;
+  // Lists stop here (also the default): answers stay a few MB at most.
+  static constexpr std::size_t kMaxLimit = 10000;
+
+  // Every request: an unknown path is 404, a known one asked with a method other than GET or
+  // HEAD 405 (Allow: GET, HEAD). One rule for every parameter: one the route does not take,
+  // one given twice or empty, an unknown name for an enumeration (state, verdict, outcome) or
+  // anything but a decimal number in range (port 1-65535, limit 1-kMaxLimit) is 400.
+  HttpAnswer handle(std::string_view method, std::string_view path, const Params& params);
+
   HttpAnswer connections(const Params& params);
   HttpAnswer stuck(const Params& params);
   HttpAnswer time_wait(const Params& params);
@@ -65,6 +78,10 @@ class DaemonApi {
   HttpAnswer healthz();
 
  private:
+  HttpAnswer index(const Params& params);
+  HttpAnswer metrics(const Params& params);
+  HttpAnswer healthz_route(const Params& params);
+
   model::DaemonModel& model_;
   std::mutex& mutex_;
   DaemonApiHooks hooks_;

@@ -3,16 +3,18 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <future>
 #include <list>
 #include <mutex>
-#include <semaphore>
 #include <vector>
 
 #include <fmt/format.h>
@@ -42,6 +44,60 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
 class ListeningServer final : public httplib::Server {
  public:
   int listening_socket() const { return svr_sock_; }
+};
+
+// The /api/v1 answers are computed by a few threads of their own at a lower CPU priority
+// (nice 10), first come first served: however many clients ask at once, only this many
+// answers are under way, and a health probe or a scrape, answered by the connection threads
+// at normal priority, gets the CPU first.
+class BackgroundComputations {
+ public:
+  explicit BackgroundComputations(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~BackgroundComputations() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& thread : threads_) thread.join();
+  }
+  BackgroundComputations(const BackgroundComputations&) = delete;
+  BackgroundComputations& operator=(const BackgroundComputations&) = delete;
+
+  // Runs `work` on one of the threads; waits for it (its exception, if any, comes back).
+  HttpAnswer compute(std::function<HttpAnswer()> work) {
+    std::packaged_task<HttpAnswer()> task(std::move(work));
+    auto answer = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+    return answer.get();
+  }
+
+ private:
+  void run() {
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;
+      auto task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::packaged_task<HttpAnswer()>> queue_;
+  std::vector<std::thread> threads_;
+  bool stopping_ = false;
 };
 
 namespace {
@@ -124,26 +180,6 @@ class WorkerPool final : public httplib::TaskQueue {
   bool shut_down_ = false;
 };
 
-std::ptrdiff_t api_slots() {
-  return std::max<std::ptrdiff_t>(2, std::thread::hardware_concurrency());
-}
-
-// Holds one of the slots for computed answers while alive.
-class ApiSlot {
- public:
-  ApiSlot(std::counting_semaphore<>& slots, bool needed) : slots_(needed ? &slots : nullptr) {
-    if (slots_) slots_->acquire();
-  }
-  ~ApiSlot() {
-    if (slots_) slots_->release();
-  }
-  ApiSlot(const ApiSlot&) = delete;
-  ApiSlot& operator=(const ApiSlot&) = delete;
-
- private:
-  std::counting_semaphore<>* slots_;
-};
-
 DaemonApi::Params params_of(const httplib::Request& request) {
   return {request.params.begin(), request.params.end()};
 }
@@ -192,12 +228,11 @@ HttpServer::~HttpServer() {
 
 Status HttpServer::bind(const ListenAddress& address) {
   auto& s = *server_;
-  auto slots = std::make_shared<std::counting_semaphore<>>(api_slots());
   // One handler for every GET/HEAD (cpp-httplib routes HEAD to GET handlers and drops the
   // body); DaemonApi::handle decides 404, 405 and 400.
-  s.Get(".*", [this, slots](const httplib::Request& request, httplib::Response& response) {
-    ApiSlot slot(*slots, request.path.rfind("/api/", 0) == 0);
-    send(response, api_.handle(request.method, request.path, params_of(request)));
+  s.Get(".*", [this](const httplib::Request& request, httplib::Response& response) {
+    auto answer = [&] { return api_.handle(request.method, request.path, params_of(request)); };
+    send(response, request.path.rfind("/api/", 0) == 0 ? computations_->compute(answer) : answer());
   });
   // Other methods reach no handler: cpp-httplib has read their body by now (so a kept-alive
   // connection stays in step) and answers 404, turned here into DaemonApi's 405 or 404.
@@ -255,6 +290,8 @@ Status HttpServer::bind(const ListenAddress& address) {
 }
 
 void HttpServer::serve() {
+  computations_ =
+      std::make_unique<BackgroundComputations>(std::max(2u, std::thread::hardware_concurrency()));
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }
 
@@ -269,6 +306,7 @@ void HttpServer::stop() {
     server_->stop();
     thread_.join();
   }
+  computations_.reset();  // after the connection threads that wait for them
 }
 
 }  // namespace synfin::outputs

@@ -4,9 +4,9 @@
 //
 // Serving policy, so that /healthz answers fast while the API is busy: every connection gets a
 // worker thread of its own (up to kMaxWorkers; a kept-alive client never makes another wait),
-// at most kApiSlots /api/v1 answers are computed at once (the rest wait asleep, off the CPU),
-// /healthz and /metrics never wait for a slot, responses go out without Nagle's delay, and the
-// listen backlog is the kernel's maximum instead of cpp-httplib's 5.
+// /api/v1 answers are computed one per core at a time by threads at a lower CPU priority (the
+// rest wait in line, asleep), /healthz and /metrics never wait in that line, responses go out
+// without Nagle's delay, and the listen backlog is the kernel's maximum, not cpp-httplib's 5.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -26,6 +26,7 @@ struct ListenAddress {
 Result<ListenAddress> parse_listen_address(const std::string& text);
 
 class ListeningServer;
+class BackgroundComputations;
 
 class HttpServer {
  public:
@@ -52,6 +53,7 @@ class HttpServer {
  private:
   DaemonApi& api_;
   std::unique_ptr<ListeningServer> server_;
+  std::unique_ptr<BackgroundComputations> computations_;
   std::thread thread_;
   int port_ = 0;
   bool loopback_only_ = true;

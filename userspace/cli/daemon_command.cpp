@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "capture/environment.h"
+#include "capture/privileges.h"
 #include "capture/proc_owners.h"
 #include "capture/session.h"
 #include "cli/capture_flags.h"
@@ -106,6 +107,8 @@ class Daemon {
                  "synfin: warning: --listen {} is reachable from other hosts: the API is "
                  "unauthenticated and shows every connection and its owner; prefer 127.0.0.1\n",
                  options_.listen);
+    if (auto dropped = capture::keep_only_runtime_capabilities(); !dropped)
+      return fail(dropped.error().message);
     server_->serve();
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);

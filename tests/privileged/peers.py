@@ -10,6 +10,7 @@ listener_only, hold, half_close) read commands from stdin ("shutdown", "close") 
 Each peer names itself (--name) so the test can check the comm synfin reports."""
 import argparse
 import ctypes
+import os
 import select
 import socket
 import struct
@@ -21,7 +22,7 @@ PR_SET_NAME = 15
 
 def set_comm(name):
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    libc.prctl(PR_SET_NAME, os.fsencode(name)[:15], 0, 0, 0)  # any bytes, as argv gave them
 
 
 def say(text):

@@ -96,7 +96,45 @@ TEST(JsonLinesTest, HostileCommStaysValidJson) {
   fmt::memory_buffer out;
   append_transition_json(out, c, S::Close, S::SynSent, 1);
   auto j = nlohmann::json::parse(text(out));
-  EXPECT_EQ(j["comm"], std::string("a\"b\\c\n\x01") + "\u00ff");
+  EXPECT_EQ(j["comm"], "a\"b\\c\n\x01\xef\xbf\xbd");  // the byte that is not UTF-8: U+FFFD
+  EXPECT_EQ(text(out).find('\n'), std::string::npos) << "a name must not split the line";
+}
+
+std::string json_string(std::string_view bytes) {
+  fmt::memory_buffer out;
+  append_json_string(out, bytes);
+  return fmt::to_string(out);
+}
+
+TEST(JsonLinesTest, NamesKeepTheirUtf8AndLoseOnlyWhatIsNotUtf8) {
+  EXPECT_EQ(json_string("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x90\x9b"),
+            "\"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x90\x9b\"");
+  // One U+FFFD per maximal ill-formed subpart (Unicode §3.9): a cut sequence, a stray
+  // continuation byte, an overlong form, a surrogate, a lead byte that never starts a character.
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(json_string("\xe6\x97"), "\"" + fffd + "\"");
+  EXPECT_EQ(json_string("\xe6\x97x"), "\"" + fffd + "x\"");
+  EXPECT_EQ(json_string("\x80\x80"), "\"" + fffd + fffd + "\"");
+  EXPECT_EQ(json_string("\xc0\xaf"), "\"" + fffd + fffd + "\"");
+  EXPECT_EQ(json_string("\xed\xa0\x80"), "\"" + fffd + fffd + fffd + "\"");
+  EXPECT_EQ(json_string("\xf4\x90\x80\x80"), "\"" + fffd + fffd + fffd + fffd + "\"");
+  EXPECT_EQ(json_string("\xf0\x9f\x90"), "\"" + fffd + "\"");
+  EXPECT_EQ(json_string("\xff"), "\"" + fffd + "\"");
+  EXPECT_EQ(json_string(std::string_view("\0\x1b[31m\t\x7f", 8)), "\"\\u0000\\u001b[31m\\t\x7f\"");
+}
+
+TEST(JsonLinesTest, EscapesExactlyAsNlohmannJsonReplaces) {
+  // The API renders names through nlohmann::json with error_handler_t::replace; trace lines
+  // and API answers must show the same name for the same bytes.
+  const std::string samples[] = {"plain",    "q\"b\\s/",     std::string("\0\x01\x08\x0b\x1f", 5),
+                                 "\xc3\xa9", "\xe2\x82\x28", "\xf0\x28\x8c\xbc",
+                                 "\xc3",     "\xa9\xc3\xa9", "\xfe\xff\x7f"};
+  for (const std::string& bytes : samples) {
+    nlohmann::json as_json = bytes;
+    EXPECT_EQ(json_string(bytes),
+              as_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+        << "for bytes " << nlohmann::json::binary({bytes.begin(), bytes.end()}).dump();
+  }
 }
 
 TEST(JsonLinesTest, Ipv6AddressesAsSsPrintsThem) {

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -20,11 +21,13 @@ std::optional<uint64_t> parse_number(std::string_view text) {
   return value;
 }
 
-std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
+// /proc/PID/comm is the name as the process set it plus '\n'; the name itself may hold a
+// newline (prctl(PR_SET_NAME) takes any bytes), so only the last one is dropped.
+std::string process_name(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string name((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
 }
 }  // namespace
 
@@ -32,7 +35,7 @@ ProcessInfo ProcOwners::describe(uint32_t pid) const {
   ProcessInfo info;
   info.pid = pid;
   std::string base = proc_root_ + "/" + std::to_string(pid);
-  info.comm = first_line(base + "/comm");
+  info.comm = process_name(base + "/comm");
   std::ifstream cgroups(base + "/cgroup");
   std::string line;
   while (std::getline(cgroups, line))
@@ -71,15 +74,22 @@ void ProcOwners::rescan() {
 std::unordered_map<uint64_t, std::vector<ProcessInfo>> ProcOwners::resolve(
     std::span<const uint64_t> inodes) {
   std::lock_guard lock(mutex_);
+  // An inode no scan has looked for yet triggers one; an inode a scan could not place (held
+  // in another PID namespace, or only by the kernel) does not again until the periodic one,
+  // else every API call listing it would walk all of /proc.
   bool missing = std::any_of(inodes.begin(), inodes.end(), [&](uint64_t inode) {
-    return inode && !holders_by_inode_.count(inode);
+    return inode && !holders_by_inode_.count(inode) && !not_found_.count(inode);
   });
   // Descriptors move between processes (fork, SCM_RIGHTS, exit): a cache older than this
   // is rebuilt even when every inode is known.
   auto now = std::chrono::steady_clock::now();
-  if (missing || now - last_scan_ > std::chrono::seconds(10)) {
+  bool stale = now - last_scan_ > std::chrono::seconds(10);
+  if (missing || stale) {
+    if (stale) not_found_.clear();
     rescan();
     last_scan_ = now;
+    for (uint64_t inode : inodes)
+      if (inode && !holders_by_inode_.count(inode)) not_found_.insert(inode);
   }
   std::unordered_map<uint64_t, std::vector<ProcessInfo>> result;
   for (uint64_t inode : inodes) {

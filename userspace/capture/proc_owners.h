@@ -1,12 +1,14 @@
 #pragma once
 // Who holds a socket, found the way `ss -p` finds it: the socket's inode among the
-// descriptors in /proc/PID/fd. Cached; rescanned only when asked about an unknown inode.
+// descriptors in /proc/PID/fd. Cached; rescanned when asked about an inode no scan has looked
+// for, and every 10 s.
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/process.h"
@@ -30,6 +32,7 @@ class ProcOwners {
   std::mutex mutex_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> holders_by_inode_;
   std::unordered_map<uint32_t, ProcessInfo> processes_;
+  std::unordered_set<uint64_t> not_found_;  // asked for, absent from /proc since last_scan_
   std::chrono::steady_clock::time_point last_scan_{};
 };
 

@@ -32,6 +32,7 @@ std::string errno_text(int error) {
 TracerProgram::TracerProgram(synfin_bpf* skeleton) : skeleton_(skeleton) {}
 
 TracerProgram::~TracerProgram() {
+  bpf_link__destroy(socket_iterator_);
   synfin_bpf__destroy(skeleton_);
 }
 
@@ -73,6 +74,11 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
 Status TracerProgram::attach() {
   if (int err = synfin_bpf__attach(skeleton_); err)
     return Error{fmt::format("attaching the TCP tracepoint programs failed: {}", errno_text(err))};
+  // Attached once, while privileged: each snapshot then only opens a new read of it
+  // (BPF_ITER_CREATE on a link we hold), which needs no capability.
+  socket_iterator_ = bpf_program__attach_iter(skeleton_->progs.dump_tcp_sockets, nullptr);
+  if (!socket_iterator_)
+    return Error{fmt::format("cannot attach the iter/tcp program: {}", errno_text(errno))};
   return Ok{};
 }
 
@@ -118,14 +124,10 @@ LostCounts TracerProgram::lost_counts() const {
 }
 
 Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() const {
-  bpf_link* link = bpf_program__attach_iter(skeleton_->progs.dump_tcp_sockets, nullptr);
-  if (!link) return Error{fmt::format("cannot attach the iter/tcp program: {}", errno_text(errno))};
-  int fd = bpf_iter_create(bpf_link__fd(link));
-  if (fd < 0) {
-    int err = errno;
-    bpf_link__destroy(link);
-    return Error{fmt::format("cannot start the socket-table iterator: {}", errno_text(err))};
-  }
+  if (!socket_iterator_) return Error{"the iter/tcp program is not attached"};
+  int fd = bpf_iter_create(bpf_link__fd(socket_iterator_));
+  if (fd < 0)
+    return Error{fmt::format("cannot start the socket-table iterator: {}", errno_text(errno))};
   std::vector<synfin_socket_record> records;
   std::vector<char> buffer(64 * 1024);
   std::size_t pending = 0;  // a read may end mid-record
@@ -135,7 +137,6 @@ Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() cons
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      bpf_link__destroy(link);
       return Error{fmt::format("reading the socket-table iterator failed: {}", errno_text(err))};
     }
     if (n == 0) break;
@@ -150,7 +151,6 @@ Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() cons
     std::memmove(buffer.data(), buffer.data() + whole * sizeof(synfin_socket_record), pending);
   }
   ::close(fd);
-  bpf_link__destroy(link);
   return records;
 }
 

@@ -11,6 +11,7 @@
 #include "synfin/abi.h"
 
 struct synfin_bpf;
+struct bpf_link;
 
 namespace synfin::capture {
 
@@ -37,7 +38,8 @@ class TracerProgram {
   TracerProgram(const TracerProgram&) = delete;
   TracerProgram& operator=(const TracerProgram&) = delete;
 
-  // Attaches every tracepoint program; the iterator runs on demand in snapshot_sockets().
+  // Attaches every tracepoint program and the socket-table iterator (read on demand by
+  // snapshot_sockets(), from any thread).
   Status attach();
   int ring_buffer_fd() const;
   // Reserve failures per event type, summed over CPUs.
@@ -50,6 +52,7 @@ class TracerProgram {
  private:
   explicit TracerProgram(synfin_bpf* skeleton);
   synfin_bpf* skeleton_;
+  bpf_link* socket_iterator_ = nullptr;
 };
 
 }  // namespace synfin::capture

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "capture/environment.h"
+#include "capture/privileges.h"
 #include "capture/proc_owners.h"
 #include "capture/session.h"
 #include "cli/capture_flags.h"
@@ -105,9 +106,18 @@ class Daemon {
     };
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
+    hooks.metrics = [this] { return metrics(); };
     api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
-    server_ = std::make_unique<outputs::HttpServer>(*api_, [this] { return metrics(); });
-    if (auto started = server_->start(*listen); !started) return fail(started.error().message);
+    server_ = std::make_unique<outputs::HttpServer>(*api_);
+    if (auto bound = server_->bind(*listen); !bound) return fail(bound.error().message);
+    if (!server_->loopback_only())
+      fmt::print(stderr,
+                 "synfin: warning: --listen {} is reachable from other hosts: the API is "
+                 "unauthenticated and shows every connection and its owner; prefer 127.0.0.1\n",
+                 options_.listen);
+    if (auto dropped = capture::keep_only_runtime_capabilities(); !dropped)
+      return fail(dropped.error().message);
+    server_->serve();
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
     if (session_->xdp())

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "outputs/http_server.h"
+#include "outputs/utf8.h"
 
 namespace synfin::cli {
 
@@ -20,17 +21,28 @@ struct StuckOptions {
   bool json = false;
 };
 
+// A cell of the table. Names are whatever a process chose: control characters are shown as
+// \xNN, so a name cannot move the cursor, recolour the terminal or fake a row.
 std::string text_or(const nlohmann::json& j, const char* key, const char* fallback = "-") {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+  if (j[key].is_string()) return outputs::printable(j[key].get<std::string>());
+  return j[key].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+double age_of(const nlohmann::json& row) {
+  auto age = row.find("age_seconds");
+  return age != row.end() && age->is_number() ? age->get<double>() : 0.0;
 }
 
 std::string age_text(const nlohmann::json& row) {
-  double seconds = row.value("age_seconds", 0.0);
+  double seconds = age_of(row);
   std::string text = seconds >= 3600 ? fmt::format("{:.1f}h", seconds / 3600)
                      : seconds >= 60 ? fmt::format("{:.1f}m", seconds / 60)
                                      : fmt::format("{:.1f}s", seconds);
-  return row.value("age_is_lower_bound", false) ? ">=" + text : text;
+  auto lower_bound = row.find("age_is_lower_bound");
+  return lower_bound != row.end() && lower_bound->is_boolean() && lower_bound->get<bool>()
+             ? ">=" + text
+             : text;
 }
 
 int run_stuck(const StuckOptions& o) {
@@ -55,7 +67,7 @@ int run_stuck(const StuckOptions& o) {
   }
   if (response->status != 200) {
     fmt::print(stderr, "synfin: daemon at {} answered {}: {}\n", o.daemon, response->status,
-               response->body);
+               outputs::printable(response->body));
     return 1;
   }
   if (o.json) {
@@ -63,16 +75,20 @@ int run_stuck(const StuckOptions& o) {
     return 0;
   }
   auto body = nlohmann::json::parse(response->body, nullptr, false);
-  if (body.is_discarded() || !body.contains("stuck")) {
+  if (body.is_discarded() || !body.is_object() || !body.contains("stuck") ||
+      !body["stuck"].is_array()) {
     fmt::print(stderr, "synfin: daemon at {} sent something that is not a stuck list\n", o.daemon);
     return 1;
   }
-  std::vector<nlohmann::json> rows(body["stuck"].begin(), body["stuck"].end());
-  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-    return a.value("age_seconds", 0.0) > b.value("age_seconds", 0.0);
-  });
+  std::vector<nlohmann::json> rows;
+  for (const auto& row : body["stuck"])
+    if (row.is_object()) rows.push_back(row);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return age_of(a) > age_of(b); });
   if (rows.empty()) {
-    fmt::print("no stuck sockets (thresholds: {})\n", body["thresholds_seconds"].dump());
+    fmt::print(
+        "no stuck sockets (thresholds: {})\n",
+        body["thresholds_seconds"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }
   fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {}\n", "STATE", "AGE", "LOCAL",

@@ -96,7 +96,9 @@ Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, Tcp
 
 void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   bool first_step = c.history_length == 0;
-  if (e.ts_ns <= c.seeded_until_ns && e.from != c.state) {
+  // Only a seeded socket has a snapshot to compare with (a record stamped 0, as a crafted
+  // recording can carry, would otherwise rewrite history[-1]).
+  if (!first_step && e.ts_ns <= c.seeded_until_ns && e.from != c.state) {
     // Made before the snapshot that seeded this socket finished: either already reflected
     // in the seeded state, or the seeded state is older than this step. Neither is a fault.
     if (e.to == c.state || c.visited(e.to)) return;

@@ -1,7 +1,11 @@
 #include "outputs/daemon_api.h"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
+#include <initializer_list>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -28,53 +32,132 @@ struct Row {
 struct Query {
   std::optional<TcpState> state;
   std::optional<uint16_t> port;
-  std::size_t limit = 10000;
+  std::optional<model::Verdict> verdict;
+  std::optional<model::Outcome> outcome;
+  std::size_t limit = DaemonApi::kMaxLimit;
 };
 
-HttpAnswer bad_request(const std::string& message) {
-  return {400, Json{{"error", message}}.dump()};
+// Invalid UTF-8 in a name (any process can set its own) or in an echoed parameter becomes
+// U+FFFD: an answer is never refused because of what it reports.
+std::string dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-template <typename Number>
-std::optional<Number> number_param(const DaemonApi::Params& params, const char* name) {
-  auto it = params.find(name);
-  if (it == params.end()) return std::nullopt;
-  Number value{};
-  auto [end, error] =
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
-  if (error != std::errc() || end != it->second.data() + it->second.size()) return Number{0};
+HttpAnswer error_answer(int status, const std::string& message) {
+  return {status, dump(Json{{"error", message}})};
+}
+
+HttpAnswer bad_request(const std::string& message) {
+  return error_answer(400, message);
+}
+
+// Enumerations are matched case-insensitively, '-' standing for '_' (close-wait, CLOSE_WAIT).
+std::string enum_key(std::string_view text) {
+  std::string key(text);
+  std::transform(key.begin(), key.end(), key.begin(), [](char c) {
+    return c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  });
+  return key;
+}
+
+template <typename Enum, std::size_t N, typename NameOf>
+std::optional<Enum> parse_enum(std::string_view text, const std::array<Enum, N>& values,
+                               NameOf name_of) {
+  std::string key = enum_key(text);
+  for (Enum value : values)
+    if (enum_key(name_of(value)) == key) return value;
+  return std::nullopt;
+}
+
+template <typename Enum, std::size_t N, typename NameOf>
+std::string names_of(const std::array<Enum, N>& values, NameOf name_of) {
+  std::string names;
+  for (Enum value : values) names += (names.empty() ? "" : ", ") + std::string(name_of(value));
+  return names;
+}
+
+constexpr std::array<model::Verdict, 3> kVerdicts = {model::Verdict::Valid, model::Verdict::Invalid,
+                                                     model::Verdict::Incomplete};
+
+std::array<model::Outcome, model::kOutcomeCount> all_outcomes() {
+  std::array<model::Outcome, model::kOutcomeCount> outcomes{};
+  for (std::size_t i = 0; i < outcomes.size(); ++i) outcomes[i] = static_cast<model::Outcome>(i);
+  return outcomes;
+}
+
+// Digits only: no sign, no space, no hex; out of [low, high] or overflowing is an error too.
+std::optional<uint64_t> bounded_number(std::string_view text, uint64_t low, uint64_t high) {
+  uint64_t value = 0;
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < low || value > high)
+    return std::nullopt;
   return value;
 }
 
-// Parses state, port and limit; nullopt + message when malformed.
-std::optional<Query> parse_query(const DaemonApi::Params& params, std::string& error) {
+std::string in_quotes(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
+
+// The one rule for every parameter of every route (see DaemonApi::handle).
+std::optional<Query> parse_query(const DaemonApi::Params& params,
+                                 std::initializer_list<std::string_view> accepted,
+                                 std::string_view route, std::string& error) {
   Query q;
-  if (auto it = params.find("state"); it != params.end() && !it->second.empty()) {
-    std::string name = it->second;
-    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
-      return c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    });
-    q.state = model::parse_state(name);
-    if (!q.state) {
-      error = "unknown state '" + it->second + "' (use the kernel's names, e.g. CLOSE_WAIT)";
+  for (const auto& [name, value] : params) {
+    if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
+      std::string list;
+      for (std::string_view a : accepted) list += (list.empty() ? "" : ", ") + std::string(a);
+      error = fmt::format("unknown parameter {} ({} takes {})", in_quotes(name), route,
+                          list.empty() ? "none" : list);
       return std::nullopt;
     }
-  }
-  if (params.count("port")) {
-    auto port = number_param<uint32_t>(params, "port");
-    if (!port || *port == 0 || *port > 65535) {
-      error = "port must be 1-65535";
+    if (params.count(name) > 1) {
+      error = fmt::format("parameter {} given {} times", in_quotes(name), params.count(name));
       return std::nullopt;
     }
-    q.port = static_cast<uint16_t>(*port);
-  }
-  if (params.count("limit")) {
-    auto limit = number_param<std::size_t>(params, "limit");
-    if (!limit || *limit == 0) {
-      error = "limit must be a positive number";
+    if (value.empty()) {
+      error = fmt::format("parameter {} is empty", in_quotes(name));
       return std::nullopt;
     }
-    q.limit = *limit;
+    if (name == "state") {
+      q.state = model::parse_state(enum_key(value));
+      if (!q.state) {
+        error = "unknown state " + in_quotes(value) + " (use the kernel's names, e.g. CLOSE_WAIT)";
+        return std::nullopt;
+      }
+    } else if (name == "port") {
+      auto port = bounded_number(value, 1, 65535);
+      if (!port) {
+        error = "port must be a number 1-65535, not " + in_quotes(value);
+        return std::nullopt;
+      }
+      q.port = static_cast<uint16_t>(*port);
+    } else if (name == "limit") {
+      auto limit = bounded_number(value, 1, DaemonApi::kMaxLimit);
+      if (!limit) {
+        error = fmt::format("limit must be a number 1-{}, not {}", DaemonApi::kMaxLimit,
+                            in_quotes(value));
+        return std::nullopt;
+      }
+      q.limit = static_cast<std::size_t>(*limit);
+    } else if (name == "verdict") {
+      q.verdict = parse_enum(value, kVerdicts, model::verdict_name);
+      if (!q.verdict) {
+        error = "unknown verdict " + in_quotes(value) + " (" +
+                names_of(kVerdicts, model::verdict_name) + ")";
+        return std::nullopt;
+      }
+    } else if (name == "outcome") {
+      q.outcome = parse_enum(value, all_outcomes(), model::outcome_name);
+      if (!q.outcome) {
+        error = "unknown outcome " + in_quotes(value) + " (" +
+                names_of(all_outcomes(), model::outcome_name) + ")";
+        return std::nullopt;
+      }
+    }
   }
   return q;
 }
@@ -108,61 +191,110 @@ std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
   return address + ":" + std::to_string(port);
 }
 
-Json row_json(const Row& r) {
+// Rows are written straight into the answer with fmt (names escaped by append_json_string,
+// the same escaping as the trace lines): a listing of 10 000 sockets costs a few ms, not the
+// tens of ms a tree of nlohmann::json nodes per field takes.
+class JsonObject {
+ public:
+  explicit JsonObject(fmt::memory_buffer& out) : out_(out) { out_.push_back('{'); }
+  ~JsonObject() { out_.push_back('}'); }
+  JsonObject(const JsonObject&) = delete;
+  JsonObject& operator=(const JsonObject&) = delete;
+
+  void string(std::string_view name, std::string_view value) {
+    key(name);
+    append_json_string(out_, value);
+  }
+  template <typename Number>
+  void number(std::string_view name, Number value) {
+    key(name);
+    fmt::format_to(std::back_inserter(out_), "{}", value);
+  }
+  void boolean(std::string_view name, bool value) {
+    key(name);
+    append_json_fragment(out_, value ? "true" : "false");
+  }
+  void null(std::string_view name) {
+    key(name);
+    append_json_fragment(out_, "null");
+  }
+  fmt::memory_buffer& raw(std::string_view name) {  // the caller appends one JSON value
+    key(name);
+    return out_;
+  }
+
+ private:
+  void key(std::string_view name) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    append_json_string(out_, name);
+    out_.push_back(':');
+  }
+  fmt::memory_buffer& out_;
+  bool first_ = true;
+};
+
+void write_row(JsonObject& j, const Row& r) {
   char buffer[64];
-  Json j;
-  j["conn"] = fmt::format("{:x}", r.cookie);
-  j["state"] = model::state_name(r.state);
-  j["family"] = r.tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4";
-  j["saddr"] = std::string(format_address(r.tuple, true, buffer));
-  j["sport"] = r.tuple.local.port;
-  j["daddr"] = std::string(format_address(r.tuple, false, buffer));
-  j["dport"] = r.tuple.remote.port;
-  j["local"] = endpoint_text(r.tuple, true);
-  j["remote"] = endpoint_text(r.tuple, false);
-  j["role"] = model::role_name(r.role);
-  j["age_seconds"] = static_cast<double>(r.age_ns) / 1e9;
-  j["age_is_lower_bound"] = r.age_is_lower_bound;
-  j["joined_mid_life"] = r.joined_mid_life;
+  j.string("conn", fmt::format("{:x}", r.cookie));
+  j.string("state", model::state_name(r.state));
+  j.string("family", r.tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4");
+  j.string("saddr", format_address(r.tuple, true, buffer));
+  j.number("sport", r.tuple.local.port);
+  j.string("daddr", format_address(r.tuple, false, buffer));
+  j.number("dport", r.tuple.remote.port);
+  j.string("local", endpoint_text(r.tuple, true));
+  j.string("remote", endpoint_text(r.tuple, false));
+  j.string("role", model::role_name(r.role));
+  j.number("age_seconds", static_cast<double>(r.age_ns) / 1e9);
+  j.boolean("age_is_lower_bound", r.age_is_lower_bound);
+  j.boolean("joined_mid_life", r.joined_mid_life);
   // With XDP: how long the application has left the peer's FIN unanswered (it grows until
   // close()); the CLOSE_WAIT story with the packet that started it.
   if (r.state == TcpState::CloseWait && r.peer_fin_age_ns)
-    j["close_wait_reaction_seconds"] = static_cast<double>(r.peer_fin_age_ns) / 1e9;
-  return j;
+    j.number("close_wait_reaction_seconds", static_cast<double>(r.peer_fin_age_ns) / 1e9);
 }
 
-void set_owner(Json& j, const Row& r, const std::vector<model::ProcessInfo>* holders) {
+void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessInfo>* holders) {
   if (holders && !holders->empty()) {
-    j["pid"] = holders->front().pid;
-    j["comm"] = holders->front().comm;
-    j["cgroup"] = holders->front().cgroup;
-    Json pids = Json::array();
-    for (const auto& holder : *holders) pids.push_back(holder.pid);
-    j["pids"] = pids;
-    j["owner_source"] = "proc";
+    j.number("pid", holders->front().pid);
+    j.string("comm", holders->front().comm);
+    j.string("cgroup", holders->front().cgroup);
+    auto& pids = j.raw("pids");
+    pids.push_back('[');
+    for (std::size_t i = 0; i < holders->size(); ++i) {
+      if (i) pids.push_back(',');
+      fmt::format_to(std::back_inserter(pids), "{}", (*holders)[i].pid);
+    }
+    pids.push_back(']');
+    j.string("owner_source", "proc");
   } else if (r.owner) {
-    j["pid"] = r.owner->pid;
-    j["comm"] = std::string(r.owner->comm_view());
-    j["cgroup"] = nullptr;
-    j["pids"] = Json::array({r.owner->pid});
-    j["owner_source"] = "syscall";
+    j.number("pid", r.owner->pid);
+    j.string("comm", r.owner->comm_view());
+    j.null("cgroup");
+    fmt::format_to(std::back_inserter(j.raw("pids")), "[{}]", r.owner->pid);
+    j.string("owner_source", "syscall");
   } else {
-    j["pid"] = nullptr;
-    j["comm"] = nullptr;
-    j["cgroup"] = nullptr;
-    j["pids"] = Json::array();
-    j["owner_source"] = nullptr;
+    j.null("pid");
+    j.null("comm");
+    j.null("cgroup");
+    append_json_fragment(j.raw("pids"), "[]");
+    j.null("owner_source");
   }
 }
 }  // namespace
 
 DaemonApi::DaemonApi(model::DaemonModel& model, std::mutex& model_mutex, DaemonApiHooks hooks,
                      Clock clock)
-    : model_(model), mutex_(model_mutex), hooks_(std::move(hooks)), clock_(clock) {}
+    : model_(model),
+      mutex_(model_mutex),
+      hooks_(std::move(hooks)),
+      clock_(clock),
+      web_(model, model_mutex, clock) {}
 
 HttpAnswer DaemonApi::connections(const Params& params) {
   std::string error;
-  auto query = parse_query(params, error);
+  auto query = parse_query(params, {"state", "port", "limit"}, "/api/v1/connections", error);
   if (!query) return bad_request(error);
   std::vector<Row> rows;
   bool truncated = false;
@@ -205,37 +337,47 @@ HttpAnswer DaemonApi::connections(const Params& params) {
   for (const Row& r : rows)
     if (!r.owner && inode_of.count(r.cookie)) inodes.push_back(inode_of[r.cookie]);
   auto holders = hooks_.resolve_owners(inodes);
-  Json list = Json::array();
-  for (const Row& r : rows) {
-    Json j = row_json(r);
-    const std::vector<model::ProcessInfo>* found = nullptr;
-    if (!r.owner && inode_of.count(r.cookie)) {
-      auto it = holders.find(inode_of[r.cookie]);
-      if (it != holders.end()) found = &it->second;
+  fmt::memory_buffer out;
+  {
+    JsonObject body(out);
+    body.number("count", rows.size());
+    body.boolean("truncated", truncated);
+    auto& list = body.raw("connections");
+    list.push_back('[');
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      if (i) list.push_back(',');
+      JsonObject j(list);
+      write_row(j, r);
+      const std::vector<model::ProcessInfo>* found = nullptr;
+      if (!r.owner && inode_of.count(r.cookie)) {
+        auto it = holders.find(inode_of[r.cookie]);
+        if (it != holders.end()) found = &it->second;
+      }
+      write_owner(j, r, found);
     }
-    set_owner(j, r, found);
-    list.push_back(std::move(j));
+    list.push_back(']');
   }
-  Json body;
-  body["count"] = list.size();
-  body["truncated"] = truncated;
-  body["connections"] = std::move(list);
-  return {200, body.dump()};
+  return {200, fmt::to_string(out)};
 }
 
 HttpAnswer DaemonApi::stuck(const Params& params) {
   std::string error;
-  auto query = parse_query(params, error);
+  auto query = parse_query(params, {"state", "port", "limit"}, "/api/v1/stuck", error);
   if (!query) return bad_request(error);
   std::vector<Row> rows;
-  Json thresholds;
+  bool truncated = false;
+  Json thresholds = Json::object();
   uint64_t now = hooks_.monotonic_now_ns();
   {
     std::lock_guard lock(mutex_);
     for (const auto& s : model::find_stuck(model_.table(), model_.thresholds(), now)) {
       const model::Connection& c = *s.connection;
       if ((query->state && c.state != *query->state) || !port_matches(*query, c.tuple)) continue;
-      if (rows.size() >= query->limit) break;
+      if (rows.size() >= query->limit) {
+        truncated = true;
+        break;
+      }
       rows.push_back(row_of(c, now));
     }
     for (TcpState state : model::kTrackedStates)
@@ -249,40 +391,47 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
   for (const Row& r : rows)
     if (auto it = kernel.find(r.cookie); it != kernel.end()) inodes.push_back(it->second.inode);
   auto holders = hooks_.resolve_owners(inodes);
-  Json list = Json::array();
-  for (const Row& r : rows) {
-    Json j = row_json(r);
-    auto k = kernel.find(r.cookie);
-    const std::vector<model::ProcessInfo>* found = nullptr;
-    if (k != kernel.end())
-      if (auto h = holders.find(k->second.inode); h != holders.end()) found = &h->second;
-    set_owner(j, r, found);
-    if (k != kernel.end()) {
-      j["recv_queue_bytes"] = k->second.recv_queue_bytes;
-      j["send_queue_bytes"] = k->second.send_queue_bytes;
-      j["inode"] = k->second.inode;
-      // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
-      bool sending =
-          r.bytes_known_at_state_entry ? k->second.bytes_sent > r.bytes_sent_at_state_entry : false;
-      j["activity"] = sending ? "sending" : "idle";
-    } else {
-      j["recv_queue_bytes"] = nullptr;
-      j["send_queue_bytes"] = nullptr;
-      j["inode"] = nullptr;
-      j["activity"] = "unknown";  // gone from the kernel's table since
+  fmt::memory_buffer out;
+  {
+    JsonObject body(out);
+    append_json_fragment(body.raw("thresholds_seconds"), dump(thresholds));
+    body.number("count", rows.size());
+    body.boolean("truncated", truncated);
+    auto& list = body.raw("stuck");
+    list.push_back('[');
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      if (i) list.push_back(',');
+      JsonObject j(list);
+      write_row(j, r);
+      auto k = kernel.find(r.cookie);
+      const std::vector<model::ProcessInfo>* found = nullptr;
+      if (k != kernel.end())
+        if (auto h = holders.find(k->second.inode); h != holders.end()) found = &h->second;
+      write_owner(j, r, found);
+      if (k != kernel.end()) {
+        j.number("recv_queue_bytes", k->second.recv_queue_bytes);
+        j.number("send_queue_bytes", k->second.send_queue_bytes);
+        j.number("inode", k->second.inode);
+        // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
+        bool sending =
+            r.bytes_known_at_state_entry && k->second.bytes_sent > r.bytes_sent_at_state_entry;
+        j.string("activity", sending ? "sending" : "idle");
+      } else {
+        j.null("recv_queue_bytes");
+        j.null("send_queue_bytes");
+        j.null("inode");
+        j.string("activity", "unknown");  // gone from the kernel's table since
+      }
     }
-    list.push_back(std::move(j));
+    list.push_back(']');
   }
-  Json body;
-  body["thresholds_seconds"] = std::move(thresholds);
-  body["count"] = list.size();
-  body["stuck"] = std::move(list);
-  return {200, body.dump()};
+  return {200, fmt::to_string(out)};
 }
 
 HttpAnswer DaemonApi::time_wait(const Params& params) {
   std::string error;
-  auto query = parse_query(params, error);
+  auto query = parse_query(params, {"port", "limit"}, "/api/v1/timewait", error);
   if (!query) return bad_request(error);
   PortRange range = hooks_.port_range();
   struct PeerRow {
@@ -303,9 +452,13 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
   std::sort(peers.begin(), peers.end(),
             [](const PeerRow& a, const PeerRow& b) { return a.count > b.count; });
   body["ephemeral_port_range"] = {{"low", range.low}, {"high", range.high}, {"size", range.size()}};
+  body["truncated"] = false;
   Json list = Json::array();
   for (const PeerRow& p : peers) {
-    if (list.size() >= query->limit) break;
+    if (list.size() >= query->limit) {
+      body["truncated"] = true;
+      break;
+    }
     model::SocketTuple tuple;
     tuple.family = p.key.family;
     tuple.local.address = p.key.local_address;
@@ -322,32 +475,40 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
     list.push_back(std::move(j));
   }
   body["by_peer"] = std::move(list);
-  return {200, body.dump()};
+  return {200, dump(body)};
 }
 
 HttpAnswer DaemonApi::closed(const Params& params) {
   std::string error;
-  auto query = parse_query(params, error);
+  auto query =
+      parse_query(params, {"port", "verdict", "outcome", "limit"}, "/api/v1/closed", error);
   if (!query) return bad_request(error);
-  std::optional<std::string> outcome, verdict;
-  if (auto it = params.find("outcome"); it != params.end()) outcome = it->second;
-  if (auto it = params.find("verdict"); it != params.end()) verdict = it->second;
-  fmt::memory_buffer out;
-  std::size_t count = 0;
+  std::vector<model::ClosedConnection> rows;
+  bool truncated = false;
   {
-    std::lock_guard lock(mutex_);
-    append_json_fragment(out, R"({"closed":[)");
+    std::lock_guard lock(mutex_);  // copied under the lock, rendered after it
     model_.for_each_recent_close([&](const model::ClosedConnection& closed) {
-      const auto& c = closed.connection;
       const auto& k = closed.classification;
-      if (!port_matches(*query, c.tuple) || count >= query->limit) return;
-      if (outcome && model::outcome_name(k.outcome) != *outcome) return;
-      if (verdict && model::verdict_name(k.verdict) != *verdict) return;
-      if (count++) out.push_back(',');
-      append_close_json(out, c, k, clock_.to_epoch_ns(closed.closed_ns), model_.xdp());
+      if (!port_matches(*query, closed.connection.tuple)) return;
+      if ((query->outcome && k.outcome != *query->outcome) ||
+          (query->verdict && k.verdict != *query->verdict))
+        return;
+      if (rows.size() >= query->limit) {
+        truncated = true;
+        return;
+      }
+      rows.push_back(closed);
     });
   }
-  append_json_fragment(out, fmt::format(R"(],"count":{}}})", count));
+  fmt::memory_buffer out;
+  append_json_fragment(out, R"({"closed":[)");
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i) out.push_back(',');
+    append_close_json(out, rows[i].connection, rows[i].classification,
+                      clock_.to_epoch_ns(rows[i].closed_ns), model_.xdp());
+  }
+  append_json_fragment(out,
+                       fmt::format(R"(],"count":{},"truncated":{}}})", rows.size(), truncated));
   return {200, fmt::to_string(out)};
 }
 
@@ -380,7 +541,65 @@ HttpAnswer DaemonApi::healthz() {
     body["connections_capacity"] = model_.table().capacity();
     body["time_wait_tracked"] = model_.time_wait().size();
   }
-  return {attached ? 200 : 503, body.dump()};
+  return {attached ? 200 : 503, dump(body)};
+}
+
+HttpAnswer DaemonApi::handle(std::string_view method, std::string_view path, const Params& params) {
+  struct Route {
+    std::string_view path;
+    HttpAnswer (DaemonApi::*serve)(const Params&);
+  };
+  static constexpr Route kRoutes[] = {
+      {"/metrics", &DaemonApi::metrics},
+      {"/healthz", &DaemonApi::healthz_route},
+      {"/api/v1/connections", &DaemonApi::connections},
+      {"/api/v1/stuck", &DaemonApi::stuck},
+      {"/api/v1/timewait", &DaemonApi::time_wait},
+      {"/api/v1/closed", &DaemonApi::closed},
+  };
+  if (WebUi::serves(path)) {
+    if (method != "GET" && method != "HEAD") {
+      HttpAnswer answer = error_answer(
+          405, fmt::format("{} takes GET or HEAD, not {}", std::string(path), std::string(method)));
+      answer.allow = "GET, HEAD";
+      return answer;
+    }
+    std::string error;
+    auto query = parse_query(params, {"format"}, "the web page", error);
+    if (!query) return bad_request(error);
+    auto format = params.find("format");
+    auto answer = web_.route(path, format == params.end() ? "" : format->second);
+    return answer ? *answer : error_answer(404, "no such page: " + std::string(path));
+  }
+  const Route* route = nullptr;
+  for (const Route& r : kRoutes)
+    if (r.path == path) route = &r;
+  if (!route) {
+    Json endpoints = Json::array({"/", "/conn/<cookie>", "/api/v1/ladder/<cookie>"});
+    for (const Route& r : kRoutes) endpoints.push_back(r.path);
+    return {404, dump(Json{{"error", "no such endpoint: " + std::string(path)},
+                           {"endpoints", std::move(endpoints)}})};
+  }
+  if (method != "GET" && method != "HEAD") {
+    HttpAnswer answer = error_answer(
+        405, fmt::format("{} takes GET or HEAD, not {}", route->path, std::string(method)));
+    answer.allow = "GET, HEAD";
+    return answer;
+  }
+  return (this->*route->serve)(params);
+}
+
+HttpAnswer DaemonApi::metrics(const Params& params) {
+  std::string error;
+  if (!parse_query(params, {}, "/metrics", error)) return bad_request(error);
+  return {200, hooks_.metrics ? hooks_.metrics() : std::string(),
+          "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+HttpAnswer DaemonApi::healthz_route(const Params& params) {
+  std::string error;
+  if (!parse_query(params, {}, "/healthz", error)) return bad_request(error);
+  return healthz();
 }
 
 }  // namespace synfin::outputs

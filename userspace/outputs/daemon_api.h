@@ -4,24 +4,22 @@
 // callbacks, so the API is unit-testable without root.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "model/daemon_model.h"
 #include "model/process.h"
+#include "outputs/http_answer.h"
 #include "outputs/json_lines.h"
+#include "outputs/web_ui.h"
 
 namespace synfin::outputs {
-
-struct HttpAnswer {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-};
 
 struct PortRange {
   uint16_t low = 32768;
@@ -58,14 +56,24 @@ struct DaemonApiHooks {
       resolve_owners;
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
+  std::function<std::string()> metrics;  // the Prometheus exposition
 };
 
 class DaemonApi {
  public:
   DaemonApi(model::DaemonModel& model, std::mutex& model_mutex, DaemonApiHooks hooks, Clock clock);
 
-  // Query parameters by name; unknown ones are ignored, malformed ones answered with 400.
-  using Params = std::unordered_map<std::string, std::string>;
+  // Query parameters as the client sent them, repeats included.
+  using Params = std::multimap<std::string, std::string>;
+  // Lists stop here (also the default): answers stay a few MB at most.
+  static constexpr std::size_t kMaxLimit = 10000;
+
+  // Every request: an unknown path is 404, a known one asked with a method other than GET or
+  // HEAD 405 (Allow: GET, HEAD). One rule for every parameter: one the route does not take,
+  // one given twice or empty, an unknown name for an enumeration (state, verdict, outcome) or
+  // anything but a decimal number in range (port 1-65535, limit 1-kMaxLimit) is 400.
+  HttpAnswer handle(std::string_view method, std::string_view path, const Params& params);
+
   HttpAnswer connections(const Params& params);
   HttpAnswer stuck(const Params& params);
   HttpAnswer time_wait(const Params& params);
@@ -73,10 +81,14 @@ class DaemonApi {
   HttpAnswer healthz();
 
  private:
+  HttpAnswer metrics(const Params& params);
+  HttpAnswer healthz_route(const Params& params);
+
   model::DaemonModel& model_;
   std::mutex& mutex_;
   DaemonApiHooks hooks_;
   Clock clock_;
+  WebUi web_;  // the page at /, /conn/<cookie>, /api/v1/ladder/<cookie>
 };
 
 }  // namespace synfin::outputs

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "model/packet_checks.h"
+#include "outputs/utf8.h"
 
 namespace synfin::outputs {
 
@@ -114,19 +115,28 @@ std::string_view format_address(const model::SocketTuple& tuple, bool local, cha
 
 void append_json_string(fmt::memory_buffer& out, std::string_view text) {
   out.push_back('"');
-  for (char ch : text) {
-    auto byte = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
+  while (!text.empty()) {
+    Utf8Piece piece = next_utf8(text);
+    if (!piece.well_formed) {
+      append(out, "\xef\xbf\xbd");  // U+FFFD for bytes that are not UTF-8
+    } else if (piece.code_point == '"' || piece.code_point == '\\') {
       out.push_back('\\');
-      out.push_back(ch);
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      // comm is arbitrary bytes; \u00XX keeps the line valid JSON whatever they are.
-      append(out, "\\u00");
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0xf]);
+      out.push_back(text[0]);
+    } else if (piece.code_point < 0x20) {
+      // The short escapes where JSON has one, \u00XX otherwise: what nlohmann::json writes.
+      static constexpr std::string_view kShort[] = {"\\b", "\\t", "\\n", "", "\\f", "\\r"};
+      std::size_t index = piece.code_point - 0x08;
+      if (piece.code_point >= 0x08 && piece.code_point <= 0x0d && !kShort[index].empty()) {
+        append(out, kShort[index]);
+      } else {
+        append(out, "\\u00");
+        out.push_back(kHex[piece.code_point >> 4]);
+        out.push_back(kHex[piece.code_point & 0xf]);
+      }
     } else {
-      out.push_back(ch);
+      append(out, text.substr(0, piece.length));
     }
+    text.remove_prefix(piece.length);
   }
   out.push_back('"');
 }

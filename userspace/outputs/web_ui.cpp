@@ -83,7 +83,8 @@ HttpAnswer WebUi::connection_page(std::string_view cookie_text) const {
   std::string body =
       R"(<!doctype html><html lang="en"><head><meta charset="utf-8"><title>synfin: connection )";
   body += std::string(cookie ? fmt::format("{:x}", *cookie) : "?");
-  body += R"(</title><link rel="stylesheet" href="/static/style.css"></head><body><header><h1><a href="/" style="color:inherit">synfin</a></h1></header><main>)";
+  body +=
+      R"(</title><link rel="stylesheet" href="/static/style.css"></head><body><header><h1><a href="/" style="color:inherit">synfin</a></h1></header><main>)";
   if (!found) {
     body += "<p>No live or recently closed connection with that cookie.</p></main></body></html>";
     return {404, body, "text/html; charset=utf-8"};
@@ -103,6 +104,12 @@ HttpAnswer WebUi::connection_page(std::string_view cookie_text) const {
   }
   body += "</pre></main></body></html>";
   return {200, body, "text/html; charset=utf-8"};
+}
+
+bool WebUi::serves(std::string_view path) {
+  for (std::string_view prefix : {"/static/", "/conn/", "/api/v1/ladder/"})
+    if (path.substr(0, prefix.size()) == prefix) return true;
+  return path == "/" || path == "/index.html";
 }
 
 std::optional<HttpAnswer> WebUi::route(std::string_view path, std::string_view format) const {

@@ -10,7 +10,7 @@
 
 #include "model/daemon_model.h"
 #include "model/ladder.h"
-#include "outputs/daemon_api.h"
+#include "outputs/http_answer.h"
 #include "outputs/json_lines.h"
 
 namespace synfin::outputs {
@@ -19,6 +19,8 @@ class WebUi {
  public:
   WebUi(const model::DaemonModel& model, std::mutex& model_mutex, Clock clock);
 
+  // Whether the path is one of the page's (the API routes are the daemon API's).
+  static bool serves(std::string_view path);
   // The answer for a page path, or nullopt when the path is not the web page's.
   std::optional<HttpAnswer> route(std::string_view path, std::string_view format) const;
   // The ladder of a live or recently closed connection and, when local, its peer.

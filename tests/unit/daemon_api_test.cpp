@@ -1,0 +1,258 @@
+// The API's edges: every route x method, one validation rule for every parameter, and names
+// that are not text (any local user chooses its process name) rendered, never refused.
+#include "outputs/daemon_api.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "event_builders.h"
+
+namespace synfin::outputs {
+namespace {
+
+using model::KernelSocket;
+using model::ProcessInfo;
+using S = model::TcpState;
+using testing::Sequence;
+constexpr uint64_t kSecond = 1'000'000'000ull;
+const std::string kReplacement = "\xef\xbf\xbd";  // U+FFFD
+
+class DaemonApiEdgesTest : public ::testing::Test {
+ protected:
+  DaemonApiEdgesTest() : model_({}) {
+    hooks_.monotonic_now_ns = [this] { return now_; };
+    hooks_.snapshot = [this] { return kernel_; };
+    hooks_.resolve_owners = [this](std::span<const uint64_t> inodes) {
+      std::unordered_map<uint64_t, std::vector<ProcessInfo>> out;
+      for (uint64_t inode : inodes)
+        if (auto it = owners_.find(inode); it != owners_.end()) out[inode] = {it->second};
+      return out;
+    };
+    hooks_.port_range = [] { return PortRange{32768, 60999}; };
+    hooks_.health = [] {
+      HealthInputs h;
+      h.programs = {{"on_inet_sock_set_state", true}};
+      return h;
+    };
+    hooks_.metrics = [] { return std::string("synfin_build_info{version=\"test\"} 1\n"); };
+  }
+
+  void apply(const Sequence& sequence) {
+    for (const model::Event& e : sequence.events()) model_.apply(e);
+  }
+  // A server socket in CLOSE_WAIT since t=1 ms, on port 8443; its inode is `inode`.
+  void add_close_wait(uint64_t cookie, uint16_t remote_port, uint64_t inode) {
+    apply(Sequence(cookie, testing::loopback_tuple(8443, remote_port))
+              .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait}));
+    KernelSocket k;
+    k.cookie = cookie;
+    k.inode = inode;
+    k.state = S::CloseWait;
+    kernel_.push_back(k);
+  }
+  DaemonApi api() { return DaemonApi(model_, mutex_, hooks_, {}); }
+
+  model::DaemonModel model_;
+  std::mutex mutex_;
+  DaemonApiHooks hooks_;
+  uint64_t now_ = 100 * kSecond;
+  std::vector<KernelSocket> kernel_;
+  std::unordered_map<uint64_t, ProcessInfo> owners_;
+};
+
+nlohmann::json parse(const HttpAnswer& answer) {
+  return nlohmann::json::parse(answer.body);  // throws on anything that is not JSON
+}
+
+TEST_F(DaemonApiEdgesTest, EveryRouteAndMethod) {
+  const std::string known[] = {"/",
+                               "/static/app.js",
+                               "/static/style.css",
+                               "/metrics",
+                               "/healthz",
+                               "/api/v1/connections",
+                               "/api/v1/stuck",
+                               "/api/v1/timewait",
+                               "/api/v1/closed"};
+  const std::string unknown[] = {"/nope",     "/api/v1",       "/api/v1/connections/",
+                                 "/METRICS",  "/api/v2/stuck", "",
+                                 "/healthz?", "/\xff"};
+  const std::string methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  auto api = this->api();
+  for (const std::string& method : methods) {
+    bool readable = method == "GET" || method == "HEAD";
+    for (const std::string& path : known) {
+      HttpAnswer answer = api.handle(method, path, {});
+      SCOPED_TRACE(method + " " + path);
+      EXPECT_EQ(answer.status, readable ? 200 : 405);
+      if (readable) continue;
+      EXPECT_EQ(answer.allow, "GET, HEAD");
+      EXPECT_EQ(answer.content_type, "application/json");
+      EXPECT_TRUE(parse(answer)["error"].is_string());
+    }
+    // The web page's connection routes: a cookie not known is 404 (JSON), not a crash.
+    for (std::string path : {"/conn/abc", "/api/v1/ladder/abc", "/api/v1/ladder/zz"}) {
+      HttpAnswer answer = api.handle(method, path, {});
+      SCOPED_TRACE(method + " " + path);
+      EXPECT_EQ(answer.status, !readable ? 405 : path.ends_with("zz") ? 400 : 404);
+      if (path.starts_with("/conn/") && readable) continue;  // an HTML page saying so
+      EXPECT_TRUE(parse(answer)["error"].is_string());
+      EXPECT_TRUE(parse(answer)["error"].is_string());
+    }
+    for (const std::string& path : unknown) {
+      HttpAnswer answer = api.handle(method, path, {});
+      SCOPED_TRACE(method + " " + path);
+      EXPECT_EQ(answer.status, 404);
+      EXPECT_TRUE(answer.allow.empty());
+      auto body = parse(answer);
+      EXPECT_TRUE(body["error"].is_string());
+      EXPECT_EQ(body["endpoints"],
+                nlohmann::json::array({"/", "/conn/<cookie>", "/api/v1/ladder/<cookie>", "/metrics",
+                                       "/healthz", "/api/v1/connections", "/api/v1/stuck",
+                                       "/api/v1/timewait", "/api/v1/closed"}));
+    }
+  }
+  EXPECT_EQ(api.handle("GET", "/metrics", {}).content_type,
+            "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(api.handle("GET", "/metrics", {}).body.find("synfin_build_info"), std::string::npos);
+}
+
+TEST_F(DaemonApiEdgesTest, OneRuleForEveryParameter) {
+  struct Case {
+    std::string path;
+    DaemonApi::Params params;
+    int status;
+  };
+  const Case cases[] = {
+      // state: the kernel's names, any case, '-' for '_'
+      {"/api/v1/connections", {{"state", "CLOSE_WAIT"}}, 200},
+      {"/api/v1/connections", {{"state", "close-wait"}}, 200},
+      {"/api/v1/stuck", {{"state", "time_wait"}}, 200},
+      {"/api/v1/connections", {{"state", "BOGUS"}}, 400},
+      {"/api/v1/stuck", {{"state", "\xff"}}, 400},
+      {"/api/v1/stuck", {{"state", ""}}, 400},
+      // verdict and outcome: the same rule as state
+      {"/api/v1/closed", {{"verdict", "invalid"}}, 200},
+      {"/api/v1/closed", {{"verdict", "INCOMPLETE"}}, 200},
+      {"/api/v1/closed", {{"verdict", "bogus"}}, 400},
+      {"/api/v1/closed", {{"verdict", ""}}, 400},
+      {"/api/v1/closed", {{"outcome", "active-close"}}, 200},
+      {"/api/v1/closed", {{"outcome", "listener_closed"}}, 200},
+      {"/api/v1/closed", {{"outcome", "closed"}}, 400},
+      // numbers: decimal digits in range, nothing else
+      {"/api/v1/connections", {{"port", "8443"}}, 200},
+      {"/api/v1/timewait", {{"port", "65535"}}, 200},
+      {"/api/v1/closed", {{"port", "1"}}, 200},
+      {"/api/v1/connections", {{"port", "0"}}, 400},
+      {"/api/v1/connections", {{"port", "65536"}}, 400},
+      {"/api/v1/connections", {{"port", "-1"}}, 400},
+      {"/api/v1/connections", {{"port", "+80"}}, 400},
+      {"/api/v1/connections", {{"port", " 80"}}, 400},
+      {"/api/v1/connections", {{"port", "80x"}}, 400},
+      {"/api/v1/connections", {{"port", "0x50"}}, 400},
+      {"/api/v1/stuck", {{"port", "99999999999999999999999"}}, 400},
+      {"/api/v1/connections", {{"limit", "1"}}, 200},
+      {"/api/v1/closed", {{"limit", "10000"}}, 200},
+      {"/api/v1/timewait", {{"limit", "10001"}}, 400},
+      {"/api/v1/connections", {{"limit", "0"}}, 400},
+      {"/api/v1/connections", {{"limit", "x"}}, 400},
+      {"/api/v1/stuck", {{"limit", "1e3"}}, 400},
+      // a parameter the route does not take, twice, or where none is taken
+      {"/api/v1/timewait", {{"state", "CLOSE_WAIT"}}, 400},
+      {"/api/v1/connections", {{"verdict", "valid"}}, 400},
+      {"/api/v1/connections", {{"prot", "80"}}, 400},
+      {"/api/v1/connections", {{"port", "80"}, {"port", "81"}}, 400},
+      {"/api/v1/closed", {{"verdict", "valid"}, {"verdict", "valid"}}, 400},
+      {"/healthz", {{"verbose", "1"}}, 400},
+      {"/metrics", {{"name", "x"}}, 400},
+      {"/", {{"x", ""}}, 400},
+      // everything together
+      {"/api/v1/closed",
+       {{"port", "80"}, {"verdict", "valid"}, {"outcome", "refused"}, {"limit", "5"}},
+       200},
+      {"/api/v1/connections", {{"state", "LISTEN"}, {"port", "80"}, {"limit", "5"}}, 200},
+  };
+  auto api = this->api();
+  for (const Case& c : cases) {
+    HttpAnswer answer = api.handle("GET", c.path, c.params);
+    std::string query;
+    for (const auto& [name, value] : c.params) query += name + "=" + value + "&";
+    SCOPED_TRACE(c.path + "?" + query);
+    EXPECT_EQ(answer.status, c.status);
+    auto body = parse(answer);
+    if (c.status == 400) {
+      EXPECT_TRUE(body["error"].is_string()) << answer.body;
+    }
+  }
+}
+
+TEST_F(DaemonApiEdgesTest, LimitTruncatesAndSaysSo) {
+  add_close_wait(5, 50000, 0);
+  add_close_wait(6, 50001, 0);
+  auto api = this->api();
+  auto all = parse(api.handle("GET", "/api/v1/connections", {{"port", "8443"}}));
+  EXPECT_EQ(all["count"], 2);
+  EXPECT_EQ(all["truncated"], false);
+  auto one = parse(api.handle("GET", "/api/v1/connections", {{"port", "8443"}, {"limit", "1"}}));
+  EXPECT_EQ(one["count"], 1);
+  EXPECT_EQ(one["truncated"], true);
+  auto stuck = parse(api.handle("GET", "/api/v1/stuck", {{"limit", "1"}}));
+  EXPECT_EQ(stuck["count"], 1);
+  EXPECT_EQ(stuck["truncated"], true);
+}
+
+TEST_F(DaemonApiEdgesTest, ClosedFiltersByVerdictAndOutcome) {
+  apply(Sequence(9, testing::loopback_tuple(40000, 80))
+            .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+            .signal(model::EventKind::Destroyed));
+  auto api = this->api();
+  auto count = [&](DaemonApi::Params params) {
+    return parse(api.handle("GET", "/api/v1/closed", params))["count"].get<int>();
+  };
+  EXPECT_EQ(count({}), 1);
+  EXPECT_EQ(count({{"verdict", "valid"}}), 1);
+  EXPECT_EQ(count({{"verdict", "invalid"}}), 0);
+  EXPECT_EQ(count({{"outcome", "active-close"}}), 1);
+  EXPECT_EQ(count({{"outcome", "refused"}}), 0);
+  EXPECT_EQ(count({{"port", "80"}, {"verdict", "Valid"}, {"outcome", "ACTIVE_CLOSE"}}), 1);
+  EXPECT_EQ(count({{"limit", "1"}}), 1);
+}
+
+TEST_F(DaemonApiEdgesTest, HostileProcessNamesAreRenderedNotRefused) {
+  // Owner from /proc: invalid UTF-8, quotes, a newline, an escape sequence, and a cgroup
+  // path with a byte that is not UTF-8 either.
+  add_close_wait(5, 50000, 777);
+  owners_[777] = {4242, "\xff\"q\\\n\x1b[2J\xc3", "/x\xfe.service"};
+  // Owner from a syscall (the BPF side's comm): the same bytes, cut to the kernel's 15.
+  model::Task task = testing::task(5151, "\xff\"q\\\n\x1b[2J\xc3");
+  apply(Sequence(7, testing::loopback_tuple(9000, 50002))
+            .step(S::Close, S::SynSent, task, true)
+            .steps({S::SynSent, S::Established, S::CloseWait}));
+  const std::string rendered = kReplacement + "\"q\\\n\x1b[2J" + kReplacement;
+  auto api = this->api();
+  for (const char* path : {"/api/v1/connections", "/api/v1/stuck"}) {
+    HttpAnswer answer = api.handle("GET", path, {});
+    SCOPED_TRACE(path);
+    ASSERT_EQ(answer.status, 200);
+    auto body = parse(answer);
+    auto rows = body.contains("stuck") ? body["stuck"] : body["connections"];
+    ASSERT_EQ(rows.size(), 2u);
+    for (const auto& row : rows) {
+      EXPECT_EQ(row["comm"], rendered);
+      if (row["owner_source"] == "proc") {
+        EXPECT_EQ(row["cgroup"], "/x" + kReplacement + ".service");
+      }
+    }
+    EXPECT_EQ(answer.body.find('\n'), std::string::npos);
+    EXPECT_EQ(answer.body.find('\x1b'), std::string::npos);
+  }
+  // Parameters are echoed in errors the same way.
+  HttpAnswer answer = api.handle("GET", "/api/v1/stuck", {{"state", "\xff\n"}});
+  EXPECT_EQ(answer.status, 400);
+  EXPECT_NE(parse(answer)["error"].get<std::string>().find(kReplacement + "\n"), std::string::npos);
+  EXPECT_EQ(api.handle("GET", "/\xff", {}).status, 404);
+}
+
+}  // namespace
+}  // namespace synfin::outputs

@@ -1,0 +1,84 @@
+// Owners through a fake /proc tree: the socket's inode among a process's fd links, and the
+// name exactly as the process set it (a newline inside it included).
+#include "capture/proc_owners.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace synfin::capture {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FakeProc {
+ public:
+  FakeProc() {
+    char pattern[] = "/tmp/synfin-proc-XXXXXX";
+    root_ = ::mkdtemp(pattern);
+  }
+  ~FakeProc() { fs::remove_all(root_); }
+
+  void process(uint32_t pid, const std::string& comm_file, std::initializer_list<uint64_t> inodes) {
+    fs::path dir = root_ / std::to_string(pid);
+    fs::create_directories(dir / "fd");
+    std::ofstream(dir / "comm", std::ios::binary) << comm_file;
+    std::ofstream(dir / "cgroup") << "0::/system.slice/x.service\n";
+    int fd = 3;
+    for (uint64_t inode : inodes)
+      fs::create_symlink("socket:[" + std::to_string(inode) + "]",
+                         dir / "fd" / std::to_string(fd++));
+    fs::create_symlink("/dev/null", dir / "fd" / std::to_string(fd));
+  }
+  std::string root() const { return root_.string(); }
+
+ private:
+  fs::path root_;
+};
+
+TEST(ProcOwnersTest, FindsEveryHolderOfAnInode) {
+  FakeProc proc;
+  proc.process(100, "server\n", {555, 556});
+  proc.process(200, "worker\n", {555});
+  ProcOwners owners(proc.root());
+  uint64_t asked[] = {555, 556, 999, 0};
+  auto found = owners.resolve(asked);
+  ASSERT_EQ(found.count(555), 1u);
+  ASSERT_EQ(found[555].size(), 2u);
+  EXPECT_EQ(found[555][0].pid, 100u);
+  EXPECT_EQ(found[555][1].pid, 200u);
+  EXPECT_EQ(found[556][0].comm, "server");
+  EXPECT_EQ(found[556][0].cgroup, "/system.slice/x.service");
+  EXPECT_EQ(found.count(999), 0u);
+  EXPECT_EQ(found.count(0), 0u);
+}
+
+TEST(ProcOwnersTest, NameIsKeptWholeNewlinesAndBytesIncluded) {
+  FakeProc proc;
+  proc.process(300, std::string("ev\nil\xff\"\x1b", 8) + "\n", {777});
+  ProcOwners owners(proc.root());
+  uint64_t asked[] = {777};
+  auto found = owners.resolve(asked);
+  ASSERT_EQ(found.count(777), 1u);
+  EXPECT_EQ(found[777][0].comm, std::string("ev\nil\xff\"\x1b", 8));
+}
+
+TEST(ProcOwnersTest, ANewInodeIsFoundAfterTheFirstScan) {
+  FakeProc proc;
+  proc.process(100, "server\n", {555});
+  ProcOwners owners(proc.root());
+  uint64_t first[] = {555};
+  EXPECT_EQ(owners.resolve(first).count(555), 1u);
+  proc.process(400, "late\n", {888});  // accepted after the first scan
+  uint64_t second[] = {555, 888};
+  auto found = owners.resolve(second);
+  ASSERT_EQ(found.count(888), 1u);
+  EXPECT_EQ(found[888][0].comm, "late");
+}
+
+}  // namespace
+}  // namespace synfin::capture

@@ -1,0 +1,14 @@
+#pragma once
+// What every route of the daemon's HTTP endpoint returns: a status and a body.
+#include <string>
+
+namespace synfin::outputs {
+
+struct HttpAnswer {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::string allow;  // the Allow header of a 405
+};
+
+}  // namespace synfin::outputs

@@ -20,7 +20,7 @@ fi
 packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
           libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libxdp-dev libgtest-dev
           libcap-ng-dev python3 python3-yaml yamllint iproute2 util-linux prometheus systemd
-          xdp-tools python3-scapy tshark)
+          xdp-tools python3-scapy tshark chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -8,6 +8,7 @@ import sys
 import time
 
 from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, kill_all,
+                     simultaneous_close,
                      require_privileges, run_main, run_pair)
 
 CLIENT_ACTIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
@@ -64,41 +65,8 @@ def two_peers(synfin, mode, port, family, server_states, server_outcome, client_
 
 def scenario_simultaneous(synfin, family, port):
     with NetnsPair() as net:
-        b_addr = net.addr[family][1]
         trace = Trace(synfin)
-        server = Peer("server", "simultaneous", port, family, name="sf-server", netns=net.b,
-                      bind=b_addr, cpu=0)
-        client = None
-        try:
-            server.expect("ready")
-            client = Peer("client", "simultaneous", port, family, name="sf-client", netns=net.a,
-                          host=b_addr, cpu=0)
-            client.expect("connected")
-            server.expect("accepted")
-            # Both FINs are held back by the cut link (both ends down, so both sides fail the
-            # same way and probe on the same backoff schedule). Each backoff step rounds the
-            # two probe timers up to the same coarse timer-wheel bucket, so after three steps
-            # they fire in the same tick, and with both owners pinned to one CPU the timers
-            # run in one batch before either FIN is received: the FINs cross in flight.
-            # (With one end down the sides back off differently and never cross.)
-            for ns, dev in ((net.a, net.veth_a), (net.b, net.veth_b)):
-                net.link(ns, dev, "down")
-            for peer in (client, server):
-                peer.tell("shutdown")
-            for peer in (client, server):
-                peer.expect("ok")
-            time.sleep(1.6)
-            for ns, dev in ((net.a, net.veth_a), (net.b, net.veth_b)):
-                net.link(ns, dev, "up")
-            net.pin_neighbours()  # admin down flushed them
-            for ns in (net.a, net.b):
-                wait_for_time_wait(ns, port)
-            for peer in (client, server):
-                peer.tell("close")
-                peer.expect("ok")
-            client.expect("done")
-        finally:
-            kill_all(client, server)
+        server, client = simultaneous_close(net, port, family)
         events = trace.stop()
     s = expect_side(events, port, "server", ["LISTEN", "SYN_RECV"] + SIMULTANEOUS,
                     "simultaneous_close", server.pid, "sf-server")
@@ -106,17 +74,6 @@ def scenario_simultaneous(synfin, family, port):
                     "simultaneous_close", client.pid, "sf-client")
     expect_transitions_consistent(events, s)
     expect_transitions_consistent(events, c)
-
-
-def wait_for_time_wait(netns, port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = subprocess.run(["ip", "netns", "exec", netns, "ss", "-tanH", "state", "time-wait"],
-                             capture_output=True, text=True).stdout
-        if f":{port}" in out:
-            return
-        time.sleep(0.1)
-    raise Failure(f"no TIME_WAIT socket for port {port} in {netns}")
 
 
 def scenario_refused(synfin, family, port):

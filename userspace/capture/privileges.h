@@ -15,7 +15,9 @@ namespace synfin::capture {
 //   CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH  naming the owners of other users' sockets through
 //                                        their mode-0500 /proc/PID/fd (as `ss -p` does)
 //   CAP_NET_ADMIN                        detaching XDP programs from interfaces at exit
-Status keep_only_runtime_capabilities();
+//   CAP_SYS_ADMIN (xdp_dispatcher only)  detaching from libxdp's dispatcher, which reads the
+//                                        programs sharing it by id
+Status keep_only_runtime_capabilities(bool xdp_dispatcher = false);
 
 // The same for any set (capability numbers from <linux/capability.h>): every other one leaves
 // the effective, permitted, inheritable and ambient sets, and the bounding set when the

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
 #include <cerrno>
@@ -215,6 +216,8 @@ Status XdpProgram::attach_to(XdpInterface& interface, XdpMode mode) {
       xdp_multiprog* multiprog = xdp_multiprog__get_from_ifindex(interface.ifindex);
       if (!libxdp_get_error(multiprog) && multiprog) {
         interface.dispatcher = !xdp_multiprog__is_legacy(multiprog);
+        xdp_program* main = xdp_multiprog__main_prog(multiprog);
+        interface.attached_id = main ? xdp_program__id(main) : 0;
         xdp_multiprog__close(multiprog);
       }
       return Ok{};
@@ -236,7 +239,17 @@ void XdpProgram::detach_all() {
   for (XdpInterface& interface : interfaces_) {
     if (!interface.attached) continue;
     xdp_attach_mode mode = interface.mode == "native" ? XDP_MODE_NATIVE : XDP_MODE_SKB;
-    int err = xdp_program__detach(program_, interface.ifindex, mode, 0);
+    int err = 0;
+    if (interface.dispatcher) {
+      err = xdp_program__detach(program_, interface.ifindex, mode, 0);
+    } else {
+      // Attached directly: netlink with our own descriptor, which needs only CAP_NET_ADMIN
+      // (the daemon has dropped the rest by now) and removes nothing but our program.
+      LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(program_));
+      uint32_t flags = XDP_FLAGS_REPLACE |
+                       (mode == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+      err = bpf_xdp_detach(interface.ifindex, flags, &opts);
+    }
     if (err)
       std::fprintf(stderr, "synfin: warning: detaching XDP from %s failed: %s\n",
                    interface.name.c_str(), xdp_error_text(err).c_str());
@@ -267,24 +280,20 @@ std::vector<XdpCounters> XdpProgram::counters() const {
 
 std::vector<XdpInterface> XdpProgram::interfaces() const {
   std::vector<XdpInterface> out = interfaces_;
-  uint32_t id = program_ ? xdp_program__id(program_) : 0;
   for (XdpInterface& interface : out) {
-    bool found = false;
-    xdp_multiprog* multiprog = xdp_multiprog__get_from_ifindex(interface.ifindex);
-    if (!libxdp_get_error(multiprog) && multiprog) {
-      if (xdp_multiprog__is_legacy(multiprog)) {
-        xdp_program* main = xdp_multiprog__main_prog(multiprog);
-        found = main && xdp_program__id(main) == id;
-      } else {
-        for (xdp_program* p = xdp_multiprog__next_prog(nullptr, multiprog); p;
-             p = xdp_multiprog__next_prog(p, multiprog))
-          if (xdp_program__id(p) == id) found = true;
-      }
-      xdp_multiprog__close(multiprog);
-    }
-    interface.attached = interface.attached && found;
+    uint32_t running = 0;
+    int flags = interface.mode == "native" ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+    bool still = bpf_xdp_query_id(interface.ifindex, flags, &running) == 0 &&
+                 running == interface.attached_id && running != 0;
+    interface.attached = interface.attached && still;
   }
   return out;
+}
+
+bool XdpProgram::uses_dispatcher() const {
+  for (const XdpInterface& interface : interfaces_)
+    if (interface.dispatcher) return true;
+  return false;
 }
 
 Result<std::unique_ptr<XdpTestRun>> XdpTestRun::load() {

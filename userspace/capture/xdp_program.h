@@ -39,6 +39,7 @@ struct XdpInterface {
   // directly where the kernel cannot run the dispatcher (it needs freplace programs, which
   // use the same trampolines as fentry); directly, synfin still never replaces a program.
   bool dispatcher = false;
+  uint32_t attached_id = 0;  // what the interface runs: synfin's program, or the dispatcher
 };
 
 class XdpProgram {
@@ -53,8 +54,12 @@ class XdpProgram {
   int ring_buffer_fd() const;
   // Counters per attached interface (same order as interfaces()), summed over CPUs.
   std::vector<XdpCounters> counters() const;
-  // Whether each interface still runs the program (asks the kernel); for /healthz.
+  // Whether each interface still runs the program (asks the kernel through netlink, which
+  // needs no capability); for /healthz.
   std::vector<XdpInterface> interfaces() const;
+  // Whether any interface shares a dispatcher: detaching from one then needs CAP_SYS_ADMIN
+  // (libxdp reads the other programs by id), not only CAP_NET_ADMIN.
+  bool uses_dispatcher() const;
 
  private:
   XdpProgram() = default;

@@ -115,7 +115,8 @@ class Daemon {
                  "synfin: warning: --listen {} is reachable from other hosts: the API is "
                  "unauthenticated and shows every connection and its owner; prefer 127.0.0.1\n",
                  options_.listen);
-    if (auto dropped = capture::keep_only_runtime_capabilities(); !dropped)
+    bool xdp_dispatcher = session_->xdp() && session_->xdp()->uses_dispatcher();
+    if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher); !dropped)
       return fail(dropped.error().message);
     server_->serve();
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",

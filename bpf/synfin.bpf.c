@@ -119,6 +119,7 @@ static __always_inline void read_event_endpoints(struct synfin_event *e,
 						 const struct sock_common *skc)
 {
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
+	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 }
 
 /* The one way a record enters the ring: reserve, zeroed whole (a field added to the ABI
@@ -202,7 +203,6 @@ static __always_inline void read_socket_counters(struct synfin_event *e, const s
 	e->snd_una = BPF_CORE_READ(tp, snd_una);
 	e->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
 	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
-	e->write_seq = BPF_CORE_READ(tp, write_seq);
 	e->flags |= SYNFIN_FLAG_SEQ_VALID;
 }
 

@@ -79,7 +79,7 @@ struct synfin_event {
 	__u32 snd_una;
 	__u32 snd_nxt;
 	__u32 rcv_nxt;
-	__u32 write_seq;
+	__u32 netns; /* inode of the socket's network namespace (as /proc/PID/ns/net) */
 	__u64 bytes_sent; /* tells a CLOSE_WAIT socket that keeps sending from an idle one */
 };
 

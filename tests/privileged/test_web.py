@@ -87,7 +87,6 @@ def main():
             mine = [r for r in rows if r and r[0] == "CLOSE_WAIT" and f":{PORTS['stuck']}" in r[2]]
             check(len(mine) == 1, f"stuck CLOSE_WAIT not in the page's table: {rows}")
             check(mine[0][4] == f"sf-leaky [{leaky.pid}]", f"owner cell {mine[0][4]!r}")
-            screenshot(base + "/", os.path.join(artifacts, "synfin-page.png"))
 
             run_pair("client_first", PORTS["client_first"])
             run_pair("server_first", PORTS["server_first"])
@@ -114,6 +113,7 @@ def main():
                 if scenario == "simultaneous":
                     screenshot(f"{base}/conn/{closes[0]['conn']}",
                                os.path.join(artifacts, "synfin-ladder-simultaneous.png"))
+            screenshot(base + "/", os.path.join(artifacts, "synfin-page.png"))
             text = daemon.get_text(f"/api/v1/ladder/{closes[0]['conn']}?format=text")
             check("CLOSING" in text and "simultaneous close" in text, f"text ladder: {text}")
             print(f"stuck row with its owner; {ladders} ladders equal to trace's close lines")

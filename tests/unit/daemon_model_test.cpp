@@ -77,6 +77,24 @@ TEST(DaemonModelTest, ReconcileSeedsFindsAndLoses) {
   EXPECT_EQ(model.aggregates().closed_by_verdict[static_cast<int>(Verdict::Incomplete)], 1u);
 }
 
+// The snapshot walks the daemon's own network namespace; tracepoints see every namespace. A
+// socket of another namespace is never missing from a walk that could not list it.
+TEST(DaemonModelTest, ReconcileLeavesOtherNamespacesAlone) {
+  DaemonModelConfig config;
+  config.netns = 4026531840u;
+  DaemonModel model(config);
+  auto own = testing::loopback_tuple(40000, 80);
+  own.netns = config.netns;
+  auto container = testing::loopback_tuple(40001, 80);
+  container.netns = 4026532999u;
+  apply_all(model, Sequence(1, own).steps({S::Close, S::SynSent, S::Established}));
+  apply_all(model, Sequence(2, container).steps({S::Close, S::SynSent, S::Established}));
+  model.reconcile(std::vector<KernelSocket>{}, 10 * kSecond, 11 * kSecond);
+  EXPECT_EQ(model.table().find(1), nullptr);  // own namespace, not listed: lost
+  EXPECT_NE(model.table().find(2), nullptr);  // another namespace: still tracked
+  EXPECT_EQ(model.live_drift().lost, 1u);
+}
+
 TEST(DaemonModelTest, SocketDestroyedDuringTheWalkIsNotResurrected) {
   DaemonModel model({});
   auto s = Sequence(1, testing::loopback_tuple(40000, 80))

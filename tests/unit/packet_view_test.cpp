@@ -59,7 +59,7 @@ Event step(uint64_t ts, uint64_t cookie, const SocketTuple& tuple, TcpState from
   e.tuple = tuple;
   e.from = from;
   e.to = to;
-  e.sequence = {true, snd_una, snd_una, rcv_nxt, snd_una};
+  e.sequence = {true, snd_una, snd_una, rcv_nxt};
   return e;
 }
 

@@ -53,7 +53,8 @@ TEST(TimeWaitTrackerTest, ReconciliationAddsRemovesAndTakesTheKernelsTimer) {
   tracker.enter(3, towards(80, 40003), 12 * kSecond);  // inferred after the snapshot began
   std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 5 * kSecond),
                                       kernel_time_wait(4, towards(80, 40004), 7 * kSecond)};
-  ReconcileDrift drift = tracker.reconcile(kernel, 10 * kSecond, 11 * kSecond);
+  ReconcileDrift drift = tracker.reconcile(kernel, 10 * kSecond, 11 * kSecond,
+                                           [](const SocketTuple&) { return true; });
   EXPECT_EQ(drift.added, 1u);
   EXPECT_EQ(drift.removed, 1u);
   EXPECT_EQ(tracker.size(), 3u);

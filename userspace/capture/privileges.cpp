@@ -46,8 +46,8 @@ bool held_descriptors_need_cap_bpf() {
 Status keep_only_runtime_capabilities(bool xdp_dispatcher) {
   // CAP_SYS_ADMIN stands in for CAP_BPF where it is kept (it implies it for bpf()).
   if (xdp_dispatcher)
-    return keep_only_capabilities({CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN,
-                                   CAP_SYS_ADMIN});
+    return keep_only_capabilities(
+        {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_ADMIN});
   if (held_descriptors_need_cap_bpf())
     return keep_only_capabilities({CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_BPF});
   return keep_only_capabilities({CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN});

@@ -2,11 +2,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
 #include <cerrno>
@@ -246,8 +246,8 @@ void XdpProgram::detach_all() {
       // Attached directly: netlink with our own descriptor, which needs only CAP_NET_ADMIN
       // (the daemon has dropped the rest by now) and removes nothing but our program.
       LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(program_));
-      uint32_t flags = XDP_FLAGS_REPLACE |
-                       (mode == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+      uint32_t flags =
+          XDP_FLAGS_REPLACE | (mode == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
       err = bpf_xdp_detach(interface.ifindex, flags, &opts);
     }
     if (err)

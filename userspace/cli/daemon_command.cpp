@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <memory>
@@ -44,6 +46,12 @@ outputs::PortRange read_port_range() {
   return range;
 }
 
+// The namespace the socket-table iterator walks: the daemon's own.
+uint32_t own_network_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
 std::vector<model::KernelSocket> decode_snapshot(const std::vector<synfin_socket_record>& rows) {
   std::vector<model::KernelSocket> sockets;
   sockets.reserve(rows.size());
@@ -63,6 +71,7 @@ class Daemon {
     config.metrics_ports = options_.metrics_ports;
     config.packet_view = options_.capture.packet_view();
     config.xdp = !options_.capture.xdp_interfaces.empty();
+    config.netns = own_network_namespace();
     for (const auto& text : options_.stuck_thresholds)
       if (auto error = config.stuck.set_from_text(text))
         return report_error(fmt::format("--stuck-threshold {}: {}", text, *error), 2);

@@ -134,13 +134,14 @@ std::optional<model::Event> Decoder::decode_socket_event(std::span<const std::by
   std::memcpy(event.tuple.remote.address.data(), raw.daddr, sizeof(raw.daddr));
   event.tuple.local.port = raw.sport;
   event.tuple.remote.port = raw.dport;
+  event.tuple.netns = raw.netns;
   event.task.pid = raw.tgid;
   std::memcpy(event.task.comm.data(), raw.comm, sizeof(raw.comm));
   event.task.comm.back() = '\0';
   event.task_is_owner = (raw.flags & SYNFIN_FLAG_TASK_IS_OWNER) != 0;
   event.bytes_sent = raw.bytes_sent;
   if (raw.flags & SYNFIN_FLAG_SEQ_VALID)
-    event.sequence = {true, raw.snd_una, raw.snd_nxt, raw.rcv_nxt, raw.write_seq};
+    event.sequence = {true, raw.snd_una, raw.snd_nxt, raw.rcv_nxt};
   return event;
 }
 

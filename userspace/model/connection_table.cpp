@@ -26,6 +26,7 @@ bool is_birth(TcpState from, TcpState to) {
 // remote end is filled in only after its first step: keep the most recent complete ends.
 void merge_tuple(SocketTuple& kept, const SocketTuple& seen) {
   kept.family = seen.family;
+  if (seen.netns != 0) kept.netns = seen.netns;
   if (seen.local.port != 0) kept.local = seen.local;
   if (seen.remote.port != 0) kept.remote = seen.remote;
 }

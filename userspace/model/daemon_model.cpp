@@ -114,7 +114,7 @@ void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) 
     }
   }
   // Inferred entries can only be newer than the snapshot here: nothing is dropped.
-  time_wait_.reconcile(time_wait, 0, end_ns);
+  time_wait_.reconcile(time_wait, 0, end_ns, [](const SocketTuple&) { return true; });
 }
 
 void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
@@ -141,16 +141,23 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
   std::vector<uint64_t> gone;
   table_.for_each([&](const Connection& c) {
     if (c.state == TcpState::Close || live.count(c.cookie)) return;
+    if (!in_snapshot_namespace(c.tuple)) return;  // the walk never lists it
     uint64_t last_change = c.state_entered_ns ? c.state_entered_ns : c.first_seen_ns;
     if (last_change < start_ns) gone.push_back(c.cookie);
   });
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
   live_drift_.lost += gone.size();
   std::erase_if(recently_closed_, [&](const auto& entry) { return entry.second < start_ns; });
-  ReconcileDrift drift = time_wait_.reconcile(time_wait, start_ns, now_ns);
+  ReconcileDrift drift = time_wait_.reconcile(
+      time_wait, start_ns, now_ns,
+      [this](const SocketTuple& tuple) { return in_snapshot_namespace(tuple); });
   time_wait_drift_.added += drift.added;
   time_wait_drift_.removed += drift.removed;
   ++reconciliations_;
+}
+
+bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {
+  return config_.netns == 0 || tuple.netns == 0 || tuple.netns == config_.netns;
 }
 
 void DaemonModel::tick(uint64_t now_ns) {

@@ -40,6 +40,9 @@ struct DaemonModelConfig {
   std::vector<uint16_t> metrics_ports;  // bounded by the caller
   PacketViewConfig packet_view;
   bool xdp = false;  // XDP on: closes carry anomalies and packet timings
+  // The namespace whose socket table snapshots list (the daemon's own); sockets of other
+  // namespaces are tracked from their events alone. 0: every socket is in it.
+  uint32_t netns = 0;
 };
 
 class DaemonModel final : public ConnectionObserver {
@@ -82,6 +85,8 @@ class DaemonModel final : public ConnectionObserver {
   void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) override;
 
  private:
+  bool in_snapshot_namespace(const SocketTuple& tuple) const;
+
   DaemonModelConfig config_;
   ConnectionTable table_;
   TimeWaitTracker time_wait_;

@@ -23,6 +23,9 @@ struct SocketTuple {
   AddressFamily family = AddressFamily::IPv4;
   Endpoint local;
   Endpoint remote;
+  // Network namespace (inode) of the socket; 0 when unknown. The daemon's view of the kernel's
+  // socket table covers its own namespace only; tracepoints see every namespace.
+  uint32_t netns = 0;
 };
 
 struct Task {
@@ -50,7 +53,6 @@ struct SocketSequence {
   uint32_t snd_una = 0;
   uint32_t snd_nxt = 0;
   uint32_t rcv_nxt = 0;
-  uint32_t write_seq = 0;
 };
 
 // A handshake or teardown packet XDP saw arrive (EventKind::Packet). The event's tuple is

@@ -56,7 +56,8 @@ std::size_t TimeWaitTracker::expire(uint64_t now_ns) {
 }
 
 ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
-                                          uint64_t snapshot_start_ns, uint64_t now_ns) {
+                                          uint64_t snapshot_start_ns, uint64_t now_ns,
+                                          const std::function<bool(const SocketTuple&)>& listed) {
   ReconcileDrift drift;
   std::unordered_set<uint64_t> in_kernel;
   in_kernel.reserve(kernel.size());
@@ -74,7 +75,8 @@ ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
   }
   for (auto it = entries_.begin(); it != entries_.end();) {
     auto next = std::next(it);
-    if (!in_kernel.count(it->first) && it->second.entered_ns < snapshot_start_ns) {
+    if (!in_kernel.count(it->first) && it->second.entered_ns < snapshot_start_ns &&
+        listed(it->second.tuple)) {
       ++drift.removed;
       remove(it);
     }

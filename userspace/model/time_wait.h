@@ -4,6 +4,7 @@
 // reconciliation against the kernel's socket table corrects whatever inference missed.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory_resource>
 #include <span>
 #include <unordered_map>
@@ -49,8 +50,10 @@ class TimeWaitTracker {
   std::size_t expire(uint64_t now_ns);
   // `kernel` holds the TIME_WAIT sockets of a snapshot that began at snapshot_start_ns.
   // Entries inferred after it began are kept: the snapshot could not have seen them.
+  // `listed` says whether the snapshot can list an entry at all (its network namespace);
+  // entries it cannot are left alone.
   ReconcileDrift reconcile(std::span<const KernelSocket> kernel, uint64_t snapshot_start_ns,
-                           uint64_t now_ns);
+                           uint64_t now_ns, const std::function<bool(const SocketTuple&)>& listed);
 
   std::size_t size() const { return entries_.size(); }
   const std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash>& per_peer() const {

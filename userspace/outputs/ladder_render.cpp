@@ -152,19 +152,25 @@ std::string render_ladder_svg(const model::Ladder& ladder, const Clock& clock) {
       R"(<svg xmlns="http://www.w3.org/2000/svg" class="ladder" viewBox="0 0 {} {}" width="{}" height="{}" font-family="monospace" font-size="13">)",
       kWidth, height, kWidth, height));
   add(R"(<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#222"/></marker></defs>)");
-  add(fmt::format(R"(<text x="20" y="24" font-size="15" class="story">{}</text>)",
-                  xml_escape(ladder.story())));
+  // One line per end: the story of each, in the words TCP is taught with.
+  std::string story = ladder.story();
+  std::size_t split = story.find("; ");
+  add(fmt::format(R"(<text x="20" y="22" font-size="14" class="story">{}</text>)",
+                  xml_escape(story.substr(0, split))));
+  if (split != std::string::npos)
+    add(fmt::format(R"(<text x="20" y="40" font-size="14" class="story">{}</text>)",
+                    xml_escape(story.substr(split + 2))));
   std::string verdicts = "verdict: " + verdict_text(ladder.ends[0]);
   if (ladder.peer_is_local()) verdicts += "; peer: " + verdict_text(ladder.ends[1]);
   bool troubled = anomalies_text(ladder) != "none" ||
                   std::any_of(ladder.ends.begin(), ladder.ends.end(), [](const auto& e) {
                     return e.classification && e.classification->verdict == model::Verdict::Invalid;
                   });
-  add(fmt::format(R"(<text x="20" y="46" class="verdict" fill="{}">{} · anomalies: {}</text>)",
+  add(fmt::format(R"(<text x="20" y="60" class="verdict" fill="{}">{} · anomalies: {}</text>)",
                   troubled ? "#b00020" : "#205020", xml_escape(verdicts),
                   xml_escape(anomalies_text(ladder))));
   if (first)
-    add(fmt::format(R"(<text x="20" y="66" fill="#555">start {} Unix ns; times in ms</text>)",
+    add(fmt::format(R"(<text x="20" y="78" fill="#555">start {} Unix ns; times in ms</text>)",
                     clock.to_epoch_ns(first)));
   for (int end = 0; end < 2; ++end) {
     int x = end == 0 ? kLeft : kRight;

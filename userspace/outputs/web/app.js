@@ -128,7 +128,8 @@ async function refreshClosed() {
     cell(tr, r.states.join(" → "), "states");
     cell(tr, r.outcome.replaceAll("_", " "));
     cell(tr, r.verdict + (r.reason ? " (" + r.reason + ")" : ""), r.verdict === "invalid" ? "invalid" : "");
-    cell(tr, r.anomalies && r.anomalies.length ? r.anomalies.join(", ") : null, "anomaly");
+    const anomalies = r.anomalies && r.anomalies.length ? r.anomalies.join(", ") : null;
+    cell(tr, anomalies, anomalies ? "anomaly" : "");
     cell(tr, owner(r), "owner");
   });
 }

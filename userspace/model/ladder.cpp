@@ -85,10 +85,12 @@ void add_arrows(Ladder& ladder, int me) {
           entered(c, closing,
                   closing == TcpState::Established ? TcpState::FinWait1 : TcpState::LastAck),
           me, "FIN");
-  if (!has(f, PacketFacts::kPeerFin)) {
+  // A FIN received is drawn from this end's steps only when the peer is not local: otherwise
+  // the peer's own step that sent it already drew it.
+  if (!has(f, PacketFacts::kPeerFin) && !peer) {
     arrows.inferred(entered(c, TcpState::Established, TcpState::CloseWait), other, "FIN");
     arrows.inferred(entered(c, TcpState::FinWait1, TcpState::Closing), other, "FIN");
-    if (!peer) arrows.inferred(entered(c, TcpState::FinWait2, TcpState::Close), other, "FIN");
+    arrows.inferred(entered(c, TcpState::FinWait2, TcpState::Close), other, "FIN");
   }
   arrows.inferred(entered(c, TcpState::FinWait1, TcpState::FinWait2), other, "ACK of FIN");
   arrows.inferred(entered(c, TcpState::LastAck, TcpState::Close), other, "ACK of FIN");
@@ -103,17 +105,23 @@ void add_arrows(Ladder& ladder, int me) {
   }
 }
 
-std::string end_story(const LadderEnd& end) {
+std::string end_story(const Ladder& ladder, int index) {
+  const LadderEnd& end = ladder.ends[index];
   const Connection& c = end.connection;
   if (!end.classification) return "still open, in " + std::string(state_name(c.state));
   switch (end.classification->outcome) {
     case Outcome::ActiveClose:
       return "active close (FIN first), then TIME_WAIT";
     case Outcome::PassiveClose: {
-      uint64_t in = entered(c, TcpState::Established, TcpState::CloseWait);
-      uint64_t out = entered(c, TcpState::CloseWait, TcpState::LastAck);
-      if (in && out && out - in < 1'000'000)
-        return "passive close, three-way: our FIN went with the ACK of the peer's FIN";
+      // Three-way when the closer's FIN was acknowledged only by our own FIN: the closer left
+      // FIN_WAIT1 after we entered LAST_ACK. Only a local peer shows it.
+      if (ladder.peer_is_local()) {
+        const Connection& closer = ladder.ends[1 - index].connection;
+        uint64_t acked = entered(closer, TcpState::FinWait1, TcpState::FinWait2);
+        uint64_t our_fin = entered(c, TcpState::CloseWait, TcpState::LastAck);
+        if (acked && our_fin && acked >= our_fin)
+          return "passive close, three-way: our FIN carried the ACK of the peer's FIN";
+      }
       return "passive close (the peer's FIN first; CLOSE_WAIT until close())";
     }
     case Outcome::SimultaneousClose:
@@ -184,9 +192,9 @@ uint64_t Ladder::first_ns() const {
 }
 
 std::string Ladder::story() const {
-  std::string text = std::string(role_name(ends[0].connection.role)) + ": " + end_story(ends[0]);
+  std::string text = std::string(role_name(ends[0].connection.role)) + ": " + end_story(*this, 0);
   if (peer_is_local())
-    text += "; " + std::string(role_name(ends[1].connection.role)) + ": " + end_story(ends[1]);
+    text += "; " + std::string(role_name(ends[1].connection.role)) + ": " + end_story(*this, 1);
   return text;
 }
 

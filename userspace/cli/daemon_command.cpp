@@ -73,8 +73,8 @@ class Daemon {
     config.xdp = !options_.capture.xdp_interfaces.empty();
     config.netns = own_network_namespace();
     for (const auto& text : options_.stuck_thresholds)
-      if (auto error = config.stuck.set_from_text(text))
-        return report_error(fmt::format("--stuck-threshold {}: {}", text, *error), 2);
+      if (auto set = config.stuck.set_from_text(text); !set)
+        return report_error(fmt::format("--stuck-threshold {}: {}", text, set.error().message), 2);
     if (options_.metrics_ports.size() > kMaxMetricsPorts)
       return report_error(fmt::format("at most {} --metrics-port values", kMaxMetricsPorts), 2);
     auto listen = outputs::parse_listen_address(options_.listen);

@@ -21,20 +21,20 @@ StuckThresholds StuckThresholds::defaults() {
   return t;
 }
 
-std::optional<std::string> StuckThresholds::set_from_text(const std::string& text) {
+Status StuckThresholds::set_from_text(const std::string& text) {
   auto equals = text.find('=');
-  if (equals == std::string::npos) return "expected STATE=SECONDS, e.g. CLOSE_WAIT=30";
+  if (equals == std::string::npos) return Error{"expected STATE=SECONDS, e.g. CLOSE_WAIT=30"};
   auto state = parse_state(text.substr(0, equals));
   if (!state || *state == TcpState::TimeWait || *state == TcpState::NewSynRecv ||
       *state == TcpState::Unknown)
-    return "unknown or untracked state '" + text.substr(0, equals) + "'";
+    return Error{"unknown or untracked state '" + text.substr(0, equals) + "'"};
   double seconds = 0;
   std::string number = text.substr(equals + 1);
   auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), seconds);
   if (error != std::errc() || end != number.data() + number.size() || seconds < 0)
-    return "threshold '" + number + "' is not a number of seconds";
+    return Error{"threshold '" + number + "' is not a number of seconds"};
   ns[index_of(*state)] = static_cast<uint64_t>(seconds * 1e9);
-  return std::nullopt;
+  return Ok{};
 }
 
 StuckSocket age_of(const Connection& c, uint64_t now_ns) {

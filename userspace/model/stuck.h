@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "model/connection_table.h"
 
 namespace synfin::model {
@@ -18,7 +19,7 @@ struct StuckThresholds {
   static StuckThresholds defaults();
   uint64_t for_state(TcpState state) const { return ns[index_of(state)]; }
   // "CLOSE_WAIT=30" → sets one threshold; error text when malformed.
-  std::optional<std::string> set_from_text(const std::string& text);
+  Status set_from_text(const std::string& text);
 };
 
 struct StuckSocket {

@@ -414,9 +414,12 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
         j.number("send_queue_bytes", k->second.send_queue_bytes);
         j.number("inode", k->second.inode);
         // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
-        bool sending =
-            r.bytes_known_at_state_entry && k->second.bytes_sent > r.bytes_sent_at_state_entry;
-        j.string("activity", sending ? "sending" : "idle");
+        // Unknown for a socket found at start: what it sent before is not known.
+        if (!r.bytes_known_at_state_entry)
+          j.string("activity", "unknown");
+        else
+          j.string("activity",
+                   k->second.bytes_sent > r.bytes_sent_at_state_entry ? "sending" : "idle");
       } else {
         j.null("recv_queue_bytes");
         j.null("send_queue_bytes");

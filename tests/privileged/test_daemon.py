@@ -164,7 +164,7 @@ def scenario_snapshot(synfin):
         deadline = time.monotonic() + 10
         closed = []
         while time.monotonic() < deadline:
-            closed = [c for c in daemon.get(f"/api/v1/closed?port={port}&limit=100000")["closed"]
+            closed = [c for c in daemon.get(f"/api/v1/closed?port={port}&limit=10000")["closed"]
                       if c["role"] != "listener"]
             if len(closed) >= total + established:
                 break

@@ -133,7 +133,7 @@ def main():
             time.sleep(3)  # three more scrapes: the count must have settled, not overshot
             settled = prom.scalar(closed)
             if settled != before + 2 * n:  # name the strays before failing
-                for c in daemon.get("/api/v1/closed?limit=100000")["closed"]:
+                for c in daemon.get("/api/v1/closed?limit=10000")["closed"]:
                     if port not in (c["sport"], c["dport"]) and c["role"] != "listener":
                         print("unexpected close:", json.dumps(c)[:400])
             check(after == before + 2 * n and settled == after,

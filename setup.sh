@@ -2,6 +2,8 @@
 # synfin set-up on Debian 12: installs what synfin needs, builds it, then
 #   sudo ./setup.sh daemon   starts `synfin daemon` with defaults (metrics on 127.0.0.1:9847)
 #   sudo ./setup.sh test     runs the whole test suite (unit + privileged tiers) through ctest
+#   sudo ./setup.sh test --sanitize   first runs the unit and privileged tiers of an
+#                            ASan+UBSan build (build-sanitize/), then the whole suite as above
 # Extra arguments after `daemon` are passed to it, e.g. sudo ./setup.sh daemon --xdp eth0
 # (xdp-tools, python3-scapy and tshark are for the tests: XDP status, crafted packets, captures)
 set -euo pipefail
@@ -10,8 +12,12 @@ cd "$(dirname "$0")"
 mode="${1:-}"
 case "$mode" in
   daemon|test) shift ;;
-  *) echo "usage: sudo $0 daemon|test" >&2; exit 2 ;;
+  *) echo "usage: sudo $0 daemon [ARGS...] | test [--sanitize]" >&2; exit 2 ;;
 esac
+sanitize=no
+if [ "$mode" = test ] && [ "${1:-}" = --sanitize ]; then
+  sanitize=yes
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: run as root (sudo): it installs packages and loads BPF programs" >&2
   exit 1
@@ -19,8 +25,8 @@ fi
 
 packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
           libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libxdp-dev libgtest-dev
-          libcap-ng-dev python3 python3-yaml yamllint iproute2 util-linux prometheus systemd
-          xdp-tools python3-scapy tshark chromium)
+          libcap-ng-dev libclang-rt-dev python3 python3-yaml yamllint iproute2 util-linux
+          prometheus systemd xdp-tools python3-scapy tshark chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -42,6 +48,13 @@ cmake --build build -j2
 
 if [ "$mode" = daemon ]; then
   exec build/synfin daemon "$@"
+fi
+if [ "$sanitize" = yes ]; then
+  # Memory errors and undefined behaviour fail the run (-fno-sanitize-recover), and this
+  # summary comes first: the whole suite's, last, is the one CI reads.
+  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNFIN_SANITIZE=ON
+  cmake --build build-sanitize -j2
+  (cd build-sanitize && ctest --output-on-failure --timeout 600 -L 'unit|privileged')
 fi
 cd build
 ctest --output-on-failure --timeout 600

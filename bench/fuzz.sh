@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for SECONDS (default 300) with ASan+UBSan: the record decoder (with
 # the table and JSON lines behind it), the recording reader, and the API's query parsing and
-# rendering. Builds build-fuzz/ with clang (-DSYNFIN_FUZZ=ON) first.
+# rendering. Builds build-fuzz/ with clang (-DSYNFIN_FUZZ=ON) first (libFuzzer comes with
+# libclang-rt-dev, which setup.sh installs).
 #   bench/fuzz.sh [seconds] [target...]        targets: decoder recording api
 # Seeds come from tests/fuzz/corpus/TARGET; what the fuzzer learns goes to
 # build-fuzz/corpus/TARGET; a crash lands in build-fuzz/findings/TARGET/. Commit a crashing input

@@ -59,8 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
                                  "/api/v1/closed"};
   std::string method = kMethods[input.integer<uint8_t>() % std::size(kMethods)];
   uint8_t path_choice = input.integer<uint8_t>();
-  std::string path = path_choice < 224 ? kPaths[path_choice % std::size(kPaths)]
-                                       : input.short_string();
+  std::string path =
+      path_choice < 224 ? kPaths[path_choice % std::size(kPaths)] : input.short_string();
   auto params = parse_query(input.short_string());
   std::string proc_name = input.short_string(64);
   std::string proc_cgroup = input.short_string(64);
@@ -71,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   config.recent_closes = 1 + input.integer<uint8_t>() % 16;
   model::DaemonModel model(config);
   std::vector<model::KernelSocket> kernel;
-  for (int i = input.integer<uint8_t>() % 8; i > 0 && input.remaining() >= sizeof(synfin_socket_record); --i) {
+  for (int i = input.integer<uint8_t>() % 8;
+       i > 0 && input.remaining() >= sizeof(synfin_socket_record); --i) {
     synfin_socket_record raw;
     std::string bytes = input.bytes(sizeof(raw));
     std::memcpy(&raw, bytes.data(), sizeof(raw));
@@ -108,13 +109,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   outputs::DaemonApi api(model, mutex, hooks, {});
 
   outputs::HttpAnswer answer = api.handle(method, path, params);
-  bool documented = answer.status == 200 || answer.status == 400 || answer.status == 404 ||
-                    answer.status == 405;
+  bool documented =
+      answer.status == 200 || answer.status == 400 || answer.status == 404 || answer.status == 405;
   if (!documented || (answer.status == 405) != !answer.allow.empty()) __builtin_trap();
   if (answer.content_type == "application/json") {
     auto body = nlohmann::json::parse(answer.body);  // throws on anything but strict JSON
-    if (!body.is_object() || (answer.status != 200 && !body["error"].is_string()))
-      __builtin_trap();
+    if (!body.is_object() || (answer.status != 200 && !body["error"].is_string())) __builtin_trap();
   }
   return 0;
 }

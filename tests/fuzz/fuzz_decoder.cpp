@@ -33,8 +33,8 @@ class CheckedLines final : public model::ConnectionObserver {
   void check() {
     // Throws (a crash for the fuzzer) on anything that is not one strict JSON object.
     auto parsed = nlohmann::json::parse(line_.data(), line_.data() + line_.size());
-    if (!parsed.is_object() || std::string_view(line_.data(), line_.size()).find('\n') !=
-                                   std::string_view::npos)
+    if (!parsed.is_object() ||
+        std::string_view(line_.data(), line_.size()).find('\n') != std::string_view::npos)
       __builtin_trap();
     line_.clear();
   }
@@ -49,8 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   decode::Decoder decoder;
   // Whole records, then whatever is left as one short (truncated) record.
   while (input.remaining() > 0) {
-    std::size_t length = input.remaining() >= sizeof(synfin_event) ? sizeof(synfin_event)
-                                                                    : input.remaining();
+    std::size_t length =
+        input.remaining() >= sizeof(synfin_event) ? sizeof(synfin_event) : input.remaining();
     auto record = input.rest().first(length);
     if (auto event = decoder.decode(record)) table.apply(*event);
     input.bytes(length);

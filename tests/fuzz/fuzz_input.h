@@ -33,7 +33,9 @@ class FuzzInput {
   std::string short_string(std::size_t max_length = 255) {
     return bytes(std::min<std::size_t>(integer<uint8_t>(), max_length));
   }
-  std::span<const std::byte> rest() const { return {reinterpret_cast<const std::byte*>(data_), size_}; }
+  std::span<const std::byte> rest() const {
+    return {reinterpret_cast<const std::byte*>(data_), size_};
+  }
   std::size_t remaining() const { return size_; }
 
  private:

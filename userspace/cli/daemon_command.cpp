@@ -266,7 +266,11 @@ Runner register_daemon(CLI::App& app) {
       "  /api/v1/closed?verdict=invalid                   recently closed connections\n"
       "Sockets that existed before start are read from the kernel's table (marked\n"
       "joined_mid_life; their ages are lower bounds).");
-  daemon->add_option("--listen", o->listen, "HTTP address ADDR:PORT")->capture_default_str();
+  daemon
+      ->add_option("--listen", o->listen,
+                   "HTTP address ADDR:PORT; the API is unauthenticated: anything but a loopback\n"
+                   "address (e.g. :9847, every interface) is warned about")
+      ->capture_default_str();
   daemon->add_option("--stuck-threshold", o->stuck_thresholds,
                      "STATE=SECONDS, repeatable; 0 disables. Defaults: CLOSE_WAIT=60 FIN_WAIT1=60\n"
                      "FIN_WAIT2=60 LAST_ACK=30 CLOSING=30 SYN_SENT=10 SYN_RECV=10");

@@ -13,7 +13,7 @@
 #include "decode/decoder.h"
 #include "fuzz_input.h"
 #include "model/daemon_model.h"
-#include "outputs/daemon_api.h"
+#include "daemon/daemon_api.h"
 #include "outputs/json_lines.h"
 #include "outputs/prometheus.h"
 #include "synfin/abi.h"

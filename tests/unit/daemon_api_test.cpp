@@ -1,6 +1,6 @@
 // The API's edges: every route x method, one validation rule for every parameter, and names
 // that are not text (any local user chooses its process name) rendered, never refused.
-#include "outputs/daemon_api.h"
+#include "daemon/daemon_api.h"
 
 #include <gtest/gtest.h>
 

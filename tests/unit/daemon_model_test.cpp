@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "event_builders.h"
-#include "outputs/daemon_api.h"
+#include "daemon/daemon_api.h"
 #include "outputs/prometheus.h"
 
 #include <nlohmann/json.hpp>

@@ -1,5 +1,7 @@
 #include "capture/session.h"
 
+#include "common/clock.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -15,12 +17,6 @@ constexpr uint64_t kCommitMarginNs = 1'000'000;
 // A few drains' worth at the XDP program's default rate bound, and of socket records.
 constexpr std::size_t kWaitingPackets = 16384;
 constexpr std::size_t kWaitingEvents = 65536;
-
-uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 }  // namespace
 
 Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptions& options,

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "capture/xdp_program.h"
+#include "common/report_error.h"
 #include "model/connection_table.h"
 
 namespace synfin::cli {
@@ -80,12 +81,6 @@ inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
                    "SYN without a socket")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
-}
-
-// One line on stderr, as every synfin failure is reported; returns the exit code.
-inline int report_error(const std::string& message, int exit_code = 1) {
-  fmt::print(stderr, "synfin: error: {}\n", message);
-  return exit_code;
 }
 
 }  // namespace synfin::cli

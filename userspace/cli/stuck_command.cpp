@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "common/report_error.h"
 #include "outputs/http_server.h"
 #include "outputs/utf8.h"
 
@@ -47,10 +48,7 @@ std::string age_text(const nlohmann::json& row) {
 
 int run_stuck(const StuckOptions& o) {
   auto address = outputs::parse_listen_address(o.daemon);
-  if (!address) {
-    fmt::print(stderr, "synfin: error: {}\n", address.error().message);
-    return 2;
-  }
+  if (!address) return report_error(address.error().message, 2);
   httplib::Client client(address->host, address->port);
   client.set_connection_timeout(3);
   client.set_read_timeout(30);
@@ -58,18 +56,14 @@ int run_stuck(const StuckOptions& o) {
   if (!o.state.empty()) params.emplace("state", o.state);
   if (o.port) params.emplace("port", std::to_string(o.port));
   auto response = client.Get("/api/v1/stuck", params, httplib::Headers{});
-  if (!response) {
-    fmt::print(stderr,
-               "synfin: no daemon answering at {} ({}): start one with `synfin daemon`, or point "
-               "--daemon at the one running\n",
-               o.daemon, httplib::to_string(response.error()));
-    return 1;
-  }
-  if (response->status != 200) {
-    fmt::print(stderr, "synfin: daemon at {} answered {}: {}\n", o.daemon, response->status,
-               outputs::printable(response->body));
-    return 1;
-  }
+  if (!response)
+    return report_error(fmt::format(
+        "no daemon answering at {} ({}): start one with `synfin daemon`, or point --daemon at "
+        "the one running",
+        o.daemon, httplib::to_string(response.error())));
+  if (response->status != 200)
+    return report_error(fmt::format("daemon at {} answered {}: {}", o.daemon, response->status,
+                                    outputs::printable(response->body)));
   if (o.json) {
     fmt::print("{}\n", response->body);
     return 0;
@@ -77,8 +71,8 @@ int run_stuck(const StuckOptions& o) {
   auto body = nlohmann::json::parse(response->body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("stuck") ||
       !body["stuck"].is_array()) {
-    fmt::print(stderr, "synfin: daemon at {} sent something that is not a stuck list\n", o.daemon);
-    return 1;
+    return report_error(
+        fmt::format("daemon at {} sent something that is not a stuck list", o.daemon));
   }
   std::vector<nlohmann::json> rows;
   for (const auto& row : body["stuck"])

@@ -9,7 +9,7 @@
 #include "capture/session.h"
 #include "cli/capture_flags.h"
 #include "cli/commands.h"
-#include "cli/monotonic.h"
+#include "common/clock.h"
 #include "decode/recording.h"
 #include "decode/replay.h"
 #include "outputs/json_lines.h"

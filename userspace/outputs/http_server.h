@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "common/result.h"
-#include "outputs/daemon_api.h"
+#include "daemon/daemon_api.h"
 
 namespace synfin::outputs {
 

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "model/connection_table.h"
 
 namespace synfin::outputs {
@@ -43,14 +44,6 @@ class InterfaceNames {
 
 // Address text as `ss` prints it (dotted quad or RFC 5952 IPv6).
 std::string_view format_address(const model::SocketTuple& tuple, bool local, char (&buffer)[64]);
-
-// Monotonic event time → Unix epoch nanoseconds.
-struct Clock {
-  int64_t realtime_minus_monotonic_ns = 0;
-  uint64_t to_epoch_ns(uint64_t monotonic_ns) const {
-    return static_cast<uint64_t>(static_cast<int64_t>(monotonic_ns) + realtime_minus_monotonic_ns);
-  }
-};
 
 void append_transition_json(fmt::memory_buffer& out, const model::Connection& connection,
                             model::TcpState from, model::TcpState to, uint64_t epoch_ns);

@@ -1,4 +1,4 @@
-#include "outputs/daemon_api.h"
+#include "daemon/daemon_api.h"
 
 #include <algorithm>
 #include <array>
@@ -292,6 +292,40 @@ DaemonApi::DaemonApi(model::DaemonModel& model, std::mutex& model_mutex, DaemonA
       clock_(clock),
       web_(model, model_mutex, clock) {}
 
+const model::KernelSocket* DaemonApi::KernelView::socket(uint64_t cookie) const {
+  auto it = sockets.find(cookie);
+  return it == sockets.end() ? nullptr : &it->second;
+}
+
+const std::vector<model::ProcessInfo>* DaemonApi::KernelView::holders_of(uint64_t cookie) const {
+  const model::KernelSocket* s = socket(cookie);
+  if (!s) return nullptr;
+  auto it = holders.find(s->inode);
+  return it == holders.end() ? nullptr : &it->second;
+}
+
+// The one join of the model's rows with the kernel: their sockets in the kernel's table (one
+// walk) and the processes holding them (/proc, by inode). Outside the model's lock.
+template <typename Rows>
+DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned) const {
+  KernelView view;
+  auto wanted = [&](const auto& r) {
+    return r.state != TcpState::TimeWait && !(only_unowned && r.owner);
+  };
+  if (std::none_of(rows.begin(), rows.end(), wanted)) return view;
+  std::unordered_map<uint64_t, bool> asked;
+  for (const auto& r : rows)
+    if (wanted(r)) asked[r.cookie] = true;
+  std::vector<uint64_t> inodes;
+  for (auto& socket : hooks_.snapshot()) {
+    if (!asked.count(socket.cookie)) continue;
+    inodes.push_back(socket.inode);
+    view.sockets[socket.cookie] = socket;
+  }
+  view.holders = hooks_.resolve_owners(inodes);
+  return view;
+}
+
 HttpAnswer DaemonApi::connections(const Params& params) {
   std::string error;
   auto query = parse_query(params, {"state", "port", "limit"}, "/api/v1/connections", error);
@@ -328,15 +362,7 @@ HttpAnswer DaemonApi::connections(const Params& params) {
     }
   }
   // Sockets whose owner no syscall revealed (seeded ones) are resolved through /proc.
-  std::unordered_map<uint64_t, uint64_t> inode_of;
-  if (std::any_of(rows.begin(), rows.end(),
-                  [](const Row& r) { return !r.owner && r.state != TcpState::TimeWait; })) {
-    for (const auto& socket : hooks_.snapshot()) inode_of[socket.cookie] = socket.inode;
-  }
-  std::vector<uint64_t> inodes;
-  for (const Row& r : rows)
-    if (!r.owner && inode_of.count(r.cookie)) inodes.push_back(inode_of[r.cookie]);
-  auto holders = hooks_.resolve_owners(inodes);
+  KernelView kernel = kernel_view(rows, /*only_unowned=*/true);
   fmt::memory_buffer out;
   {
     JsonObject body(out);
@@ -349,12 +375,7 @@ HttpAnswer DaemonApi::connections(const Params& params) {
       if (i) list.push_back(',');
       JsonObject j(list);
       write_row(j, r);
-      const std::vector<model::ProcessInfo>* found = nullptr;
-      if (!r.owner && inode_of.count(r.cookie)) {
-        auto it = holders.find(inode_of[r.cookie]);
-        if (it != holders.end()) found = &it->second;
-      }
-      write_owner(j, r, found);
+      write_owner(j, r, kernel.holders_of(r.cookie));
     }
     list.push_back(']');
   }
@@ -384,13 +405,7 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
       if (uint64_t ns = model_.thresholds().for_state(state))
         thresholds[std::string(model::state_name(state))] = static_cast<double>(ns) / 1e9;
   }
-  std::unordered_map<uint64_t, model::KernelSocket> kernel;
-  if (!rows.empty())
-    for (auto& socket : hooks_.snapshot()) kernel[socket.cookie] = socket;
-  std::vector<uint64_t> inodes;
-  for (const Row& r : rows)
-    if (auto it = kernel.find(r.cookie); it != kernel.end()) inodes.push_back(it->second.inode);
-  auto holders = hooks_.resolve_owners(inodes);
+  KernelView kernel = kernel_view(rows, /*only_unowned=*/false);
   fmt::memory_buffer out;
   {
     JsonObject body(out);
@@ -404,22 +419,17 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
       if (i) list.push_back(',');
       JsonObject j(list);
       write_row(j, r);
-      auto k = kernel.find(r.cookie);
-      const std::vector<model::ProcessInfo>* found = nullptr;
-      if (k != kernel.end())
-        if (auto h = holders.find(k->second.inode); h != holders.end()) found = &h->second;
-      write_owner(j, r, found);
-      if (k != kernel.end()) {
-        j.number("recv_queue_bytes", k->second.recv_queue_bytes);
-        j.number("send_queue_bytes", k->second.send_queue_bytes);
-        j.number("inode", k->second.inode);
+      write_owner(j, r, kernel.holders_of(r.cookie));
+      if (const model::KernelSocket* k = kernel.socket(r.cookie)) {
+        j.number("recv_queue_bytes", k->recv_queue_bytes);
+        j.number("send_queue_bytes", k->send_queue_bytes);
+        j.number("inode", k->inode);
         // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
         // Unknown for a socket found at start: what it sent before is not known.
         if (!r.bytes_known_at_state_entry)
           j.string("activity", "unknown");
         else
-          j.string("activity",
-                   k->second.bytes_sent > r.bytes_sent_at_state_entry ? "sending" : "idle");
+          j.string("activity", k->bytes_sent > r.bytes_sent_at_state_entry ? "sending" : "idle");
       } else {
         j.null("recv_queue_bytes");
         j.null("send_queue_bytes");

@@ -81,6 +81,18 @@ class DaemonApi {
   HttpAnswer healthz();
 
  private:
+  // The kernel's side of a listing: each row's socket in the kernel's table and the processes
+  // holding it.
+  struct KernelView {
+    std::unordered_map<uint64_t, model::KernelSocket> sockets;              // by cookie
+    std::unordered_map<uint64_t, std::vector<model::ProcessInfo>> holders;  // by inode
+    const model::KernelSocket* socket(uint64_t cookie) const;
+    const std::vector<model::ProcessInfo>* holders_of(uint64_t cookie) const;
+  };
+  // Rows not in TIME_WAIT (and, with only_unowned, without an owner from a syscall).
+  template <typename Rows>
+  KernelView kernel_view(const Rows& rows, bool only_unowned) const;
+
   HttpAnswer metrics(const Params& params);
   HttpAnswer healthz_route(const Params& params);
 

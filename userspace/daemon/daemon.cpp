@@ -1,0 +1,253 @@
+#include "daemon/daemon.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "capture/environment.h"
+#include "capture/privileges.h"
+#include "capture/proc_owners.h"
+#include "capture/session.h"
+#include "common/clock.h"
+#include "daemon/daemon_api.h"
+#include "decode/decoder.h"
+#include "model/daemon_model.h"
+#include "outputs/http_server.h"
+#include "outputs/prometheus.h"
+
+namespace synfin::daemon {
+
+namespace {
+
+constexpr std::size_t kMaxMetricsPorts = 16;
+
+outputs::PortRange read_port_range() {
+  outputs::PortRange range;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (in >> low >> high && low <= high && high <= 65535) {
+    range.low = static_cast<uint16_t>(low);
+    range.high = static_cast<uint16_t>(high);
+  }
+  return range;
+}
+
+// The namespace the socket-table iterator walks: the daemon's own.
+uint32_t own_network_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+std::vector<model::KernelSocket> decode_snapshot(const std::vector<synfin_socket_record>& rows) {
+  std::vector<model::KernelSocket> sockets;
+  sockets.reserve(rows.size());
+  for (const auto& row : rows)
+    if (auto socket = decode::decode_socket_record(row)) sockets.push_back(*socket);
+  return sockets;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonOptions& o) : options_(o) {}
+
+  int run() {
+    model::DaemonModelConfig config;
+    config.max_connections = options_.capture.max_connections;
+    config.recent_closes = options_.recent_closes;
+    config.metrics_ports = options_.metrics_ports;
+    config.packet_view = options_.capture.packet_view();
+    config.xdp = !options_.capture.xdp_interfaces.empty();
+    config.netns = own_network_namespace();
+    for (const auto& text : options_.stuck_thresholds)
+      if (auto set = config.stuck.set_from_text(text); !set)
+        return report_error(fmt::format("--stuck-threshold {}: {}", text, set.error().message), 2);
+    if (options_.metrics_ports.size() > kMaxMetricsPorts)
+      return report_error(fmt::format("at most {} --metrics-port values", kMaxMetricsPorts), 2);
+    auto listen = outputs::parse_listen_address(options_.listen);
+    if (!listen) return fail(listen.error().message);
+    if (auto ready = capture::prepare_environment(); !ready) return fail(ready.error().message);
+
+    model_ = std::make_unique<model::DaemonModel>(config);
+    capture::CaptureOptions capture_options;
+    capture_options.ring_bytes = options_.capture.ring_mib << 20;
+    capture_options.verbose = options_.capture.verbose;
+    // Our own scrapes and API calls are left out: a scrape must not count itself.
+    capture_options.exclude_port = static_cast<uint16_t>(listen->port);
+    auto xdp = options_.capture.xdp_options();
+    if (xdp) {
+      xdp->exclude_port = capture_options.exclude_port;
+      if (auto ready = capture::ensure_bpffs(); !ready) return fail(ready.error().message);
+    }
+    auto session =
+        capture::CaptureSession::start(capture_options, xdp ? &*xdp : nullptr, model_->table());
+    if (!session) return fail(session.error().message);
+    session_ = std::move(*session);
+    session_->set_model_mutex(&mutex_);
+
+    // Attached first, then the snapshot: a socket that changes state in between is seen by
+    // both and reconciled by the model, so nothing falls into a gap.
+    session_->drain(/*final=*/true);
+    if (auto seeded = take_snapshot(); !seeded) return fail(seeded.error().message);
+
+    clock_ = {realtime_minus_monotonic_ns()};
+    outputs::DaemonApiHooks hooks;
+    hooks.monotonic_now_ns = monotonic_now_ns;
+    hooks.snapshot = [this] {
+      auto rows = session_->program().snapshot_sockets();
+      return rows ? decode_snapshot(*rows) : std::vector<model::KernelSocket>{};
+    };
+    hooks.resolve_owners = [this](std::span<const uint64_t> inodes) {
+      return owners_.resolve(inodes);
+    };
+    hooks.port_range = read_port_range;
+    hooks.health = [this] { return health(); };
+    hooks.metrics = [this] { return metrics(); };
+    api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
+    server_ = std::make_unique<outputs::HttpServer>(*api_);
+    if (auto bound = server_->bind(*listen); !bound) return fail(bound.error().message);
+    if (!server_->loopback_only())
+      fmt::print(stderr,
+                 "synfin: warning: --listen {} is reachable from other hosts: the API is "
+                 "unauthenticated and shows every connection and its owner; prefer 127.0.0.1\n",
+                 options_.listen);
+    bool xdp_dispatcher = session_->xdp() && session_->xdp()->uses_dispatcher();
+    if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher); !dropped)
+      return fail(dropped.error().message);
+    server_->serve();
+    fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
+               model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
+    if (session_->xdp())
+      for (const auto& interface : session_->xdp()->interfaces())
+        fmt::print(stderr, "synfin: XDP on {} ({} mode, {})\n", interface.name, interface.mode,
+                   interface.dispatcher ? "shared through libxdp's dispatcher"
+                                        : "attached directly: the kernel cannot run libxdp's "
+                                          "dispatcher");
+
+    uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+    auto status = session_->run(options_.capture.drain_interval_ms, [&] {
+      uint64_t now = monotonic_now_ns();
+      if (now >= next_tick) {
+        std::lock_guard lock(mutex_);
+        model_->tick(now);
+        update_loss_rate(now);
+        next_tick = now + 1'000'000'000ull;
+      }
+      if (now >= next_reconcile) {
+        if (auto reconciled = take_snapshot(); !reconciled)
+          fmt::print(stderr, "synfin: warning: {}\n", reconciled.error().message);
+        next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+      }
+      return true;
+    });
+    server_->stop();
+    fmt::print(stderr, "synfin: daemon stopped\n");
+    if (!status) return fail(status.error().message);
+    return 0;
+  }
+
+ private:
+  static int fail(const std::string& message) { return report_error(message); }
+
+  uint64_t reconcile_interval_ns() const {
+    return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
+  }
+
+  // Startup: seeded before the records made during the walk are applied, which the model
+  // then reconciles (a step already reflected in the seeded state is skipped, an older
+  // seeded state is advanced). Later: those records are applied first, so a socket destroyed
+  // during the walk is finished by its own destroy record, not resurrected.
+  Status take_snapshot() {
+    uint64_t start = monotonic_now_ns();
+    auto rows = session_->program().snapshot_sockets();
+    if (!rows) return rows.error();
+    auto sockets = decode_snapshot(*rows);
+    uint64_t end = monotonic_now_ns();
+    bool first = snapshots_taken_++ == 0;
+    if (!first) session_->drain(/*final=*/true);  // nothing held back across a walk
+    std::lock_guard lock(mutex_);
+    if (first)
+      model_->seed(sockets, end);
+    else
+      model_->reconcile(sockets, start, end);
+    model_->tick(end);
+    last_snapshot_ns_ = end;
+    return Ok{};
+  }
+
+  uint64_t lost_total() const {
+    const auto& lost = session_->lost_counts();
+    return std::accumulate(lost.begin(), lost.end(), uint64_t{0});
+  }
+
+  void update_loss_rate(uint64_t now) {  // caller holds mutex_
+    uint64_t lost = lost_total();
+    if (loss_window_start_ns_ && now > loss_window_start_ns_)
+      loss_rate_ = static_cast<double>(lost - loss_window_lost_) * 1e9 /
+                   static_cast<double>(now - loss_window_start_ns_);
+    loss_window_start_ns_ = now;
+    loss_window_lost_ = lost;
+  }
+
+  outputs::HealthInputs health() {
+    outputs::HealthInputs h;
+    for (const auto& program : session_->program().program_status())
+      h.programs.push_back({program.name, program.attached});
+    if (session_->xdp())
+      for (const auto& interface : session_->xdp()->interfaces())
+        h.xdp.push_back({interface.name, interface.mode, interface.attached, interface.dispatcher});
+    std::lock_guard lock(mutex_);
+    h.events_lost_total = lost_total();
+    h.events_lost_per_second = loss_rate_;
+    h.last_snapshot_age_seconds =
+        last_snapshot_ns_ ? static_cast<double>(monotonic_now_ns() - last_snapshot_ns_) / 1e9 : -1;
+    return h;
+  }
+
+  std::string metrics() {
+    outputs::SelfMetrics self;
+    self.version = SYNFIN_VERSION;
+    self.ephemeral_port_range_size = read_port_range().size();
+    std::lock_guard lock(mutex_);
+    self.decoded = session_->decode_counters();
+    self.lost_by_type = session_->lost_counts();
+    if (capture::XdpProgram* xdp = session_->xdp()) {
+      auto interfaces = xdp->interfaces();
+      auto counters = xdp->counters();
+      for (std::size_t i = 0; i < interfaces.size() && i < counters.size(); ++i) {
+        self.xdp.push_back(
+            {interfaces[i].name, interfaces[i].mode, interfaces[i].attached, counters[i]});
+        self.lost_by_type[SYNFIN_EV_PACKET] += counters[i][SYNFIN_XDP_RECORD_LOST];
+      }
+    }
+    self.last_snapshot_timestamp_seconds =
+        last_snapshot_ns_ ? static_cast<double>(clock_.to_epoch_ns(last_snapshot_ns_)) / 1e9 : 0;
+    return outputs::render_metrics(*model_, self);
+  }
+
+  DaemonOptions options_;
+  std::mutex mutex_;  // guards model_ and the session's counters
+  std::unique_ptr<model::DaemonModel> model_;
+  std::unique_ptr<capture::CaptureSession> session_;
+  capture::ProcOwners owners_;
+  Clock clock_;
+  std::unique_ptr<outputs::DaemonApi> api_;
+  std::unique_ptr<outputs::HttpServer> server_;
+  uint64_t snapshots_taken_ = 0;
+  uint64_t last_snapshot_ns_ = 0;
+  uint64_t loss_window_start_ns_ = 0;
+  uint64_t loss_window_lost_ = 0;
+  double loss_rate_ = 0;
+};
+}  // namespace
+
+int run(const DaemonOptions& options) {
+  return Daemon(options).run();
+}
+
+}  // namespace synfin::daemon

@@ -15,9 +15,14 @@ listen=127.0.0.1:19798
 build/synfin daemon --listen "$listen" --stuck-threshold CLOSE_WAIT=1 2> /tmp/synfin-api-load.err &
 daemon=$!
 trap 'kill -TERM "$daemon" 2> /dev/null || true; wait "$daemon" || true' EXIT
-for _ in $(seq 50); do
-  curl -sf "http://$listen/healthz" > /dev/null && break
-  sleep 0.2
-done
+python3 - "$listen" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://{sys.argv[1]}/healthz", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.2)
+PY
 build/synfin_api_load --daemon "$listen" --clients "$clients" --seconds "$seconds" --hold "$pairs"
 echo "daemon: $(ps -o rss=,nlwp= -p "$daemon" | awk '{print $1 / 1024 " MiB RSS, " $2 " threads"}') at the end"

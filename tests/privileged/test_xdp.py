@@ -19,9 +19,9 @@ from harness import (HERE, Daemon, Failure, Peer, Trace, check, eventually, kill
                      require_privileges, run_main)
 
 CRAFTER = os.path.join(HERE, "crafter.py")
-LISTEN = {"counts": "127.0.0.1:19741", "handshake": "127.0.0.1:19742",
-          "backlog": "127.0.0.1:19743", "anomalies": "127.0.0.1:19744",
-          "lifecycle": "127.0.0.1:19745"}
+LISTEN = {"counts": "127.0.0.1:19761", "handshake": "127.0.0.1:19762",
+          "backlog": "127.0.0.1:19763", "anomalies": "127.0.0.1:19764",
+          "lifecycle": "127.0.0.1:19765"}
 SERVER, CLIENT = "10.214.0.1", "10.214.0.2"
 SERVER6, CLIENT6 = "fd00:5f2::1", "fd00:5f2::2"
 

@@ -30,7 +30,8 @@ synfin_event valid_record() {
 
 std::vector<std::byte> bytes_of(const synfin_event& raw, std::size_t size = sizeof(synfin_event)) {
   std::vector<std::byte> out(size);
-  if (size) std::memcpy(out.data(), &raw, std::min(size, sizeof(raw)));  // data() is null when empty
+  if (size)
+    std::memcpy(out.data(), &raw, std::min(size, sizeof(raw)));  // data() is null when empty
   return out;
 }
 

@@ -88,6 +88,17 @@ def serve(a, fam):
             conn.recv(1, socket.MSG_PEEK)
             time.sleep(0.05)
             conn.close()
+        elif a.mode == "nagle_close":
+            # The second small write waits (Nagle) for the ACK of the first, and the FIN
+            # behind it: close() finds the socket still in FIN_WAIT1.
+            conn.send(b"a")
+            conn.send(b"b")
+            conn.shutdown(socket.SHUT_WR)
+            conn.close()
+        elif a.mode == "shutdown_close":  # close() once the FIN is acknowledged: FIN_WAIT2
+            conn.shutdown(socket.SHUT_WR)
+            time.sleep(0.3)
+            conn.close()
         elif a.mode in ("simultaneous", "hold"):
             held.append(conn)
         elif a.mode == "half_close":  # the peer shut down its side; we keep sending
@@ -150,6 +161,10 @@ def client(a, fam):
             sock.shutdown(socket.SHUT_WR)
             held.append(sock)
         elif a.mode == "refused":
+            sock.close()
+        elif a.mode in ("nagle_close", "shutdown_close"):  # the server closes first; we linger
+            read_until_eof(sock)
+            time.sleep(0.6)
             sock.close()
         else:
             sys.exit(f"unknown mode {a.mode}")

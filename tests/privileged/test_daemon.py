@@ -10,7 +10,8 @@ import time
 from harness import (Daemon, Peer, check, eventually, kill_all, require_privileges, run_main,
                      run_pair, ss_count)
 
-LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723"}
+LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
+          "self_steps": "127.0.0.1:19724"}
 
 
 def remote_ports_of_ss(lines):
@@ -184,13 +185,40 @@ def scenario_snapshot(synfin):
             daemon.stop()
 
 
+def scenario_self_steps(synfin):
+    """close() after shutdown(): FIN_WAIT1 -> FIN_WAIT1 and FIN_WAIT2 -> FIN_WAIT2 are normal
+    closes for the daemon too: valid, counted as transitions, no invalid sequence."""
+    daemon = Daemon(synfin, LISTEN["self_steps"])
+    try:
+        for mode, port, step in (("nagle_close", 18641, "FIN_WAIT1"),
+                                 ("shutdown_close", 18642, "FIN_WAIT2")):
+            run_pair(mode, port, count=5)
+            closed = eventually(
+                lambda: [c for c in daemon.get(f"/api/v1/closed?port={port}")["closed"]
+                         if c["role"] == "server"],
+                lambda rows: len(rows) >= 5)
+            check(len(closed) == 5 and all(c["verdict"] == "valid" for c in closed),
+                  f"{mode}: {[(c['verdict'], c['reason']) for c in closed]}")
+            text = daemon.get_text("/metrics")
+            sample = f'synfin_tcp_state_transitions_total{{from="{step}",to="{step}"}} '
+            counted = [line for line in text.splitlines() if line.startswith(sample)]
+            check(counted and float(counted[0].split()[-1]) >= 5, f"{step} self-steps: {counted}")
+        invalid = [line for line in daemon.get_text("/metrics").splitlines()
+                   if line.startswith("synfin_tcp_invalid_sequences_total")]
+        check(all(line.endswith(" 0") for line in invalid), f"invalid sequences: {invalid}")
+        print("self-steps: valid closes, counted as transitions, 0 invalid")
+    finally:
+        daemon.stop()
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     require_privileges()
     synfin, scenario = sys.argv[1], sys.argv[2]
     run_main(lambda: {"stuck": scenario_stuck, "timewait": scenario_timewait,
-                      "snapshot": scenario_snapshot}[scenario](synfin))
+                      "snapshot": scenario_snapshot,
+                      "self_steps": scenario_self_steps}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ SIMULTANEOUS = ["ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"]
 
 PORT_BASE = {"client_first": 18501, "server_first": 18503, "simultaneous": 18505,
              "linger_abort": 18507, "refused": 18509, "unread_close": 18511,
-             "listener": 18513, "burst": 18515, "port_filter": 18517}
+             "listener": 18513, "burst": 18515, "port_filter": 18517,
+             "close_after_shutdown": 18519}
 
 
 def expect_side(events, port, role, states, outcome, pid, comm):
@@ -39,6 +40,8 @@ def expect_side(events, port, role, states, outcome, pid, comm):
 def expect_transitions_consistent(events, close):
     """The transition lines of a connection replay exactly its close line's states."""
     steps = [e for e in events if e.get("event") == "transition" and e["conn"] == close["conn"]]
+    # A step to the same state (close() after shutdown()) is reported but changes nothing.
+    steps = [s for s in steps if s["from"] != s["to"]]
     replay = [steps[0]["from"]] + [s["to"] for s in steps] if steps else []
     if close["states"][-1] == "TIME_WAIT":
         replay[-1] = "TIME_WAIT"
@@ -74,6 +77,27 @@ def scenario_simultaneous(synfin, family, port):
                     "simultaneous_close", client.pid, "sf-client")
     expect_transitions_consistent(events, s)
     expect_transitions_consistent(events, c)
+
+
+def scenario_close_after_shutdown(synfin, family, port):
+    """close() after shutdown(SHUT_WR): the kernel reports FIN_WAIT1 -> FIN_WAIT1 (FIN not yet
+    acknowledged: held behind data Nagle keeps) or FIN_WAIT2 -> FIN_WAIT2 (acknowledged). Both
+    are normal closes: valid, with the state once in `states`."""
+    server_states = ["LISTEN", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
+    client_states = ["CLOSE", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
+    for mode, self_step, mode_port in (("nagle_close", "FIN_WAIT1", port),
+                                       ("shutdown_close", "FIN_WAIT2", port + 100)):
+        trace = Trace(synfin)
+        server, client = run_pair(mode, mode_port, family)
+        events = trace.stop()
+        s = expect_side(events, mode_port, "server", server_states, "active_close", server.pid,
+                        "sf-server")
+        expect_side(events, mode_port, "client", client_states, "passive_close", client.pid,
+                    "sf-client")
+        expect_transitions_consistent(events, s)
+        steps = [(e["from"], e["to"]) for e in events
+                 if e.get("event") == "transition" and e["conn"] == s["conn"]]
+        check((self_step, self_step) in steps, f"{mode}: no {self_step} -> {self_step} step: {steps}")
 
 
 def scenario_refused(synfin, family, port):
@@ -184,6 +208,8 @@ def main():
             scenario_burst(synfin, family, port)
         elif scenario == "port_filter":
             scenario_port_filter(synfin, family, port)
+        elif scenario == "close_after_shutdown":
+            scenario_close_after_shutdown(synfin, family, port)
         else:
             raise Failure(f"unknown scenario {scenario}")
 

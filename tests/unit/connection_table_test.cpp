@@ -207,5 +207,34 @@ TEST(ConnectionTableSnapshotWindowTest, SocketBornDuringTheSnapshotIsComplete) {
   EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::ActiveClose);
 }
 
+// close() after shutdown(SHUT_WR) while the FIN is still unacknowledged: the kernel reports
+// FIN_WAIT1 -> FIN_WAIT1. A normal close, valid; the history does not repeat the state.
+TEST(ConnectionTableTest, CloseAfterShutdownStepsToTheSameStateAndStaysValid) {
+  for (S held : {S::FinWait1, S::FinWait2, S::LastAck, S::Closing}) {
+    testing::RecordingObserver observer;
+    ConnectionTable table(16, observer);
+    auto s = testing::Sequence(1, testing::loopback_tuple(8080, 40000));
+    std::vector<S> path = {S::Listen, S::SynRecv, S::Established};
+    if (held == S::LastAck) path.insert(path.end(), {S::CloseWait, S::LastAck});
+    if (held == S::FinWait1 || held == S::FinWait2 || held == S::Closing)
+      path.push_back(S::FinWait1);
+    if (held == S::FinWait2) path.push_back(S::FinWait2);
+    if (held == S::Closing) path.push_back(S::Closing);
+    for (std::size_t i = 1; i < path.size(); ++i) s.step(path[i - 1], path[i]);
+    s.step(held, held);
+    s.step(held == S::FinWait1 ? S::FinWait1 : held, held == S::FinWait1 ? S::FinWait2 : S::Close);
+    if (held == S::FinWait1) s.step(S::FinWait2, S::Close);
+    s.signal(EventKind::Destroyed);
+    for (const auto& e : s.events()) table.apply(e);
+    ASSERT_EQ(observer.closed.size(), 1u) << state_name(held);
+    const auto& closed = observer.closed[0];
+    EXPECT_EQ(closed.classification.verdict, Verdict::Valid) << state_name(held);
+    int times_in_held = 0;
+    for (uint8_t i = 0; i < closed.connection.history_length; ++i)
+      times_in_held += closed.connection.history[i].state == held;
+    EXPECT_EQ(times_in_held, 1) << state_name(held);
+  }
+}
+
 }  // namespace
 }  // namespace synfin::model

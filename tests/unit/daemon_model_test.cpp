@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "event_builders.h"
 #include "daemon/daemon_api.h"
+#include "event_builders.h"
 #include "outputs/prometheus.h"
 
 #include <nlohmann/json.hpp>

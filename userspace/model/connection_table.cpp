@@ -96,6 +96,13 @@ Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, Tcp
 }
 
 void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
+  // A step to the same state (close() after shutdown()) changes nothing: the socket stays where
+  // it is, its history and its time in the state go on; the step is still reported.
+  if (e.from == e.to && c.history_length > 0 && c.state == e.from) {
+    if (e.task_is_owner) c.owner = e.task;
+    observer_.on_transition(c, e.from, e.to, e.ts_ns);
+    return;
+  }
   bool first_step = c.history_length == 0;
   // Only a seeded socket has a snapshot to compare with (a record stamped 0, as a crafted
   // recording can carry, would otherwise rewrite history[-1]).

@@ -27,6 +27,7 @@ DaemonModel::DaemonModel(const DaemonModelConfig& config)
 
 void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to, uint64_t ts_ns) {
   ++aggregates_.transitions[index_of(from)][index_of(to)];
+  if (from == to) return;  // close() after shutdown(): no state was left
   // The step just pushed is history[len-1]; the state it left is history[len-2].
   if (c.history_length >= 2) {
     const StateVisit& left = c.history[c.history_length - 2];

@@ -36,6 +36,12 @@ constexpr Step kLegalSteps[] = {
     {S::CloseWait, S::LastAck},      // application finally closes
     {S::CloseWait, S::Close},        // closed with unread data (reset) or peer reset
     {S::LastAck, S::Close},          // our FIN acknowledged
+    // close() after shutdown(SHUT_WR): tcp_close_state() maps these states to themselves and
+    // tcp_set_state() reports the step anyway (new_state[] in net/ipv4/tcp.c).
+    {S::FinWait1, S::FinWait1},
+    {S::FinWait2, S::FinWait2},
+    {S::LastAck, S::LastAck},
+    {S::Closing, S::Closing},
 };
 
 constexpr auto build_table() {

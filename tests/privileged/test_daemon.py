@@ -3,6 +3,7 @@
 
 usage: test_daemon.py SYNFIN stuck|timewait|snapshot"""
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from harness import (Daemon, Peer, check, eventually, kill_all, require_privileg
                      run_pair, ss_count)
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
-          "self_steps": "127.0.0.1:19724"}
+          "self_steps": "127.0.0.1:19724", "forced_loss": "127.0.0.1:19725"}
 
 
 def remote_ports_of_ss(lines):
@@ -185,6 +186,40 @@ def scenario_snapshot(synfin):
             daemon.stop()
 
 
+def scenario_forced_loss(synfin):
+    """Records lost on purpose (a 1 MiB ring, the consumer stopped while 5 000 connections come
+    and go): the loss is counted and every affected connection is incomplete, none invalid —
+    also those whose first records still waited in the ring when the loss was noticed."""
+    port = 18651
+    daemon = Daemon(synfin, LISTEN["forced_loss"], "--ring-size-mib", "1",
+                    "--drain-interval-ms", "5000")
+    try:
+        daemon.proc.send_signal(signal.SIGSTOP)
+        try:
+            run_pair("client_first", port, count=5000, timeout=180)
+        finally:
+            daemon.proc.send_signal(signal.SIGCONT)
+        def figures():
+            text = daemon.get_text("/metrics")
+            lost = sum(float(line.split()[-1]) for line in text.splitlines()
+                       if line.startswith("synfin_events_lost_total{"))
+            invalid = sum(float(line.split()[-1]) for line in text.splitlines()
+                          if line.startswith("synfin_tcp_invalid_sequences_total{"))
+            return lost, invalid, daemon.get(f"/api/v1/closed?port={port}&verdict=invalid")
+        lost, invalid, listed = eventually(figures, lambda f: f[0] > 0, timeout=20)
+        time.sleep(6)  # a full drain interval: everything the ring kept is applied
+        lost, invalid, listed = figures()
+        check(lost > 0, "no record was lost: the test did not force a loss")
+        check(invalid == 0 and listed["count"] == 0,
+              f"{invalid:g} invalid sequences after a loss: {listed['closed'][:1]}")
+        closed = daemon.get(f"/api/v1/closed?port={port}&limit=10000")["closed"]
+        verdicts = {c["verdict"] for c in closed}
+        check(closed and verdicts <= {"valid", "incomplete"}, f"verdicts {verdicts}")
+        print(f"forced loss: {lost:g} records lost, {len(closed)} closes listed, 0 invalid")
+    finally:
+        daemon.stop()
+
+
 def scenario_self_steps(synfin):
     """close() after shutdown(): FIN_WAIT1 -> FIN_WAIT1 and FIN_WAIT2 -> FIN_WAIT2 are normal
     closes for the daemon too: valid, counted as transitions, no invalid sequence."""
@@ -218,7 +253,8 @@ def main():
     synfin, scenario = sys.argv[1], sys.argv[2]
     run_main(lambda: {"stuck": scenario_stuck, "timewait": scenario_timewait,
                       "snapshot": scenario_snapshot,
-                      "self_steps": scenario_self_steps}[scenario](synfin))
+                      "self_steps": scenario_self_steps,
+                      "forced_loss": scenario_forced_loss}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -127,13 +127,13 @@ std::vector<Scenario> scenarios() {
            .steps({S::Close, S::SynSent, S::Established, S::FinWait2, S::Close})
            .signal(EventKind::Destroyed),
        Role::Client, Outcome::ActiveClose, Verdict::Invalid, true},
-      {"a step that does not start where the last ended is invalid",
+      {"a step that does not start where the last ended was missed: incomplete, never invalid",
        client()
            .steps({S::Close, S::SynSent, S::Established})
            .step(S::FinWait1, S::FinWait2)
            .step(S::FinWait2, S::Close)
            .signal(EventKind::Destroyed),
-       Role::Client, Outcome::ActiveClose, Verdict::Invalid, true},
+       Role::Client, Outcome::ActiveClose, Verdict::Incomplete, true},
       {"seeded in CLOSE_WAIT, then closed by the application",
        server().steps({S::CloseWait, S::LastAck, S::Close}).signal(EventKind::Destroyed),
        Role::Unknown, Outcome::PassiveClose, Verdict::Incomplete, false},
@@ -167,6 +167,21 @@ TEST(ClassifierTest, LostEventsTurnAGapIntoIncomplete) {
   auto sequence = client().steps({S::Close, S::SynSent, S::Established});
   for (const Event& e : sequence.events()) table.apply(e);
   table.mark_open_connections_incomplete();  // the ring overflowed: FIN_WAIT1 was lost
+  auto rest = client().step(S::FinWait2, S::Close).signal(EventKind::Destroyed);
+  for (const Event& e : rest.events()) table.apply(e);
+  ASSERT_EQ(observer.closed.size(), 1u);
+  EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Incomplete);
+  EXPECT_EQ(observer.closed[0].classification.reason, Reason::EventsLost);
+}
+
+// A connection whose first records waited in the ring behind lost ones is added after the loss
+// was noticed: it is incomplete too, though the table never held it when the loss was counted.
+TEST(ClassifierTest, AConnectionFirstSeenBehindALossIsIncomplete) {
+  testing::RecordingObserver observer;
+  ConnectionTable table(16, observer);
+  auto late = client().steps({S::Close, S::SynSent, S::Established});
+  table.note_loss(late.events().back().ts_ns + 1);  // noticed before its records were read
+  for (const Event& e : late.events()) table.apply(e);
   auto rest = client().step(S::FinWait2, S::Close).signal(EventKind::Destroyed);
   for (const Event& e : rest.events()) table.apply(e);
   ASSERT_EQ(observer.closed.size(), 1u);

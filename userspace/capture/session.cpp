@@ -69,7 +69,7 @@ void CaptureSession::account_losses() {
   uint64_t now_total = std::accumulate(now.begin(), now.end(), uint64_t{0});
   uint64_t undecodable = decoder_.undecodable();
   if (now_total > before_total || undecodable > undecodable_seen_)
-    table_.mark_open_connections_incomplete();
+    table_.note_loss(monotonic_now_ns());
   lost_ = now;
   undecodable_seen_ = undecodable;
 }

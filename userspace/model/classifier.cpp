@@ -70,12 +70,16 @@ Classification classify(const Connection& c) {
   result.enters_time_wait =
       !c.reset_received && !c.reset_sent &&
       (before_close == TcpState::FinWait2 || before_close == TcpState::Closing);
-  // Missing history makes a sequence incomplete, never invalid: an illegal step is only
-  // reported when synfin saw both of its ends.
-  bool violation_explained_by_loss = c.first_violation == Reason::Discontinuity && c.events_lost;
-  if (c.first_violation != Reason::None && !violation_explained_by_loss) {
+  // Missing history makes a sequence incomplete, never invalid: only a step the kernel itself
+  // reported (both of its ends in one record) can be illegal. A gap between two steps means
+  // synfin missed one — whether or not a loss was noticed (it may have happened before the
+  // socket was first seen, or while the table was full).
+  if (c.first_violation == Reason::IllegalTransition) {
     result.verdict = Verdict::Invalid;
     result.reason = c.first_violation;
+  } else if (c.first_violation == Reason::Discontinuity) {
+    result.verdict = Verdict::Incomplete;
+    result.reason = c.events_lost ? Reason::EventsLost : Reason::Discontinuity;
   } else if (c.events_lost) {
     result.verdict = Verdict::Incomplete;
     result.reason = Reason::EventsLost;

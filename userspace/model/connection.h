@@ -33,7 +33,8 @@ enum class Verdict : uint8_t { Valid, Invalid, Incomplete };
 enum class Reason : uint8_t {
   None,
   IllegalTransition,  // invalid: a step the TCP state machine does not allow
-  Discontinuity,      // invalid: a step that does not start where the last one ended
+  Discontinuity,      // incomplete: a step that does not start where the last one ended — the
+                      // kernel always reports the state it leaves, so a step was missed
   JoinedMidLife,      // incomplete: tracking began after the socket was born
   EventsLost,         // incomplete: records were lost while the socket was open
   HistoryTruncated,   // incomplete: more steps than the history keeps

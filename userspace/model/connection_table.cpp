@@ -1,5 +1,6 @@
 #include "model/connection_table.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "model/packet_checks.h"
@@ -72,6 +73,7 @@ Connection* ConnectionTable::find_or_start(const Event& event) {
   c.cookie = event.cookie;
   c.tuple = event.tuple;
   c.first_seen_ns = event.ts_ns;
+  c.events_lost = event.ts_ns <= loss_noticed_ns_;
   return &c;
 }
 
@@ -252,6 +254,11 @@ void ConnectionTable::finish_lost(uint64_t cookie, uint64_t now_ns) {
   }
   observer_.on_closed(it->second, classify(it->second), now_ns);
   connections_.erase(it);
+}
+
+void ConnectionTable::note_loss(uint64_t noticed_ns) {
+  loss_noticed_ns_ = std::max(loss_noticed_ns_, noticed_ns);
+  mark_open_connections_incomplete();
 }
 
 void ConnectionTable::mark_open_connections_incomplete() {

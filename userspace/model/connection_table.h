@@ -83,6 +83,9 @@ class ConnectionTable {
 
   // Ring-buffer records were lost: any open connection may have missed a step.
   void mark_open_connections_incomplete();
+  // The same, noticed at noticed_ns: a connection first seen through a record stamped before
+  // then may have lost its first records too (they waited in the ring behind the lost ones).
+  void note_loss(uint64_t noticed_ns);
 
   // Finishes connections already in CLOSE whose socket has not been destroyed yet (the
   // application still holds the descriptor) — used when a trace ends. Each is stamped with
@@ -113,6 +116,7 @@ class ConnectionTable {
   std::pmr::unsynchronized_pool_resource node_pool_;
   std::pmr::unordered_map<uint64_t, Connection> connections_;
   TableCounters counters_;
+  uint64_t loss_noticed_ns_ = 0;
   PacketViewConfig packet_view_;
   PendingSyns pending_syns_;
 };

@@ -185,7 +185,7 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
 
   w.family("synfin_tcp_invalid_sequences_total", "counter",
            "Connections whose state sequence broke the TCP state machine, by reason.");
-  for (auto reason : {model::Reason::IllegalTransition, model::Reason::Discontinuity})
+  for (auto reason : {model::Reason::IllegalTransition})
     w.sample("synfin_tcp_invalid_sequences_total",
              fmt::format("reason=\"{}\"", model::reason_name(reason)),
              a.invalid_by_reason[static_cast<std::size_t>(reason)]);

@@ -234,3 +234,34 @@ TEST_F(DaemonApiTest, HealthzIsDownWhenAProgramIsNotAttached) {
 
 }  // namespace
 }  // namespace synfin::model
+
+namespace synfin::model {
+namespace {
+
+using S = TcpState;
+
+// A socket refused because the table is full sends many records; it is one untracked socket.
+TEST(DaemonModelCountsTest, AnUntrackedSocketIsCountedOnce) {
+  DaemonModelConfig config;
+  config.max_connections = 1;
+  DaemonModel model(config);
+  for (uint64_t cookie : {1, 2, 3}) {
+    testing::Sequence s(cookie, testing::loopback_tuple(static_cast<uint16_t>(40000 + cookie), 80));
+    s.steps({S::Close, S::SynSent, S::Established, S::FinWait1});
+    for (const Event& e : s.events()) model.apply(e);
+  }
+  EXPECT_EQ(model.table().size(), 1u);
+  EXPECT_EQ(model.table().counters().untracked_connections, 2u);
+}
+
+// TIME_WAIT entries obey --max-connections too; the rest is counted.
+TEST(DaemonModelCountsTest, TimeWaitIsBoundedAndCounted) {
+  TimeWaitTracker tracker(2);
+  for (uint64_t cookie = 1; cookie <= 5; ++cookie)
+    tracker.enter(cookie, testing::loopback_tuple(static_cast<uint16_t>(40000 + cookie), 80), 1);
+  EXPECT_EQ(tracker.size(), 2u);
+  EXPECT_EQ(tracker.untracked(), 3u);
+}
+
+}  // namespace
+}  // namespace synfin::model

@@ -62,11 +62,20 @@ Connection* ConnectionTable::find(uint64_t cookie) {
   return it == connections_.end() ? nullptr : &it->second;
 }
 
+void ConnectionTable::count_untracked(uint64_t cookie) {
+  // Each record of an untracked socket ends up here: count the socket once. A direct-mapped
+  // memory of recent refusals (a collision may count a socket twice, never allocates).
+  uint64_t& slot = refused_[(cookie * 0x9E3779B97F4A7C15ull) >> (64 - kRefusedBits)];
+  if (slot == cookie) return;
+  slot = cookie;
+  ++counters_.untracked_connections;
+}
+
 Connection* ConnectionTable::find_or_start(const Event& event) {
   auto it = connections_.find(event.cookie);
   if (it != connections_.end()) return &it->second;
   if (connections_.size() >= max_connections_) {
-    ++counters_.untracked_connections;
+    count_untracked(event.cookie);
     return nullptr;
   }
   Connection& c = connections_[event.cookie];
@@ -80,7 +89,7 @@ Connection* ConnectionTable::find_or_start(const Event& event) {
 Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, TcpState state,
                                   uint64_t seen_ns) {
   if (connections_.size() >= max_connections_) {
-    ++counters_.untracked_connections;
+    count_untracked(cookie);
     return nullptr;
   }
   auto [it, inserted] = connections_.try_emplace(cookie);

@@ -1,6 +1,7 @@
 #pragma once
 // The live connection table: applies events in arrival order, validates each step, and hands
 // every transition and every finished connection to an observer. Pure: no clock, no syscalls.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -56,7 +57,7 @@ struct PacketViewConfig {
 };
 
 struct TableCounters {
-  uint64_t untracked_connections = 0;  // not tracked because the table was full
+  uint64_t untracked_connections = 0;  // sockets not tracked because the table was full
 };
 
 class ConnectionTable {
@@ -108,6 +109,7 @@ class ConnectionTable {
   void apply_state_change(Connection& connection, const Event& event);
   void apply_packet(const Event& event);
   void report_anomalies(const Connection& connection, uint16_t anomalies, uint64_t ts_ns);
+  void count_untracked(uint64_t cookie);
   void finish(Connection& connection, uint64_t ts_ns);
 
   std::size_t max_connections_;
@@ -117,6 +119,8 @@ class ConnectionTable {
   std::pmr::unordered_map<uint64_t, Connection> connections_;
   TableCounters counters_;
   uint64_t loss_noticed_ns_ = 0;
+  static constexpr unsigned kRefusedBits = 12;
+  std::array<uint64_t, 1u << kRefusedBits> refused_{};  // recently refused cookies
   PacketViewConfig packet_view_;
   PendingSyns pending_syns_;
 };

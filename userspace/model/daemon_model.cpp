@@ -21,6 +21,7 @@ int timed_state_index(TcpState state) {
 DaemonModel::DaemonModel(const DaemonModelConfig& config)
     : config_(config),
       table_(config.max_connections, *this, config.packet_view),
+      time_wait_(config.max_connections),
       recent_(config.recent_closes ? config.recent_closes : 1) {
   for (uint16_t port : config.metrics_ports) port_sockets_.push_back({port, {}});
 }

@@ -20,15 +20,19 @@ PeerKey peer_of(const SocketTuple& tuple) {
   return {tuple.family, tuple.local.address, tuple.remote};
 }
 
-TimeWaitTracker::TimeWaitTracker() : entries_(&pool_), per_peer_(&pool_) {}
+TimeWaitTracker::TimeWaitTracker(std::size_t capacity)
+    : entries_(&pool_), per_peer_(&pool_), capacity_(capacity) {}
 
 void TimeWaitTracker::add(const TimeWaitEntry& entry) {
-  auto [it, inserted] = entries_.try_emplace(entry.cookie, entry);
-  if (!inserted) {
+  if (auto it = entries_.find(entry.cookie); it != entries_.end()) {
     it->second.expires_ns = entry.expires_ns;
-    it->second.confirmed = it->second.confirmed || entry.confirmed;
     return;
   }
+  if (entries_.size() >= capacity_) {
+    ++untracked_;
+    return;
+  }
+  entries_.emplace(entry.cookie, entry);
   ++per_peer_[peer_of(entry.tuple)];
 }
 
@@ -39,7 +43,7 @@ void TimeWaitTracker::remove(std::pmr::unordered_map<uint64_t, TimeWaitEntry>::i
 }
 
 void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns) {
-  add({cookie, tuple, now_ns, now_ns + kTimeWaitLengthNs, false});
+  add({cookie, tuple, now_ns, now_ns + kTimeWaitLengthNs});
 }
 
 std::size_t TimeWaitTracker::expire(uint64_t now_ns) {
@@ -67,10 +71,9 @@ ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
     uint64_t expires = now_ns + socket.time_wait_remaining_ns;
     if (it == entries_.end()) {
       ++drift.added;
-      add({socket.cookie, socket.tuple, 0, expires, true});
+      add({socket.cookie, socket.tuple, 0, expires});
     } else {
       it->second.expires_ns = expires;  // the kernel's own timer beats the 60 s estimate
-      it->second.confirmed = true;
     }
   }
   for (auto it = entries_.begin(); it != entries_.end();) {

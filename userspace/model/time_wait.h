@@ -3,6 +3,7 @@
 // CLOSING → CLOSE without a reset), expiry follows the kernel's timer, and periodic
 // reconciliation against the kernel's socket table corrects whatever inference missed.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory_resource>
@@ -21,7 +22,6 @@ struct TimeWaitEntry {
   SocketTuple tuple;
   uint64_t entered_ns = 0;  // 0: found by a snapshot, entry time unknown
   uint64_t expires_ns = 0;
-  bool confirmed = false;  // seen in the kernel's table
 };
 
 // (local address, remote endpoint): the unit of ephemeral-port exhaustion.
@@ -43,7 +43,9 @@ struct ReconcileDrift {
 
 class TimeWaitTracker {
  public:
-  TimeWaitTracker();
+  // At most `capacity` entries: TIME_WAIT sockets beyond it are counted, not tracked.
+  explicit TimeWaitTracker(std::size_t capacity = SIZE_MAX);
+  uint64_t untracked() const { return untracked_; }
 
   void enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns);
   // Removes entries whose kernel timer has run out; returns how many.
@@ -73,6 +75,8 @@ class TimeWaitTracker {
   std::pmr::unsynchronized_pool_resource pool_;
   std::pmr::unordered_map<uint64_t, TimeWaitEntry> entries_;
   std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash> per_peer_;
+  std::size_t capacity_;
+  uint64_t untracked_ = 0;
 };
 
 PeerKey peer_of(const SocketTuple& tuple);

@@ -270,9 +270,12 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   w.family("synfin_tracked_connections_capacity", "gauge", "Cap on synfin's connection table.");
   w.sample("synfin_tracked_connections_capacity", "", model.table().capacity());
   w.family("synfin_untracked_connections_total", "counter",
-           "Connections not tracked because the table was full.");
+           "Sockets not tracked because the table was full (each counted once).");
   w.sample("synfin_untracked_connections_total", "",
            model.table().counters().untracked_connections);
+  w.family("synfin_untracked_time_wait_total", "counter",
+           "TIME_WAIT sockets not tracked because --max-connections of them were already.");
+  w.sample("synfin_untracked_time_wait_total", "", model.time_wait().untracked());
 
   w.family("synfin_events_received_total", "counter", "Ring-buffer records decoded, by source.");
   for (std::size_t t = 1; t < model::kEventKindSlots; ++t)

@@ -116,3 +116,21 @@ TEST(PacketOutputTest, XdpFamiliesAreBoundedAndPresetToZero) {
 
 }  // namespace
 }  // namespace synfin::outputs
+
+namespace synfin {
+namespace {
+
+// A recording's clock offset is data from a file: any value converts without overflow (UBSan
+// runs this in CI).
+TEST(ClockTest, AnyOffsetConvertsWithoutOverflow) {
+  for (int64_t offset : {INT64_MIN, INT64_MAX, int64_t{-1}, int64_t{0}})
+    for (uint64_t t : {uint64_t{0}, UINT64_MAX, uint64_t{1} << 63}) {
+      Clock clock{offset};
+      EXPECT_EQ(clock.to_epoch_ns(t), t + static_cast<uint64_t>(offset));
+    }
+  EXPECT_EQ(Clock{1000}.to_epoch_ns(5), 1005u);
+  EXPECT_EQ(Clock{-5}.to_epoch_ns(1000), 995u);
+}
+
+}  // namespace
+}  // namespace synfin

@@ -147,6 +147,18 @@ TEST(RecordingFileTest, CutShortKeepsWholeFramesAndRejectsStrangers) {
   auto cut = decode::read_recording(cut_path);
   ASSERT_TRUE(cut.ok());
   EXPECT_EQ(cut->records.size(), whole->records.size() - 1);
+  EXPECT_TRUE(cut->truncated);
+  EXPECT_FALSE(whole->truncated);
+
+  // A header from a build whose records had another size is refused, not misread.
+  std::string other_layout = bytes;
+  other_layout[8] = 7;  // u32 record size, little endian: 112 -> 7
+  other_layout[9] = other_layout[10] = other_layout[11] = 0;
+  std::string other_path = ::testing::TempDir() + "/other.synfinrec";
+  std::ofstream(other_path, std::ios::binary) << other_layout;
+  auto refused = decode::read_recording(other_path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("7 bytes"), std::string::npos);
 
   std::string stranger = ::testing::TempDir() + "/stranger.synfinrec";
   std::ofstream(stranger, std::ios::binary) << "not a recording at all, just text";

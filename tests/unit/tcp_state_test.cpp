@@ -10,8 +10,8 @@ namespace {
 
 using S = TcpState;
 
-// Every step the kernel's inet_sock_set_state reports on a full socket (DESIGN.md, "The TCP
-// life"), each one seen in a privileged test.
+// Every step the kernel's inet_sock_set_state reports on a full socket (the TCP
+// life as the tracepoint shows it), each one seen in a privileged test.
 const std::set<std::pair<S, S>> kKernelSteps = {
     {S::Close, S::SynSent},
     {S::Close, S::Listen},

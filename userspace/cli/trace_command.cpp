@@ -126,6 +126,11 @@ int run_replay(const ReplayOptions& o) {
   fmt::print(stderr, "synfin: replayed {} records: {} decoded, {} undecodable, {} lines written\n",
              stats.records, stats.decoded.decoded, stats.decoded.undecodable(),
              writer.lines_written());
+  if (recording->truncated)
+    return report_error(fmt::format(
+        "{} ends in the middle of a record: replayed the {} whole ones before it (was the "
+        "trace killed while writing?)",
+        o.path, stats.records));
   return 0;
 }
 }  // namespace

@@ -70,16 +70,30 @@ Result<Recording> read_recording(const std::string& path) {
     std::fclose(file);
     return Error{fmt::format("{} is not a synfin recording", path)};
   }
+  // Both formats recorded 112-byte socket records; any other size is another layout.
+  if (header.record_size != sizeof(synfin_event)) {
+    std::fclose(file);
+    return Error{fmt::format("{}: records of {} bytes, this synfin reads {}-byte records",
+                             path, header.record_size, sizeof(synfin_event))};
+  }
   recording.realtime_minus_monotonic_ns = header.realtime_minus_monotonic_ns;
-  uint32_t length = 0;
-  while (std::fread(&length, sizeof(length), 1, file) == 1) {
+  for (;;) {
+    uint32_t length = 0;
+    std::size_t got = std::fread(&length, 1, sizeof(length), file);
+    if (got == 0) break;  // the end, between two frames
+    if (got < sizeof(length)) {
+      recording.truncated = true;
+      break;
+    }
     if (length > kMaxFrame) {
       std::fclose(file);
       return Error{fmt::format("{}: frame of {} bytes: corrupt recording", path, length)};
     }
     std::vector<std::byte> record(length);
-    if (std::fread(record.data(), 1, length, file) != length)
-      break;  // cut short: keep what is whole
+    if (std::fread(record.data(), 1, length, file) != length) {
+      recording.truncated = true;  // cut short (a trace killed mid-write): keep what is whole
+      break;
+    }
     recording.records.push_back(format1 ? upgrade_format1_record(record) : std::move(record));
   }
   std::fclose(file);

@@ -36,6 +36,7 @@ class RecordingWriter {
 struct Recording {
   int64_t realtime_minus_monotonic_ns = 0;
   std::vector<std::vector<std::byte>> records;
+  bool truncated = false;  // the file ends inside a frame: `records` holds the whole ones
 };
 
 Result<Recording> read_recording(const std::string& path);

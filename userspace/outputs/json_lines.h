@@ -1,6 +1,7 @@
 #pragma once
 // `synfin trace` output: one JSON object per line for every transition and every finished
-// connection, per the interface contract in DESIGN.md. Formatting reuses one buffer.
+// connection, as the README documents them (a contract: users parse it). Formatting reuses one
+// buffer.
 #include <array>
 #include <cstdint>
 #include <cstdio>

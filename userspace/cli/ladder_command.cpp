@@ -1,4 +1,3 @@
-#include <httplib.h>
 #include <sys/stat.h>
 
 #include <charconv>
@@ -11,6 +10,7 @@
 
 #include "cli/capture_flags.h"
 #include "cli/commands.h"
+#include "cli/daemon_client.h"
 #include "decode/recording.h"
 #include "outputs/http_server.h"
 #include "outputs/ladder_render.h"
@@ -62,20 +62,10 @@ int from_daemon(const LadderOptions& o) {
                     "\"conn\" field or `ss -e`'s sk:)",
                     o.target),
         2);
-  auto address = outputs::parse_listen_address(o.daemon);
-  if (!address) return report_error(address.error().message, 2);
-  httplib::Client client(address->host, address->port);
-  client.set_connection_timeout(3);
-  client.set_read_timeout(30);
-  auto response = client.Get(fmt::format("/api/v1/ladder/{:x}?format=text", *cookie));
-  if (!response)
-    return report_error(fmt::format(
-        "no daemon answering at {} ({}): start one with `synfin daemon`, or point --daemon at "
-        "the one running",
-        o.daemon, httplib::to_string(response.error())));
-  if (response->status != 200)
-    return report_error(
-        fmt::format("daemon at {} answered {}: {}", o.daemon, response->status, response->body));
+  int exit_code = 1;
+  auto response = get_from_daemon(o.daemon, fmt::format("/api/v1/ladder/{:x}", *cookie),
+                                  {{"format", "text"}}, &exit_code);
+  if (!response) return report_error(response.error().message, exit_code);
   std::fputs(response->body.c_str(), stdout);
   return 0;
 }

@@ -1,4 +1,3 @@
-#include <httplib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/daemon_client.h"
 #include "common/report_error.h"
 #include "outputs/http_server.h"
 #include "outputs/utf8.h"
@@ -47,23 +47,12 @@ std::string age_text(const nlohmann::json& row) {
 }
 
 int run_stuck(const StuckOptions& o) {
-  auto address = outputs::parse_listen_address(o.daemon);
-  if (!address) return report_error(address.error().message, 2);
-  httplib::Client client(address->host, address->port);
-  client.set_connection_timeout(3);
-  client.set_read_timeout(30);
-  httplib::Params params;
-  if (!o.state.empty()) params.emplace("state", o.state);
-  if (o.port) params.emplace("port", std::to_string(o.port));
-  auto response = client.Get("/api/v1/stuck", params, httplib::Headers{});
-  if (!response)
-    return report_error(fmt::format(
-        "no daemon answering at {} ({}): start one with `synfin daemon`, or point --daemon at "
-        "the one running",
-        o.daemon, httplib::to_string(response.error())));
-  if (response->status != 200)
-    return report_error(fmt::format("daemon at {} answered {}: {}", o.daemon, response->status,
-                                    outputs::printable(response->body)));
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!o.state.empty()) params.emplace_back("state", o.state);
+  if (o.port) params.emplace_back("port", std::to_string(o.port));
+  int exit_code = 1;
+  auto response = get_from_daemon(o.daemon, "/api/v1/stuck", params, &exit_code);
+  if (!response) return report_error(response.error().message, exit_code);
   if (o.json) {
     fmt::print("{}\n", response->body);
     return 0;

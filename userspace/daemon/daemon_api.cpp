@@ -326,6 +326,41 @@ DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned
   return view;
 }
 
+// One JSON array of rows with their owners; with_kernel_state adds what the kernel's table says
+// of each now (queues, inode, whether the owner still sends).
+namespace {
+template <typename KernelView>
+void write_rows(fmt::memory_buffer& list, const std::vector<Row>& rows, const KernelView& kernel,
+                bool with_kernel_state) {
+  list.push_back('[');
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    if (i) list.push_back(',');
+    JsonObject j(list);
+    write_row(j, r);
+    write_owner(j, r, kernel.holders_of(r.cookie));
+    if (!with_kernel_state) continue;
+    if (const model::KernelSocket* k = kernel.socket(r.cookie)) {
+      j.number("recv_queue_bytes", k->recv_queue_bytes);
+      j.number("send_queue_bytes", k->send_queue_bytes);
+      j.number("inode", k->inode);
+      // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
+      // Unknown for a socket found at start: what it sent before is not known.
+      if (!r.bytes_known_at_state_entry)
+        j.string("activity", "unknown");
+      else
+        j.string("activity", k->bytes_sent > r.bytes_sent_at_state_entry ? "sending" : "idle");
+    } else {
+      j.null("recv_queue_bytes");
+      j.null("send_queue_bytes");
+      j.null("inode");
+      j.string("activity", "unknown");  // gone from the kernel's table since
+    }
+  }
+  list.push_back(']');
+}
+}  // namespace
+
 HttpAnswer DaemonApi::connections(const Params& params) {
   std::string error;
   auto query = parse_query(params, {"state", "port", "limit"}, "/api/v1/connections", error);
@@ -368,16 +403,7 @@ HttpAnswer DaemonApi::connections(const Params& params) {
     JsonObject body(out);
     body.number("count", rows.size());
     body.boolean("truncated", truncated);
-    auto& list = body.raw("connections");
-    list.push_back('[');
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      if (i) list.push_back(',');
-      JsonObject j(list);
-      write_row(j, r);
-      write_owner(j, r, kernel.holders_of(r.cookie));
-    }
-    list.push_back(']');
+    write_rows(body.raw("connections"), rows, kernel, /*with_kernel_state=*/false);
   }
   return {200, fmt::to_string(out)};
 }
@@ -412,32 +438,7 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
     append_json_fragment(body.raw("thresholds_seconds"), dump(thresholds));
     body.number("count", rows.size());
     body.boolean("truncated", truncated);
-    auto& list = body.raw("stuck");
-    list.push_back('[');
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      if (i) list.push_back(',');
-      JsonObject j(list);
-      write_row(j, r);
-      write_owner(j, r, kernel.holders_of(r.cookie));
-      if (const model::KernelSocket* k = kernel.socket(r.cookie)) {
-        j.number("recv_queue_bytes", k->recv_queue_bytes);
-        j.number("send_queue_bytes", k->send_queue_bytes);
-        j.number("inode", k->inode);
-        // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
-        // Unknown for a socket found at start: what it sent before is not known.
-        if (!r.bytes_known_at_state_entry)
-          j.string("activity", "unknown");
-        else
-          j.string("activity", k->bytes_sent > r.bytes_sent_at_state_entry ? "sending" : "idle");
-      } else {
-        j.null("recv_queue_bytes");
-        j.null("send_queue_bytes");
-        j.null("inode");
-        j.string("activity", "unknown");  // gone from the kernel's table since
-      }
-    }
-    list.push_back(']');
+    write_rows(body.raw("stuck"), rows, kernel, /*with_kernel_state=*/true);
   }
   return {200, fmt::to_string(out)};
 }

@@ -51,6 +51,11 @@ int from_recording(const LadderOptions& o) {
     return report_error(cookie ? fmt::format("no connection {} in {}", o.conn, o.target)
                                : fmt::format("{} holds no connection", o.target));
   std::fputs(text.c_str(), stdout);
+  if (recording->truncated) {
+    std::fflush(stdout);  // what is whole first, then the one line saying the rest is missing
+    return report_error(fmt::format("{} {}: drew the connections of the {} whole records before it",
+                                    o.target, recording->truncation, recording->records.size()));
+  }
   return 0;
 }
 

@@ -109,6 +109,7 @@ int run_trace(const TraceOptions& o) {
              decoded.decoded, lost,
              decoded.truncated + decoded.oversized + decoded.unknown_type + decoded.bad_field,
              writer.lines_written());
+  if (recording) recording->close();
   if (recording && recording->failed())
     return report_error(
         fmt::format("writing {} failed: the recording is incomplete", o.record_path));
@@ -128,9 +129,8 @@ int run_replay(const ReplayOptions& o) {
              writer.lines_written());
   if (recording->truncated)
     return report_error(fmt::format(
-        "{} ends in the middle of a record: replayed the {} whole ones before it (was the "
-        "trace killed while writing?)",
-        o.path, stats.records));
+        "{} {}: replayed the {} whole records before it (was the trace killed while writing?)",
+        o.path, recording->truncation, stats.records));
   return 0;
 }
 }  // namespace
@@ -148,7 +148,8 @@ Runner register_trace(CLI::App& app) {
   trace->add_option("--duration", options->duration_s, "Stop after SECONDS (default: until Ctrl-C)")
       ->check(CLI::PositiveNumber);
   trace->add_option("--record", options->record_path,
-                    "Also write every raw kernel record to FILE, for `synfin replay FILE`");
+                    "Also write every raw kernel record to FILE, for `synfin replay FILE`;\n"
+                    "gzip-compressed when FILE ends in .gz");
   add_capture_flags(trace, options->capture);
   return [trace, options]() -> int {
     if (!trace->parsed()) return -1;
@@ -162,7 +163,7 @@ Runner register_replay(CLI::App& app) {
       "replay",
       "Replay a `synfin trace --record FILE` recording through the model: the same JSON lines\n"
       "as the live trace, without root or a kernel (bug reports, regression fixtures).");
-  replay->add_option("file", options->path, "The recording")->required();
+  replay->add_option("file", options->path, "The recording (plain or gzip)")->required();
   add_filter_flags(replay, options->filter);
   replay
       ->add_option("--max-connections", options->max_connections,

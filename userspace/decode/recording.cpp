@@ -1,5 +1,7 @@
 #include "decode/recording.h"
 
+#include <zlib.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +17,8 @@ namespace {
 constexpr char kMagic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '2'};
 constexpr char kFormat1Magic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '1'};
 constexpr uint32_t kMaxFrame = 1u << 20;  // far above any record; guards a corrupt length
+// zlib's buffers (its default is 8 KiB): fewer, larger reads and deflate calls.
+constexpr unsigned kZlibBuffer = 128u << 10;
 
 struct Header {
   char magic[8];
@@ -23,19 +27,69 @@ struct Header {
   int64_t realtime_minus_monotonic_ns;
 };
 static_assert(sizeof(Header) == 24);
+
+// Every recording is read through this one source, plain or gzip alike: zlib passes a file
+// that does not start with gzip's magic bytes through unchanged, so the content decides the
+// format, never the name.
+class RecordingSource {
+ public:
+  static Result<RecordingSource> open(const std::string& path) {
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (!file) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
+    gzbuffer(file, kZlibBuffer);
+    return RecordingSource(file);
+  }
+  RecordingSource(RecordingSource&& other) noexcept : file_(other.file_) { other.file_ = nullptr; }
+  RecordingSource& operator=(RecordingSource&&) = delete;
+  ~RecordingSource() {
+    if (file_) gzclose_r(file_);
+  }
+
+  // Reads `size` bytes; fewer only at the end of the data, or where it is cut or damaged.
+  std::size_t read(void* buffer, std::size_t size) {
+    int got = gzread(file_, buffer, static_cast<unsigned>(size));
+    return got > 0 ? static_cast<std::size_t>(got) : 0;
+  }
+
+  // Empty at a clean end of the data; else why it ended early, for a one-line error.
+  std::string damage() const {
+    int code = Z_OK;
+    const char* message = gzerror(file_, &code);
+    switch (code) {
+      case Z_OK:
+        return {};
+      case Z_ERRNO:
+        return fmt::format("could not be read to its end ({})", std::strerror(errno));
+      case Z_BUF_ERROR:  // zlib's "unexpected end of file": the stream stops without its end
+        return fmt::format("is cut off inside its gzip stream (zlib: {})", message);
+      default:
+        return fmt::format("is damaged inside its gzip stream (zlib: {})", message);
+    }
+  }
+
+ private:
+  explicit RecordingSource(gzFile file) : file_(file) {}
+  gzFile file_;
+};
 }  // namespace
 
 Result<RecordingWriter> RecordingWriter::create(const std::string& path,
                                                 int64_t realtime_minus_monotonic_ns) {
-  std::FILE* file = std::fopen(path.c_str(), "wb");
+  // "T": zlib writes the bytes as they are, so both kinds go through one writer.
+  bool compressed = std::string_view(path).ends_with(".gz");
+  gzFile file = gzopen(path.c_str(), compressed ? "wb" : "wbT");
   if (!file) return Error{fmt::format("cannot write {}: {}", path, std::strerror(errno))};
+  gzbuffer(file, kZlibBuffer);
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   header.record_size = sizeof(synfin_event);
   header.realtime_minus_monotonic_ns = realtime_minus_monotonic_ns;
-  if (std::fwrite(&header, sizeof(header), 1, file) != 1) {
-    std::fclose(file);
-    return Error{fmt::format("cannot write {}: {}", path, std::strerror(errno))};
+  if (gzwrite(file, &header, sizeof(header)) != sizeof(header)) {
+    int code = Z_OK;
+    std::string why = gzerror(file, &code);
+    if (code == Z_ERRNO) why = std::strerror(errno);
+    gzclose_w(file);
+    return Error{fmt::format("cannot write {}: {}", path, why)};
   }
   return RecordingWriter(file);
 }
@@ -46,57 +100,62 @@ RecordingWriter::RecordingWriter(RecordingWriter&& other) noexcept
 }
 
 RecordingWriter::~RecordingWriter() {
-  if (file_) std::fclose(file_);
+  close();
 }
 
 void RecordingWriter::write(std::span<const std::byte> record) {
   auto length = static_cast<uint32_t>(record.size());
-  if (std::fwrite(&length, sizeof(length), 1, file_) != 1 ||
-      std::fwrite(record.data(), 1, record.size(), file_) != record.size())
+  if (gzwrite(file_, &length, sizeof(length)) != sizeof(length) ||
+      (length > 0 && gzwrite(file_, record.data(), length) != static_cast<int>(length)))
     failed_ = true;
 }
 
+void RecordingWriter::close() {
+  if (!file_) return;
+  if (gzclose_w(file_) != Z_OK) failed_ = true;
+  file_ = nullptr;
+}
+
 Result<Recording> read_recording(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
+  auto source = RecordingSource::open(path);
+  if (!source) return source.error();
   Recording recording;
   Header header{};
-  if (std::fread(&header, sizeof(header), 1, file) != 1) {
-    std::fclose(file);
+  if (source->read(&header, sizeof(header)) != sizeof(header)) {
+    std::string damage = source->damage();
+    if (!damage.empty()) return Error{fmt::format("{} {}, within its header", path, damage)};
     return Error{fmt::format("{} is not a synfin recording", path)};
   }
   bool format1 = std::memcmp(header.magic, kFormat1Magic, sizeof(kFormat1Magic)) == 0;
-  if (!format1 && std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0) {
-    std::fclose(file);
+  if (!format1 && std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0)
     return Error{fmt::format("{} is not a synfin recording", path)};
-  }
   // Both formats recorded 112-byte socket records; any other size is another layout.
-  if (header.record_size != sizeof(synfin_event)) {
-    std::fclose(file);
-    return Error{fmt::format("{}: records of {} bytes, this synfin reads {}-byte records",
-                             path, header.record_size, sizeof(synfin_event))};
-  }
+  if (header.record_size != sizeof(synfin_event))
+    return Error{fmt::format("{}: records of {} bytes, this synfin reads {}-byte records", path,
+                             header.record_size, sizeof(synfin_event))};
   recording.realtime_minus_monotonic_ns = header.realtime_minus_monotonic_ns;
+  auto cut_short = [&] {  // keep what is whole (a trace killed mid-write), say how it ends
+    recording.truncated = true;
+    recording.truncation = source->damage();
+    if (recording.truncation.empty()) recording.truncation = "ends in the middle of a record";
+  };
   for (;;) {
     uint32_t length = 0;
-    std::size_t got = std::fread(&length, 1, sizeof(length), file);
-    if (got == 0) break;  // the end, between two frames
+    std::size_t got = source->read(&length, sizeof(length));
+    if (got == 0 && source->damage().empty()) break;  // the end, between two frames
     if (got < sizeof(length)) {
-      recording.truncated = true;
+      cut_short();
       break;
     }
-    if (length > kMaxFrame) {
-      std::fclose(file);
+    if (length > kMaxFrame)
       return Error{fmt::format("{}: frame of {} bytes: corrupt recording", path, length)};
-    }
     std::vector<std::byte> record(length);
-    if (std::fread(record.data(), 1, length, file) != length) {
-      recording.truncated = true;  // cut short (a trace killed mid-write): keep what is whole
+    if (source->read(record.data(), length) != length) {
+      cut_short();
       break;
     }
     recording.records.push_back(format1 ? upgrade_format1_record(record) : std::move(record));
   }
-  std::fclose(file);
   return recording;
 }
 

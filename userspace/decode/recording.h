@@ -6,13 +6,16 @@
 // i64 realtime-minus-monotonic offset in ns; then frames of u32 length + that many bytes.
 // Frames keep their length as the ring gave it, so odd records replay as odd records.
 // Format-1 files ("SYNFINR1") are read too: their records are upgraded to the current layout.
+// A path ending in .gz is written gzip-compressed; reading tells gzip from plain by the file's
+// content (its magic bytes), whatever its name.
 #include <cstdint>
-#include <cstdio>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+
+struct gzFile_s;  // zlib's gzFile
 
 namespace synfin::decode {
 
@@ -25,18 +28,24 @@ class RecordingWriter {
   ~RecordingWriter();
 
   void write(std::span<const std::byte> record);
+  // Flushes and closes (a gzip stream's end is written here); failed() tells if anything of
+  // the recording was lost, this last step included.
+  void close();
   bool failed() const { return failed_; }
 
  private:
-  explicit RecordingWriter(std::FILE* file) : file_(file) {}
-  std::FILE* file_;
+  explicit RecordingWriter(gzFile_s* file) : file_(file) {}
+  gzFile_s* file_;  // gzip, or plain ("transparent") writing
   bool failed_ = false;
 };
 
 struct Recording {
   int64_t realtime_minus_monotonic_ns = 0;
   std::vector<std::vector<std::byte>> records;
-  bool truncated = false;  // the file ends inside a frame: `records` holds the whole ones
+  bool truncated = false;  // the data ends inside a frame: `records` holds the whole ones
+  // When truncated: how the data ends ("ends in the middle of a record", or what zlib found
+  // wrong with a cut or damaged gzip stream).
+  std::string truncation;
 };
 
 Result<Recording> read_recording(const std::string& path);

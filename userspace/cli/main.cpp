@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "synfin_git_commit.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
       "how it ended. Needs root (or CAP_BPF+CAP_PERFMON) and a kernel with BTF.",
       "synfin"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", SYNFIN_VERSION);
+  app.set_version_flag("--version", "synfin " SYNFIN_VERSION " (git " SYNFIN_GIT_COMMIT ")");
   std::vector<synfin::cli::Runner> runners;
   runners.push_back(synfin::cli::register_trace(app));
   runners.push_back(synfin::cli::register_daemon(app));

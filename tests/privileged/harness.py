@@ -42,9 +42,9 @@ class Trace:
     exactly what the live trace printed. With SYNFIN_FIXTURE (a path) the recording is kept
     there: that is how tests/fixtures/ is made."""
 
-    def __init__(self, synfin, *args):
+    def __init__(self, synfin, *args, suffix=".rec"):
         self.synfin, self.args = synfin, args
-        fd, self.recording = tempfile.mkstemp(prefix="synfin-", suffix=".rec")
+        fd, self.recording = tempfile.mkstemp(prefix="synfin-", suffix=suffix)
         os.close(fd)
         self.proc = subprocess.Popen([synfin, "trace", "--record", self.recording, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -63,8 +63,10 @@ class Trace:
                 self.ready.set()
         self.ready.set()
 
-    def stop(self):
-        """Returns every JSON object printed; the process must exit 0 after its final drain."""
+    def stop(self, keep_recording=False):
+        """Returns every JSON object printed; the process must exit 0 after its final drain.
+        With keep_recording the recording stays at self.recording for the caller (who removes
+        it), and the live output is kept in self.output."""
         time.sleep(0.5)  # let the last softirq transitions land in the ring
         self.proc.send_signal(signal.SIGINT)
         out = self.proc.stdout.read()
@@ -92,7 +94,9 @@ class Trace:
         keep = os.environ.get("SYNFIN_FIXTURE")
         if keep:
             shutil.copy(self.recording, keep)
-        os.unlink(self.recording)
+        self.output = out
+        if not keep_recording:
+            os.unlink(self.recording)
         return events
 
     def summary(self):

@@ -3,8 +3,16 @@
 processes; every scenario asserts each side's exact state sequence, outcome, verdict and owner.
 
 usage: test_trace.py SYNFIN SCENARIO [4|6]"""
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, kill_all,
@@ -22,7 +30,7 @@ SIMULTANEOUS = ["ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"]
 PORT_BASE = {"client_first": 18501, "server_first": 18503, "simultaneous": 18505,
              "linger_abort": 18507, "refused": 18509, "unread_close": 18511,
              "listener": 18513, "burst": 18515, "port_filter": 18517,
-             "close_after_shutdown": 18519}
+             "close_after_shutdown": 18519, "gzip_recording": 18521}
 
 
 def expect_side(events, port, role, states, outcome, pid, comm):
@@ -177,6 +185,93 @@ def scenario_port_filter(synfin, family, port):
     check(not [e for e in events if other in (e["sport"], e["dport"])], "--dport leaked the other port")
 
 
+def replay(synfin, path):
+    return subprocess.run([synfin, "replay", path], capture_output=True, text=True, timeout=120)
+
+
+def expect_cut_reported(synfin, path, how, total_records):
+    """`synfin replay` of a cut recording prints the lines of its whole records (valid JSON),
+    then exactly one error line, last, naming the file, how it ends and how many records were
+    whole; exit 1 (not a crash, not 0). Returns that count."""
+    r = replay(synfin, path)
+    check(r.returncode == 1, f"replay of {path}: exit {r.returncode}, stderr {r.stderr[-300:]!r}")
+    errors = [line for line in r.stderr.splitlines() if "error" in line]
+    check(len(errors) == 1 and r.stderr.rstrip().splitlines()[-1] == errors[0],
+          f"replay of {path}: want one error line, last: {r.stderr!r}")
+    reported = re.fullmatch(rf"synfin: error: {re.escape(path)} {how}.*: replayed the (\d+) "
+                            r"whole records before it \(was the trace killed while writing\?\)",
+                            errors[0])
+    check(reported, f"error line: {errors[0]!r}")
+    whole = int(reported.group(1))
+    check(whole < total_records, f"{whole} whole records of {total_records} in a cut file")
+    for line in r.stdout.splitlines():
+        json.loads(line)
+    return whole
+
+
+def scenario_gzip_recording(synfin, family, port, count=500):
+    """`--record FILE.gz` writes gzip, and its replay prints exactly the live trace (checked by
+    Trace.stop); the same records uncompressed replay identically, whatever the file names say
+    (content decides); a cut gzip file, a plain file cut mid-frame and the recording of a trace
+    killed mid-write each replay their whole records, then one clear error line."""
+    scratch = tempfile.mkdtemp(prefix="synfin-gzip-")
+    killed = None
+    try:
+        trace = Trace(synfin, suffix=".rec.gz")
+        run_pair("client_first", port, family, count=count, timeout=120)
+        trace.stop(keep_recording=True)
+        compressed_path = shutil.move(trace.recording, os.path.join(scratch, "live.rec.gz"))
+        compressed = open(compressed_path, "rb").read()
+        check(compressed[:2] == b"\x1f\x8b", "--record FILE.gz did not write gzip")
+        plain = gzip.decompress(compressed)  # raises unless the stream is whole, trailer included
+        check(plain[:8] == b"SYNFINR2", f"decompressed recording starts {plain[:8]!r}")
+
+        plain_named_gz = os.path.join(scratch, "plain-after-all.rec.gz")
+        gzip_named_plain = os.path.join(scratch, "compressed.rec")
+        open(plain_named_gz, "wb").write(plain)
+        open(gzip_named_plain, "wb").write(compressed)
+        total = None
+        for path in (plain_named_gz, gzip_named_plain):
+            r = replay(synfin, path)
+            check(r.returncode == 0 and r.stdout == trace.output,
+                  f"replay of {os.path.basename(path)} differs from the live trace: exit "
+                  f"{r.returncode}, {len(r.stdout.splitlines())} lines vs "
+                  f"{len(trace.output.splitlines())}; {r.stderr[-200:]!r}")
+            total = int(re.search(r"replayed (\d+) records", r.stderr).group(1))
+        print(f"{count} connections: {total} records, {len(trace.output.splitlines())} lines; "
+              f"recording {len(plain)} bytes plain, {len(compressed)} bytes gzip "
+              f"({len(plain) / len(compressed):.1f}x); both replay the live trace exactly")
+
+        cut_gzip = os.path.join(scratch, "cut.rec.gz")
+        open(cut_gzip, "wb").write(compressed[:len(compressed) // 2])
+        whole = expect_cut_reported(synfin, cut_gzip, "is cut off inside its gzip stream", total)
+        cut_plain = os.path.join(scratch, "cut.rec")
+        open(cut_plain, "wb").write(plain[:-7])
+        check(expect_cut_reported(synfin, cut_plain, "ends in the middle of a record", total)
+              == total - 1, "a plain file cut in its last frame lost more than that frame")
+        print(f"half the gzip file: {whole} whole records replayed, then one error line")
+
+        # Killed mid-write: no gzip trailer. Everything up to the last drain is readable.
+        killed = Trace(synfin, suffix=".rec.gz")
+        # Its lines are read as they come, as a terminal would: a full pipe would stop it.
+        threading.Thread(target=killed.proc.stdout.read, daemon=True).start()
+        run_pair("client_first", port, family, count=100, timeout=120)
+        time.sleep(1)  # a few drain intervals: the records reach the file
+        killed.proc.send_signal(signal.SIGKILL)
+        killed.proc.wait(30)
+        whole = expect_cut_reported(synfin, killed.recording, "is cut off inside its gzip stream",
+                                    10 ** 9)
+        check(whole >= 100 * 10, f"trace killed after 100 connections: only {whole} records readable")
+        print(f"trace killed by SIGKILL: {whole} whole records replayed, then one error line")
+    finally:
+        if killed:
+            if killed.proc.poll() is None:
+                killed.proc.kill()
+            if os.path.exists(killed.recording):
+                os.unlink(killed.recording)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -208,6 +303,8 @@ def main():
             scenario_burst(synfin, family, port)
         elif scenario == "port_filter":
             scenario_port_filter(synfin, family, port)
+        elif scenario == "gzip_recording":
+            scenario_gzip_recording(synfin, family, port)
         elif scenario == "close_after_shutdown":
             scenario_close_after_shutdown(synfin, family, port)
         else:

@@ -96,6 +96,7 @@ int run_trace(const TraceOptions& o) {
       o.duration_s > 0 ? monotonic_now_ns() + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
   auto status = (*session)->run(o.capture.drain_interval_ms, [&] {
     if (table.pending_syns().size() > 0) (*session)->mark_time(monotonic_now_ns());
+    if (recording) recording->flush();  // a trace killed later leaves a readable recording
     writer.flush();
     return deadline_ns == 0 || monotonic_now_ns() < deadline_ns;
   });

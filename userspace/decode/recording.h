@@ -28,6 +28,9 @@ class RecordingWriter {
   ~RecordingWriter();
 
   void write(std::span<const std::byte> record);
+  // Puts what was written so far into the file as a readable whole (a gzip sync point), so a
+  // trace killed later loses only what came after; a no-op when nothing new was written.
+  void flush();
   // Flushes and closes (a gzip stream's end is written here); failed() tells if anything of
   // the recording was lost, this last step included.
   void close();
@@ -37,6 +40,7 @@ class RecordingWriter {
   explicit RecordingWriter(gzFile_s* file) : file_(file) {}
   gzFile_s* file_;  // gzip, or plain ("transparent") writing
   bool failed_ = false;
+  bool unflushed_ = false;
 };
 
 struct Recording {

@@ -3,10 +3,12 @@
 data dir) scrapes a real synfin daemon with deploy/'s alert rules loaded. The test drives 200
 loopback connections and one stuck CLOSE_WAIT, then asserts through Prometheus's query API that
 synfin_tcp_connections_closed_total grew by exactly 400 and the stuck alert fires; the live
-/metrics passes `promtool check metrics`; every dashboard and alert query runs and names only
+/metrics passes `promtool check metrics` and is answered gzip when asked (as Prometheus asks);
+every dashboard and alert query runs and names only
 metrics synfin exports.
 
 usage: test_monitoring.py SYNFIN DEPLOY_DIR"""
+import gzip
 import http.client
 import json
 import os
@@ -158,6 +160,25 @@ def main():
             check(lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(),
                   f"promtool check metrics: {lint.stdout}{lint.stderr}")
             exported = families(text)
+
+            # Prometheus asks every scrape with `Accept-Encoding: gzip` (2.42 always does): the
+            # daemon answers gzip, as node_exporter does, the same exposition once inflated.
+            host, http_port = DAEMON.rsplit(":", 1)
+            scrape = http.client.HTTPConnection(host, int(http_port), timeout=30)
+            try:
+                scrape.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+                response = scrape.getresponse()
+                compressed = response.read()
+                encoding = response.getheader("Content-Encoding")
+            finally:
+                scrape.close()
+            check(response.status == 200 and encoding == "gzip",
+                  f"/metrics asked for gzip: status {response.status}, Content-Encoding {encoding}")
+            inflated = gzip.decompress(compressed).decode()
+            check(families(inflated) == exported, "the gzip exposition has other metric families")
+            check(len(compressed) * 4 < len(inflated),
+                  f"gzip /metrics is {len(compressed)} bytes for {len(inflated)}")
+            print(f"/metrics with traffic: {len(inflated)} bytes, {len(compressed)} bytes gzip")
 
             # Every dashboard and alert query runs in Prometheus and names only exported metrics.
             dashboard = json.load(open(os.path.join(deploy, "grafana", "synfin-dashboard.json")))

@@ -1,12 +1,17 @@
 // The HTTP adapter over loopback (no root): what cpp-httplib decides before DaemonApi sees a
-// request — methods with bodies, HEAD, percent-decoded bytes, errors of its own — and the
-// exposure check behind the daemon's --listen warning.
+// request — methods with bodies, HEAD, percent-decoded bytes, errors of its own, gzip for a
+// scraper that asks — and the exposure check behind the daemon's --listen warning.
 #include "outputs/http_server.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <zlib.h>
+
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
+
+#include "outputs/prometheus.h"
 
 namespace synfin::outputs {
 namespace {
@@ -123,6 +128,58 @@ TEST(HttpServerExposureTest, OnlyLoopbackAddressesCountAsPrivate) {
   auto every_interface = parse_listen_address(":9847");
   ASSERT_TRUE(every_interface);
   EXPECT_EQ(every_interface->host, "0.0.0.0");
+}
+
+// Prometheus sends `Accept-Encoding: gzip`; the exposition goes back gzip-compressed (as
+// node_exporter's does), byte for byte the plain text once inflated; a client that does not
+// ask gets plain text.
+TEST(HttpServerCompressionTest, MetricsAnswerGzipWhenAsked) {
+  model::DaemonModel model({});
+  std::mutex mutex;
+  DaemonApiHooks hooks;
+  hooks.metrics = [&model] {
+    SelfMetrics self;
+    self.version = "test";
+    return render_metrics(model, self);
+  };
+  DaemonApi api(model, mutex, hooks, {});
+  HttpServer server(api);
+  auto started = server.start({"127.0.0.1", 0});
+  ASSERT_TRUE(started) << started.error().message;
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_decompress(false);  // the bytes as sent
+
+  auto plain = c.Get("/metrics");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200);
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  ASSERT_NE(plain->body.find("# TYPE synfin_tcp_sockets gauge"), std::string::npos);
+
+  auto compressed = c.Get("/metrics", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(compressed);
+  EXPECT_EQ(compressed->status, 200);
+  EXPECT_EQ(compressed->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(compressed->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& gzipped = compressed->body;
+  ASSERT_GT(gzipped.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(gzipped[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gzipped[1]), 0x8b);
+
+  std::string inflated(plain->body.size() + 1, '\0');
+  z_stream stream{};
+  ASSERT_EQ(inflateInit2(&stream, 16 + MAX_WBITS), Z_OK);  // 16: a gzip wrapper
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gzipped.data()));
+  stream.avail_in = static_cast<uInt>(gzipped.size());
+  stream.next_out = reinterpret_cast<Bytef*>(inflated.data());
+  stream.avail_out = static_cast<uInt>(inflated.size());
+  EXPECT_EQ(inflate(&stream, Z_FINISH), Z_STREAM_END);
+  inflated.resize(stream.total_out);
+  inflateEnd(&stream);
+  EXPECT_EQ(inflated, plain->body);
+  EXPECT_LT(gzipped.size() * 4, plain->body.size());
+  std::printf("/metrics of an idle daemon: %zu bytes plain, %zu bytes gzip\n", plain->body.size(),
+              gzipped.size());
 }
 
 }  // namespace

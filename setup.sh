@@ -5,7 +5,8 @@
 #   sudo ./setup.sh test --sanitize   first runs the unit and privileged tiers of an
 #                            ASan+UBSan build (build-sanitize/), then the whole suite as above
 # Extra arguments after `daemon` are passed to it, e.g. sudo ./setup.sh daemon --xdp eth0
-# (xdp-tools, python3-scapy and tshark are for the tests: XDP status, crafted packets, captures)
+# (xdp-tools, python3-scapy and tshark are for the tests: XDP status, crafted packets, captures;
+# dpkg-dev, file and man-db for the Debian package: `cd build && cpack -G DEB`, and its test)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,7 +27,7 @@ fi
 packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
           libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libxdp-dev libgtest-dev
           libcap-ng-dev libclang-rt-dev python3 python3-yaml yamllint iproute2 util-linux
-          prometheus systemd xdp-tools python3-scapy tshark chromium)
+          prometheus systemd xdp-tools python3-scapy tshark chromium dpkg-dev file man-db)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

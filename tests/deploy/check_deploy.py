@@ -104,7 +104,7 @@ def check_dashboard(deploy):
 def check_systemd(deploy, synfin):
     with tempfile.TemporaryDirectory() as tmp:
         unit = open(os.path.join(deploy, "systemd", "synfin.service")).read()
-        unit = unit.replace("/usr/local/bin/synfin", os.path.abspath(synfin))
+        unit = re.sub(r"(?m)^ExecStart=\S*/synfin ", f"ExecStart={os.path.abspath(synfin)} ", unit)
         path = os.path.join(tmp, "synfin.service")
         open(path, "w").write(unit)
         r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Root: the Debian package as an administrator meets it. Builds the .deb with cpack from this
+build, checks its dependencies against what the binary links, installs it with dpkg -i, and
+checks the installed system: /usr/bin/synfin --version names this build's version and commit;
+the unit in /lib/systemd/system passes `systemd-analyze verify`, starts /usr/bin/synfin and is
+otherwise the unit deploy/ ships; nothing was enabled or started; the man page renders; bash
+completes `synfin tr` from the installed completion; the Prometheus rules pass promtool. Then
+`systemctl enable` as an administrator would, `dpkg -r`, and nothing of the package is left
+(files, directories, enablement link); `dpkg --purge` forgets it. The package is purged on any
+failure.
+
+usage: test_package.py SYNFIN BUILD_DIR SOURCE_DIR"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "privileged"))
+from harness import check, require_privileges, run_main  # noqa: E402
+
+PACKAGE = "synfin"
+UNIT = "/lib/systemd/system/synfin.service"
+WANTS_LINK = "/etc/systemd/system/multi-user.target.wants/synfin.service"
+
+
+def run(*cmd, **kw):
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=300, **kw)
+
+
+def must(*cmd, **kw):
+    r = run(*cmd, **kw)
+    check(r.returncode == 0, f"`{' '.join(cmd)}` exited {r.returncode}: {(r.stdout + r.stderr)[-1500:]}")
+    return r.stdout
+
+
+def package_status():
+    r = run("dpkg-query", "-W", "-f=${db:Status-Status}", PACKAGE)
+    return r.stdout.strip() if r.returncode == 0 else "not-installed"
+
+
+def installed_synfin_processes():
+    found = []
+    for exe in glob.glob("/proc/[0-9]*/exe"):
+        try:
+            if os.readlink(exe) == "/usr/bin/synfin":
+                found.append(exe.split("/")[2])
+        except OSError:
+            pass
+    return found
+
+
+def needed_packages(binary):
+    """The Debian packages holding the shared libraries `binary` names (DT_NEEDED)."""
+    sonames = re.findall(r"^\s+NEEDED\s+(\S+)", must("objdump", "-p", binary), re.M)
+    check(sonames, f"{binary} names no shared library")
+    cache = must("ldconfig", "-p")
+    packages = {}
+    for soname in sonames:
+        path = re.search(rf"^\s+{re.escape(soname)} \([^)]*\) => (\S+)$", cache, re.M)
+        check(path, f"{soname} is not in the linker cache")
+        owner = run("dpkg", "-S", os.path.realpath(path.group(1)))
+        if owner.returncode != 0:  # merged /usr: dpkg may know the /lib spelling only
+            owner = run("dpkg", "-S", path.group(1))
+        check(owner.returncode == 0, f"no package owns {path.group(1)}")
+        packages[soname] = owner.stdout.split(":")[0]
+    return packages
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    require_privileges()
+    synfin, build, source = (os.path.abspath(a) for a in sys.argv[1:])
+
+    def test():
+        check(package_status() == "not-installed",
+              f"package {PACKAGE} is already installed ({package_status()}): this test installs "
+              "and removes it; remove it first (dpkg -r synfin)")
+        check(not os.path.lexists(WANTS_LINK), f"{WANTS_LINK} exists before the test")
+        workdir = tempfile.mkdtemp(prefix="synfin-package-")
+        installed = False
+        try:
+            must("cpack", "-G", "DEB", "-B", workdir, cwd=build)
+            (deb,) = glob.glob(os.path.join(workdir, "synfin_*.deb"))
+            fields = {f: must("dpkg-deb", "-f", deb, f).strip()
+                      for f in ("Package", "Version", "Architecture", "Depends")}
+            depends = {d.split()[0] for d in fields["Depends"].split(", ")}
+            for soname, owner in needed_packages(synfin).items():
+                check(owner in depends, f"links {soname} ({owner}) but Depends: {fields['Depends']}")
+            print(f"{os.path.basename(deb)}: Depends: {fields['Depends']}")
+
+            installed = True
+            must("dpkg", "-i", deb)
+            check(package_status() == "installed", f"after dpkg -i: {package_status()}")
+            files = [f for f in must("dpkg", "-L", PACKAGE).splitlines() if f.strip()]
+            check(all(os.path.lexists(f) for f in files), "a packaged file is missing after install")
+
+            version = must("/usr/bin/synfin", "--version").strip()
+            built = must(synfin, "--version").strip()
+            check(re.fullmatch(r"synfin \d+\.\d+\.\d+ \(git ([0-9a-f]{7}(-dirty)?|unknown)\)", version),
+                  f"--version says {version!r}")
+            check(version == built, f"installed --version {version!r}, the build's {built!r}")
+            commit = run("git", "-c", f"safe.directory={source}", "-C", source, "rev-parse",
+                         "--short=7", "HEAD")
+            if commit.returncode == 0:
+                check(f"(git {commit.stdout.strip()}" in version,
+                      f"--version {version!r} does not name HEAD {commit.stdout.strip()}")
+
+            # The unit: systemd accepts it, it starts the installed binary, and apart from that
+            # path it is deploy/'s unit, the one the deploy and capability tests hold.
+            r = run("systemd-analyze", "verify", UNIT)
+            check(r.returncode == 0 and "synfin.service" not in r.stdout + r.stderr,
+                  f"systemd-analyze verify {UNIT}: {r.stdout}{r.stderr}")
+            unit = open(UNIT).read()
+            exec_start = re.findall(r"^ExecStart=(\S+)", unit, re.M)
+            check(exec_start == ["/usr/bin/synfin"], f"ExecStart names {exec_start}")
+            shipped = open(os.path.join(source, "deploy", "systemd", "synfin.service")).read()
+            check(re.sub(r"(?m)^ExecStart=\S+", "", unit) == re.sub(r"(?m)^ExecStart=\S+", "", shipped),
+                  "the installed unit differs from deploy/systemd/synfin.service beyond ExecStart")
+
+            # Installing started and enabled nothing.
+            check(run("systemctl", "is-enabled", "synfin.service").stdout.strip() == "disabled",
+                  "the package enabled synfin.service")
+            check(not installed_synfin_processes(), "the package started synfin")
+
+            r = run("man", "--warnings", "-l", "/usr/share/man/man1/synfin.1.gz",
+                    env={**os.environ, "MANPAGER": "cat", "MANWIDTH": "100"})
+            check(r.returncode == 0 and not r.stderr.strip(), f"man page: {r.stderr}")
+            for command in ("trace", "daemon", "stuck", "replay", "ladder"):
+                check(f"synfin {command}" in r.stdout, f"man page lacks synfin {command}")
+            r = run("bash", "--norc", "-c",
+                    "source /usr/share/bash-completion/completions/synfin; "
+                    "COMP_WORDS=(synfin tr); COMP_CWORD=1; _synfin; echo \"${COMPREPLY[@]}\"")
+            check(r.stdout.strip() == "trace", f"installed completion of `synfin tr`: {r.stdout!r}")
+            must("promtool", "check", "rules", "/usr/share/synfin/prometheus/synfin-rules.yml")
+            check(os.path.getsize("/usr/share/synfin/grafana/synfin-dashboard.json") > 0, "dashboard")
+
+            # An administrator enables it; removing the package takes the link along.
+            must("systemctl", "enable", "synfin.service")
+            check(os.path.islink(WANTS_LINK), "systemctl enable made no link")
+            check(must("dpkg-query", "-W", "-f=${Conffiles}", PACKAGE).strip() == "",
+                  "the package has conffiles: dpkg -r would leave them")
+            must("dpkg", "-r", PACKAGE)
+            # dpkg keeps a removed package's postrm (for a later purge): "config-files", with no
+            # file of the package on disk, is what a clean removal looks like.
+            check(package_status() in ("config-files", "not-installed"),
+                  f"after dpkg -r: {package_status()}")
+            left = [f for f in files if os.path.lexists(f) and not os.path.isdir(f)]
+            check(not left, f"left after dpkg -r: {left}")
+            own_dirs = ["/usr/share/synfin", "/usr/share/doc/synfin"]
+            check(not any(os.path.lexists(d) for d in own_dirs), "package directories left")
+            check(not os.path.lexists(WANTS_LINK), f"{WANTS_LINK} left after dpkg -r")
+            must("dpkg", "--purge", PACKAGE)
+            installed = False
+            check(package_status() == "not-installed", f"after dpkg --purge: {package_status()}")
+            print(f"installed {fields['Version']}: {version}; {len(files)} paths; unit verified; "
+                  "nothing enabled or started; removed without a trace")
+        finally:
+            if installed or package_status() != "not-installed":
+                run("dpkg", "--purge", PACKAGE)
+            if os.path.islink(WANTS_LINK) and not os.path.exists(WANTS_LINK):
+                os.unlink(WANTS_LINK)  # ours: the unit it pointed to was this test's package
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    run_main(test)
+
+
+if __name__ == "__main__":
+    main()

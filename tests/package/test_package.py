@@ -6,8 +6,12 @@ the unit in /lib/systemd/system passes `systemd-analyze verify`, starts /usr/bin
 otherwise the unit deploy/ ships; nothing was enabled or started; the man page renders; bash
 completes `synfin tr` from the installed completion; the Prometheus rules pass promtool. Then
 `systemctl enable` as an administrator would, `dpkg -r`, and nothing of the package is left
-(files, directories, enablement link); `dpkg --purge` forgets it. The package is purged on any
-failure.
+(files, directories, enablement link); `dpkg --purge` forgets it.
+
+All of it runs in a private mount namespace where /usr, /etc and /var (dpkg's database and lock
+included) are overlays whose writes go to a tmpfs: the real dpkg, on the machine's own files,
+but what it installs vanishes with the test, however the test ends (even killed), and two runs
+at once (engineers sharing a machine) do not meet. The package is purged on failure anyway.
 
 usage: test_package.py SYNFIN BUILD_DIR SOURCE_DIR"""
 import glob
@@ -22,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..
 from harness import check, require_privileges, run_main  # noqa: E402
 
 PACKAGE = "synfin"
+SANDBOX = "SYNFIN_PACKAGE_SANDBOX"  # set inside the namespace: the tmpfs for the overlays
 UNIT = "/lib/systemd/system/synfin.service"
 WANTS_LINK = "/etc/systemd/system/multi-user.target.wants/synfin.service"
 
@@ -69,18 +74,46 @@ def needed_packages(binary):
     return packages
 
 
+def run_in_sandbox():
+    """Runs this script again inside a private mount namespace (unshare); returns its status."""
+    scratch = tempfile.mkdtemp(prefix="synfin-package-")
+    try:
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                               os.path.realpath(__file__), *sys.argv[1:]],
+                              env={**os.environ, SANDBOX: scratch}).returncode
+    finally:
+        os.rmdir(scratch)  # the tmpfs was mounted only inside the namespace: empty here
+
+
+def mount_overlays(scratch):
+    """Inside the namespace: every write under the system's directories goes to a tmpfs."""
+    must("mount", "-t", "tmpfs", "-o", "mode=0755", "synfin-package", scratch)
+    for top in ("/usr", "/etc", "/var", "/lib"):
+        if os.path.islink(top) or not os.path.isdir(top):
+            continue  # merged /usr: /lib is /usr/lib
+        name = top.strip("/")
+        upper, work = os.path.join(scratch, name), os.path.join(scratch, name + ".work")
+        os.makedirs(upper)
+        os.makedirs(work)
+        must("mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir={top},upperdir={upper},workdir={work}", top)
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     require_privileges()
+    if SANDBOX not in os.environ:
+        sys.exit(run_in_sandbox())
     synfin, build, source = (os.path.abspath(a) for a in sys.argv[1:])
 
     def test():
+        mount_overlays(os.environ[SANDBOX])
         check(package_status() == "not-installed",
               f"package {PACKAGE} is already installed ({package_status()}): this test installs "
               "and removes it; remove it first (dpkg -r synfin)")
         check(not os.path.lexists(WANTS_LINK), f"{WANTS_LINK} exists before the test")
-        workdir = tempfile.mkdtemp(prefix="synfin-package-")
+        workdir = tempfile.mkdtemp(dir=os.environ[SANDBOX])
         installed = False
         try:
             must("cpack", "-G", "DEB", "-B", workdir, cwd=build)
@@ -122,7 +155,8 @@ def main():
                   "the installed unit differs from deploy/systemd/synfin.service beyond ExecStart")
 
             # Installing started and enabled nothing.
-            check(run("systemctl", "is-enabled", "synfin.service").stdout.strip() == "disabled",
+            check(run("systemctl", "--root=/", "is-enabled", "synfin.service").stdout.strip()
+                  == "disabled",
                   "the package enabled synfin.service")
             check(not installed_synfin_processes(), "the package started synfin")
 
@@ -139,7 +173,7 @@ def main():
             check(os.path.getsize("/usr/share/synfin/grafana/synfin-dashboard.json") > 0, "dashboard")
 
             # An administrator enables it; removing the package takes the link along.
-            must("systemctl", "enable", "synfin.service")
+            must("systemctl", "--root=/", "enable", "synfin.service")
             check(os.path.islink(WANTS_LINK), "systemctl enable made no link")
             check(must("dpkg-query", "-W", "-f=${Conffiles}", PACKAGE).strip() == "",
                   "the package has conffiles: dpkg -r would leave them")

@@ -24,6 +24,9 @@ const volatile __u16 filter_remote_ports[SYNFIN_MAX_PORT_FILTERS] = {};
 /* Wake the consumer early only once this many bytes wait; otherwise it drains on its own
  * interval. Per-event wakeups cost ~30% of connection throughput on 2 cores. */
 const volatile __u64 wakeup_threshold_bytes = 1 << 20;
+/* The daemon's compact mode: state steps, owners and counters stay in each socket's own
+ * storage; the ring carries one record per socket, when it is destroyed. */
+const volatile bool compact_paths = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -37,6 +40,30 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost_events SEC(".maps");
+
+/* Compact mode: each socket's path, freed by the kernel with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct synfin_path);
+} socket_paths SEC(".maps");
+
+/* Compact mode: owners of accepted sockets by cookie. accept() runs in a syscall tracepoint,
+ * where the socket is no BTF pointer and its storage cannot be reached; the path picks the
+ * owner up from here when the socket ends (and the live walk reads it). */
+struct synfin_owner {
+	__u32 tgid;
+	char comm[SYNFIN_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct synfin_owner);
+} accepted_owners SEC(".maps");
 
 /* Port-filter verdict per socket cookie, decided once both ports are known and kept until the
  * socket is destroyed, so that its last records (ports zeroed) follow the same verdict. */
@@ -220,6 +247,153 @@ static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, 
 	return 0;
 }
 
+/* ---- compact mode: the path in socket-local storage ---- */
+
+static __always_inline struct synfin_path *path_of(const struct sock *sk, bool create)
+{
+	return bpf_sk_storage_get(&socket_paths, (struct sock *)sk, 0,
+				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+}
+
+static __always_inline void remember_endpoints(struct synfin_path *p, const struct sock *sk,
+					       bool remote_port_known)
+{
+	__u16 family, local_port, remote_port;
+	__u8 local_addr[SYNFIN_ADDR_LEN] = {}, remote_addr[SYNFIN_ADDR_LEN] = {};
+	read_endpoints(&sk->__sk_common, &family, &local_port, &remote_port, local_addr,
+		       remote_addr);
+	if (!remote_port_known)
+		remote_port = 0;
+	p->family = family;
+	p->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	/* The most recent complete ends: the kernel zeroes them on the way to CLOSE. */
+	if (local_port) {
+		p->sport = local_port;
+		__builtin_memcpy(p->saddr, local_addr, SYNFIN_ADDR_LEN);
+	}
+	if (remote_port) {
+		p->dport = remote_port;
+		__builtin_memcpy(p->daddr, remote_addr, SYNFIN_ADDR_LEN);
+	}
+	p->path_flags |= SYNFIN_PATH_ENDPOINTS_KNOWN;
+}
+
+/* synfin_path.verdict: decided once both ports are known; until then the socket is kept. */
+enum path_verdict { PATH_UNDECIDED = 0, PATH_KEEP = 1, PATH_DROP = 2 };
+
+static __always_inline enum path_verdict path_verdict_now(const struct synfin_path *p)
+{
+	if (!port_filters_configured())
+		return PATH_KEEP;
+	if (p->verdict != PATH_UNDECIDED || !(p->path_flags & SYNFIN_PATH_ENDPOINTS_KNOWN))
+		return p->verdict;
+	enum socket_verdict verdict = decide(p->sport, p->dport);
+	if (verdict == VERDICT_PENDING)
+		return PATH_UNDECIDED;
+	return verdict == VERDICT_KEEP ? PATH_KEEP : PATH_DROP;
+}
+
+static __always_inline void remember_owner(struct synfin_path *p)
+{
+	p->owner_tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(p->owner_comm, sizeof(p->owner_comm));
+	p->path_flags |= SYNFIN_PATH_OWNER_KNOWN;
+}
+
+static __always_inline void record_step(const struct sock *sk, int old_state, int new_state,
+					bool child_being_cloned)
+{
+	struct synfin_path *p = path_of(sk, true);
+	if (!p)
+		return; /* no memory: the socket stays unknown until the daemon's next walk */
+	/* Assigns the cookie now: accept() reads it without being able to assign it. */
+	if (p->steps == 0)
+		bpf_get_socket_cookie((void *)sk);
+	__u32 slot = p->steps;
+	if (slot >= SYNFIN_PATH_STEPS) {
+		slot = SYNFIN_PATH_STEPS - 1;
+		p->path_flags |= SYNFIN_PATH_TRUNCATED;
+	} else {
+		p->steps = slot + 1;
+	}
+	p->step_ns[slot] = bpf_ktime_get_ns();
+	p->step_from[slot] = old_state;
+	p->step_to[slot] = new_state;
+	if (old_state == SYNFIN_TCP_CLOSE &&
+	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
+		remember_owner(p);
+	remember_endpoints(p, sk, !child_being_cloned);
+	if (p->verdict == PATH_UNDECIDED)
+		p->verdict = path_verdict_now(p);
+	if (!child_being_cloned && new_state != SYNFIN_TCP_TIME_WAIT &&
+	    new_state != SYNFIN_TCP_NEW_SYN_RECV)
+		p->bytes_sent_at_entry = BPF_CORE_READ((const struct tcp_sock *)sk, bytes_sent);
+}
+
+/* The owner accept() found, for a path that has none of its own. */
+static __always_inline void fill_accepted_owner(struct synfin_path *p, __u64 cookie, bool forget)
+{
+	struct synfin_owner *owner = bpf_map_lookup_elem(&accepted_owners, &cookie);
+	if (!owner)
+		return;
+	if (!(p->path_flags & SYNFIN_PATH_OWNER_KNOWN)) {
+		p->owner_tgid = owner->tgid;
+		__builtin_memcpy(p->owner_comm, owner->comm, sizeof(p->owner_comm));
+		p->path_flags |= SYNFIN_PATH_OWNER_KNOWN;
+	}
+	if (forget)
+		bpf_map_delete_elem(&accepted_owners, &cookie);
+}
+
+static __always_inline void fill_path_record(struct synfin_path_record *r, const struct sock *sk,
+					     const struct synfin_path *p)
+{
+	r->type = SYNFIN_EV_PATH;
+	__builtin_memcpy(&r->path, p, sizeof(*p));
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state != SYNFIN_TCP_TIME_WAIT && state != SYNFIN_TCP_NEW_SYN_RECV)
+		r->bytes_sent = BPF_CORE_READ((const struct tcp_sock *)sk, bytes_sent);
+}
+
+/* The socket is gone: its whole path crosses the ring once. A socket without a path (born
+ * before synfin started and never stepped since) still says that it ended. */
+static __always_inline void emit_path(const struct sock *sk, __u64 cookie)
+{
+	struct synfin_path *p = path_of(sk, false);
+	if (p && path_verdict_now(p) == PATH_DROP)
+		return;
+	if (!p && !family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
+		return;
+	__u32 type = SYNFIN_EV_PATH;
+	struct synfin_path_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__u64 *lost = bpf_map_lookup_elem(&lost_events, &type);
+		if (lost)
+			(*lost)++;
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->ts_ns = bpf_ktime_get_ns();
+	r->cookie = cookie;
+	r->record_flags = SYNFIN_PATH_RECORD_ENDED;
+	if (p) {
+		fill_path_record(r, sk, p);
+		fill_accepted_owner(&r->path, cookie, true);
+	} else {
+		r->type = SYNFIN_EV_PATH;
+		remember_endpoints(&r->path, sk, true);
+		fill_accepted_owner(&r->path, cookie, true);
+		if (path_verdict_now(&r->path) == PATH_DROP) {
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			return;
+		}
+	}
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_threshold_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int new_state)
 {
@@ -227,6 +401,11 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 		return 0;
 	bool child_being_cloned =
 		old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_SYN_RECV;
+	if (compact_paths) {
+		if (family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
+			record_step(sk, old_state, new_state, child_being_cloned);
+		return 0;
+	}
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
 		return 0;
@@ -252,6 +431,11 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_tcp_retransmit_skb, const struct sock *sk)
 {
+	if (compact_paths && sk) {
+		struct synfin_path *p = path_of(sk, false);
+		if (p)
+			p->retransmits++;
+	}
 	return emit_socket_event(SYNFIN_EV_RETRANSMIT, sk,
 				 sk ? bpf_get_socket_cookie((void *)sk) : 0);
 }
@@ -279,6 +463,11 @@ int BPF_PROG(on_tcp_retransmit_synack, const struct sock *listener, const struct
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 {
+	if (compact_paths && sk) {
+		struct synfin_path *p = path_of(sk, false);
+		if (p)
+			p->path_flags |= SYNFIN_PATH_RESET_SENT;
+	}
 	return emit_socket_event(SYNFIN_EV_SEND_RESET, sk,
 				 sk ? bpf_get_socket_cookie((void *)sk) : 0);
 }
@@ -286,6 +475,11 @@ int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(on_tcp_receive_reset, struct sock *sk)
 {
+	if (compact_paths) {
+		struct synfin_path *p = path_of(sk, false);
+		if (p)
+			p->path_flags |= SYNFIN_PATH_RESET_RECEIVED;
+	}
 	return emit_socket_event(SYNFIN_EV_RECEIVE_RESET, sk, bpf_get_socket_cookie(sk));
 }
 
@@ -293,6 +487,10 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
+	if (compact_paths) {
+		emit_path(sk, cookie);
+		return 0;
+	}
 	emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 	forget_verdict(cookie);
 	return 0;
@@ -321,6 +519,14 @@ static __always_inline int record_accepted_socket(long fd)
 		return 0;
 	/* The state-change program already assigned the cookie when the child was created. */
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (compact_paths) {
+		struct synfin_owner owner = {.tgid = bpf_get_current_pid_tgid() >> 32};
+		if (!cookie)
+			return 0;
+		bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+		bpf_map_update_elem(&accepted_owners, &cookie, &owner, BPF_ANY);
+		return 0;
+	}
 	if (!cookie || !socket_wanted(&sk->__sk_common, cookie, true))
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_ACCEPT);
@@ -371,6 +577,8 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
 	if (tp) {
+		if (compact_paths && bpf_sk_storage_get(&socket_paths, tp, 0, 0))
+			r.has_path = 1;
 		if (r.state == SYNFIN_TCP_LISTEN) {
 			r.rx_queue = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
 			r.tx_queue = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
@@ -395,5 +603,26 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 		bpf_seq_write(seq, &r, sizeof(r));
 	}
 	/* Request sockets (SYN received, handshake pending) are not connections yet. */
+	return 0;
+}
+
+/* ---- compact mode: the live view, every socket with a path, in every network namespace ---- */
+
+SEC("iter/bpf_sk_storage_map")
+int dump_socket_paths(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct sock *sk = ctx->sk;
+	struct synfin_path *p = ctx->value;
+	struct synfin_path_record r = {};
+
+	if (!sk || !p)
+		return 0;
+	if (path_verdict_now(p) == PATH_DROP)
+		return 0;
+	r.ts_ns = bpf_ktime_get_ns();
+	r.cookie = bpf_get_socket_cookie(sk);
+	fill_path_record(&r, sk, p);
+	fill_accepted_owner(&r.path, r.cookie, false);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

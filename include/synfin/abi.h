@@ -42,7 +42,9 @@
 	X(INTERFACE, 10, Interface, "interface",                                                   \
 	  INTERFACE) /* userspace, once per --xdp interface: its name, for recordings */           \
 	X(CLOCK, 11, Clock, "clock",                                                               \
-	  CLOCK) /* userspace: time passed with no record (unanswered SYNs expire) */
+	  CLOCK) /* userspace: time passed with no record (unanswered SYNs expire) */              \
+	X(PATH, 12, Path, "path",                                                                  \
+	  PATH) /* the daemon's compact mode: a socket's whole path, once, when it is destroyed */
 
 enum synfin_event_type {
 #define SYNFIN_KIND_ENUM(abi, value, cpp, source, layout) SYNFIN_EV_##abi = value,
@@ -79,8 +81,59 @@ struct synfin_event {
 	__u32 snd_una;
 	__u32 snd_nxt;
 	__u32 rcv_nxt;
-	__u32 netns; /* inode of the socket's network namespace (as /proc/PID/ns/net) */
+	__u32 netns;	  /* inode of the socket's network namespace (as /proc/PID/ns/net) */
 	__u64 bytes_sent; /* tells a CLOSE_WAIT socket that keeps sending from an idle one */
+};
+
+/* A socket's path as BPF keeps it in socket-local storage (the daemon's compact mode): every
+ * state step since synfin first saw the socket, its owner and its counters. The kernel frees
+ * it with the socket. One ring record carries it when the socket is destroyed; the
+ * daemon's live view reads it from the storage map's iterator. */
+#define SYNFIN_PATH_STEPS 10
+
+/* Flags of synfin_path.path_flags */
+#define SYNFIN_PATH_TRUNCATED 0x1   /* more steps than SYNFIN_PATH_STEPS: the last slot was reused \
+				     */
+#define SYNFIN_PATH_OWNER_KNOWN 0x2 /* owner_tgid/owner_comm set by connect/listen/accept */
+#define SYNFIN_PATH_RESET_SENT 0x4
+#define SYNFIN_PATH_RESET_RECEIVED 0x8
+#define SYNFIN_PATH_ENDPOINTS_KNOWN 0x10 /* family, ports and addresses filled */
+
+struct synfin_path {
+	__u64 step_ns[SYNFIN_PATH_STEPS];  /* bpf_ktime_get_ns() of each step */
+	__u8 step_from[SYNFIN_PATH_STEPS]; /* kernel TCP_* numbering */
+	__u8 step_to[SYNFIN_PATH_STEPS];
+	__u8 steps;	  /* slots used */
+	__u8 verdict;	  /* port-filter verdict, decided once both ports are known */
+	__u16 path_flags; /* SYNFIN_PATH_* */
+	__u32 retransmits;
+	__u32 owner_tgid;
+	char owner_comm[SYNFIN_COMM_LEN];
+	/* The socket's ends as last seen complete: the kernel zeroes the ports on the way to
+	 * CLOSE, before the socket is destroyed. */
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u16 reserved;
+	__u8 saddr[SYNFIN_ADDR_LEN];
+	__u8 daddr[SYNFIN_ADDR_LEN];
+	__u32 netns;
+	__u32 padding;
+	__u64 bytes_sent_at_entry; /* bytes_sent when the current state was entered */
+};
+
+/* Flags of synfin_path_record.record_flags */
+#define SYNFIN_PATH_RECORD_ENDED 0x1 /* written when the socket was destroyed (else: live) */
+
+/* The ring record of a destroyed socket's path (SYNFIN_EV_PATH), and the row the storage
+ * iterator writes for each live one. */
+struct synfin_path_record {
+	__u64 ts_ns;
+	__u64 cookie;
+	__u32 type; /* SYNFIN_EV_PATH */
+	__u32 record_flags;
+	__u64 bytes_sent; /* now */
+	struct synfin_path path;
 };
 
 /* TCP header flags as they sit in byte 13 of the header. */
@@ -184,7 +237,7 @@ struct synfin_socket_record {
 	__u16 sport;
 	__u16 dport;
 	__u8 state;
-	__u8 reserved;
+	__u8 has_path; /* compact mode: the socket has a path in socket-local storage */
 	__u8 saddr[SYNFIN_ADDR_LEN];
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	__u32 padding;
@@ -225,6 +278,17 @@ static_assert(sizeof(synfin_clock_record) == 24);
 static_assert(offsetof(synfin_clock_record, type) == offsetof(synfin_event, type));
 static_assert(offsetof(synfin_interface_record, type) == offsetof(synfin_event, type));
 static_assert(sizeof(synfin_socket_record) == 88, "synfin_socket_record layout changed");
+static_assert(sizeof(synfin_path) == 184, "synfin_path layout changed: bump both sides");
+static_assert(offsetof(synfin_path, step_from) == 80);
+static_assert(offsetof(synfin_path, steps) == 100);
+static_assert(offsetof(synfin_path, owner_comm) == 112);
+static_assert(offsetof(synfin_path, family) == 128);
+static_assert(offsetof(synfin_path, saddr) == 136);
+static_assert(offsetof(synfin_path, netns) == 168);
+static_assert(offsetof(synfin_path, bytes_sent_at_entry) == 176);
+static_assert(sizeof(synfin_path_record) == 216, "synfin_path_record layout changed");
+static_assert(offsetof(synfin_path_record, type) == offsetof(synfin_event, type));
+static_assert(offsetof(synfin_path_record, path) == 32);
 static_assert(offsetof(synfin_socket_record, rx_queue) == 24);
 static_assert(offsetof(synfin_socket_record, family) == 36);
 static_assert(offsetof(synfin_socket_record, state) == 42);
@@ -235,6 +299,8 @@ static_assert(offsetof(synfin_socket_record, bytes_sent) == 80);
 _Static_assert(sizeof(struct synfin_event) == 112, "synfin_event layout changed");
 _Static_assert(sizeof(struct synfin_packet) == 104, "synfin_packet layout changed");
 _Static_assert(sizeof(struct synfin_socket_record) == 88, "synfin_socket_record layout changed");
+_Static_assert(sizeof(struct synfin_path) == 184, "synfin_path layout changed");
+_Static_assert(sizeof(struct synfin_path_record) == 216, "synfin_path_record layout changed");
 #endif
 
 #endif /* SYNFIN_ABI_H */

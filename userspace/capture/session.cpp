@@ -48,7 +48,7 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptio
 
 void CaptureSession::apply(std::span<const std::byte> record) {
   if (recording_) recording_->write(record);
-  if (auto event = decoder_.decode(record)) table_.apply(*event);
+  decode::apply_record(decoder_, table_, record);
 }
 
 void CaptureSession::on_record(void* self, std::span<const std::byte> record) {

@@ -33,6 +33,7 @@ TracerProgram::TracerProgram(synfin_bpf* skeleton) : skeleton_(skeleton) {}
 
 TracerProgram::~TracerProgram() {
   bpf_link__destroy(socket_iterator_);
+  bpf_link__destroy(path_iterator_);
   synfin_bpf__destroy(skeleton_);
 }
 
@@ -61,7 +62,10 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
     return Error{
         fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
+  config->compact_paths = options.compact_paths;
   bpf_program__set_autoattach(skeleton->progs.dump_tcp_sockets, false);
+  bpf_program__set_autoattach(skeleton->progs.dump_socket_paths, false);
+  if (!options.compact_paths) bpf_program__set_autoload(skeleton->progs.dump_socket_paths, false);
 
   if (int err = synfin_bpf__load(skeleton); err)
     return Error{
@@ -79,6 +83,16 @@ Status TracerProgram::attach() {
   socket_iterator_ = bpf_program__attach_iter(skeleton_->progs.dump_tcp_sockets, nullptr);
   if (!socket_iterator_)
     return Error{fmt::format("cannot attach the iter/tcp program: {}", errno_text(errno))};
+  if (bpf_program__autoload(skeleton_->progs.dump_socket_paths)) {
+    union bpf_iter_link_info link_info {};
+    link_info.map.map_fd = bpf_map__fd(skeleton_->maps.socket_paths);
+    DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, options);
+    options.link_info = &link_info;
+    options.link_info_len = sizeof(link_info);
+    path_iterator_ = bpf_program__attach_iter(skeleton_->progs.dump_socket_paths, &options);
+    if (!path_iterator_)
+      return Error{fmt::format("cannot attach the socket-path iterator: {}", errno_text(errno))};
+  }
   return Ok{};
 }
 
@@ -88,7 +102,9 @@ std::vector<ProgramStatus> TracerProgram::program_status() const {
   const bpf_object_skeleton* s = skeleton_->skeleton;
   for (int i = 0; i < s->prog_cnt; ++i) {
     bpf_program* program = *s->progs[i].prog;
-    if (program == skeleton_->progs.dump_tcp_sockets) continue;  // runs on demand
+    if (program == skeleton_->progs.dump_tcp_sockets ||
+        program == skeleton_->progs.dump_socket_paths)
+      continue;  // iterators run on demand
     bpf_link* link = *s->progs[i].link;
     bool attached = false;
     if (link) {
@@ -123,35 +139,47 @@ LostCounts TracerProgram::lost_counts() const {
   return totals;
 }
 
-Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() const {
-  if (!socket_iterator_) return Error{"the iter/tcp program is not attached"};
-  int fd = bpf_iter_create(bpf_link__fd(socket_iterator_));
-  if (fd < 0)
-    return Error{fmt::format("cannot start the socket-table iterator: {}", errno_text(errno))};
-  std::vector<synfin_socket_record> records;
+namespace {
+// Reads one pass of an iterator link: fixed-size rows, a read may end mid-row.
+template <typename Row>
+Result<std::vector<Row>> read_iterator(bpf_link* link, std::string_view what) {
+  int fd = bpf_iter_create(bpf_link__fd(link));
+  if (fd < 0) return Error{fmt::format("cannot start the {}: {}", what, errno_text(errno))};
+  std::vector<Row> rows;
   std::vector<char> buffer(64 * 1024);
-  std::size_t pending = 0;  // a read may end mid-record
+  std::size_t pending = 0;
   for (;;) {
     ssize_t n = ::read(fd, buffer.data() + pending, buffer.size() - pending);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      return Error{fmt::format("reading the socket-table iterator failed: {}", errno_text(err))};
+      return Error{fmt::format("reading the {} failed: {}", what, errno_text(err))};
     }
     if (n == 0) break;
     std::size_t available = pending + static_cast<std::size_t>(n);
-    std::size_t whole = available / sizeof(synfin_socket_record);
+    std::size_t whole = available / sizeof(Row);
     for (std::size_t i = 0; i < whole; ++i) {
-      synfin_socket_record record;
-      std::memcpy(&record, buffer.data() + i * sizeof(record), sizeof(record));
-      records.push_back(record);
+      Row row;
+      std::memcpy(&row, buffer.data() + i * sizeof(row), sizeof(row));
+      rows.push_back(row);
     }
-    pending = available - whole * sizeof(synfin_socket_record);
-    std::memmove(buffer.data(), buffer.data() + whole * sizeof(synfin_socket_record), pending);
+    pending = available - whole * sizeof(Row);
+    std::memmove(buffer.data(), buffer.data() + whole * sizeof(Row), pending);
   }
   ::close(fd);
-  return records;
+  return rows;
+}
+}  // namespace
+
+Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() const {
+  if (!socket_iterator_) return Error{"the iter/tcp program is not attached"};
+  return read_iterator<synfin_socket_record>(socket_iterator_, "socket-table iterator");
+}
+
+Result<std::vector<synfin_path_record>> TracerProgram::walk_paths() const {
+  if (!path_iterator_) return Error{"the socket-path iterator is not attached"};
+  return read_iterator<synfin_path_record>(path_iterator_, "socket-path iterator");
 }
 
 }  // namespace synfin::capture

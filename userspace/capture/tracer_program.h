@@ -22,6 +22,9 @@ struct CaptureOptions {
   uint16_t exclude_port = 0;  // sockets with this local or remote port are not traced
   uint32_t ring_bytes = 16u << 20;
   bool verbose = false;  // libbpf's own log (verifier output) on stderr
+  // The daemon's compact mode: each socket's path stays in the kernel (socket-local storage)
+  // and crosses the ring once, when the socket is destroyed; walk_paths() reads live ones.
+  bool compact_paths = false;
 };
 
 struct ProgramStatus {
@@ -46,6 +49,8 @@ class TracerProgram {
   LostCounts lost_counts() const;
   // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once.
   Result<std::vector<synfin_socket_record>> snapshot_sockets() const;
+  // Compact mode: the path of every live socket that has one, in every network namespace.
+  Result<std::vector<synfin_path_record>> walk_paths() const;
   // Whether each attached program's link still runs it, as the kernel says now.
   std::vector<ProgramStatus> program_status() const;
 
@@ -53,6 +58,7 @@ class TracerProgram {
   explicit TracerProgram(synfin_bpf* skeleton);
   synfin_bpf* skeleton_;
   bpf_link* socket_iterator_ = nullptr;
+  bpf_link* path_iterator_ = nullptr;
 };
 
 }  // namespace synfin::capture

@@ -33,6 +33,14 @@ Runner register_daemon(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.5, 3600.0));
   daemon
+      ->add_option("--live-interval", o->live_interval_s,
+                   "Seconds between reads of the live sockets' paths (states, ages, owners,\n"
+                   "stuck sockets). Without --xdp each socket's path stays in the kernel and\n"
+                   "crosses to synfin once, when the socket is destroyed; with --xdp every\n"
+                   "step is sent as it happens (packets are joined to live sockets)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 60.0));
+  daemon
       ->add_option("--metrics-port", o->metrics_ports,
                    "Local port to break synfin_tcp_port_sockets down by (repeatable, at most 16)")
       ->check(CLI::Range(1, 65535));

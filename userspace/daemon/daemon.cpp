@@ -77,6 +77,9 @@ class Daemon {
     capture::CaptureOptions capture_options;
     capture_options.ring_bytes = options_.capture.ring_mib << 20;
     capture_options.verbose = options_.capture.verbose;
+    // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
+    compact_ = options_.capture.xdp_interfaces.empty();
+    capture_options.compact_paths = compact_;
     // Our own scrapes and API calls are left out: a scrape must not count itself.
     capture_options.exclude_port = static_cast<uint16_t>(listen->port);
     auto xdp = options_.capture.xdp_options();
@@ -130,8 +133,14 @@ class Daemon {
                                           "dispatcher");
 
     uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+    uint64_t next_live = 0;
     auto status = session_->run(options_.capture.drain_interval_ms, [&] {
       uint64_t now = monotonic_now_ns();
+      if (compact_ && now >= next_live) {
+        if (auto refreshed = refresh_live(); !refreshed)
+          fmt::print(stderr, "synfin: warning: {}\n", refreshed.error().message);
+        next_live = monotonic_now_ns() + static_cast<uint64_t>(options_.live_interval_s * 1e9);
+      }
       if (now >= next_tick) {
         std::lock_guard lock(mutex_);
         model_->tick(now);
@@ -177,6 +186,24 @@ class Daemon {
       model_->reconcile(sockets, start, end);
     model_->tick(end);
     last_snapshot_ns_ = end;
+    return Ok{};
+  }
+
+  // Compact mode: the live sockets' paths, walked; records of sockets that ended meanwhile are
+  // applied first, so none comes back.
+  Status refresh_live() {
+    uint64_t start = monotonic_now_ns();
+    auto rows = session_->program().walk_paths();
+    if (!rows) return rows.error();
+    session_->drain(/*final=*/true);
+    live_paths_.clear();
+    decode::Decoder decoder;
+    for (const auto& row : *rows)
+      if (auto path = decoder.decode_path({reinterpret_cast<const std::byte*>(&row), sizeof(row)}))
+        live_paths_.push_back(*path);
+    uint64_t end = monotonic_now_ns();
+    std::lock_guard lock(mutex_);
+    model_->refresh(live_paths_, start, end);
     return Ok{};
   }
 
@@ -238,6 +265,8 @@ class Daemon {
   Clock clock_;
   std::unique_ptr<outputs::DaemonApi> api_;
   std::unique_ptr<outputs::HttpServer> server_;
+  bool compact_ = false;
+  std::vector<model::SocketPath> live_paths_;  // reused by every walk
   uint64_t snapshots_taken_ = 0;
   uint64_t last_snapshot_ns_ = 0;
   uint64_t loss_window_start_ns_ = 0;

@@ -7,7 +7,7 @@
 namespace synfin::decode {
 
 namespace {
-enum class Layout : uint8_t { None, EVENT, PACKET, INTERFACE, CLOCK };
+enum class Layout : uint8_t { None, EVENT, PACKET, INTERFACE, CLOCK, PATH };
 
 struct KindInfo {
   std::string_view source;
@@ -37,6 +37,8 @@ std::size_t size_of(Layout layout) {
       return sizeof(synfin_interface_record);
     case Layout::CLOCK:
       return sizeof(synfin_clock_record);
+    case Layout::PATH:
+      return sizeof(synfin_path_record);
     default:
       return sizeof(synfin_event);
   }
@@ -71,7 +73,65 @@ std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_reco
   socket.send_queue_bytes = raw.tx_queue;
   socket.bytes_sent = raw.bytes_sent;
   socket.time_wait_remaining_ns = raw.timer_expires_ns_from_now;
+  socket.has_path = raw.has_path != 0;
   return socket;
+}
+
+bool is_path_record(std::span<const std::byte> record) {
+  uint32_t type = 0;
+  if (record.size() < kTypeOffset + sizeof(type)) return false;
+  std::memcpy(&type, record.data() + kTypeOffset, sizeof(type));
+  return type == SYNFIN_EV_PATH;
+}
+
+std::optional<model::SocketPath> Decoder::decode_path(std::span<const std::byte> record) {
+  if (record.size() != sizeof(synfin_path_record)) {
+    ++(record.size() < sizeof(synfin_path_record) ? counters_.truncated : counters_.oversized);
+    return std::nullopt;
+  }
+  synfin_path_record raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  const synfin_path& p = raw.path;
+  model::SocketPath path;
+  path.cookie = raw.cookie;
+  path.read_ns = raw.ts_ns;
+  path.ended = (raw.record_flags & SYNFIN_PATH_RECORD_ENDED) != 0;
+  auto family = family_from_kernel(p.family);
+  if (!family || p.steps > model::SocketPath::kMaxSteps) {
+    ++counters_.bad_field;
+    return std::nullopt;
+  }
+  path.tuple.family = *family;
+  std::memcpy(path.tuple.local.address.data(), p.saddr, sizeof(p.saddr));
+  std::memcpy(path.tuple.remote.address.data(), p.daddr, sizeof(p.daddr));
+  path.tuple.local.port = p.sport;
+  path.tuple.remote.port = p.dport;
+  path.tuple.netns = p.netns;
+  for (uint8_t i = 0; i < p.steps; ++i) {
+    auto from = model::state_from_kernel(p.step_from[i]);
+    auto to = model::state_from_kernel(p.step_to[i]);
+    if (!from || !to) {
+      ++counters_.bad_field;
+      return std::nullopt;
+    }
+    path.steps[i] = {*from, *to, p.step_ns[i]};
+  }
+  path.step_count = p.steps;
+  path.truncated = (p.path_flags & SYNFIN_PATH_TRUNCATED) != 0;
+  path.owner_known = (p.path_flags & SYNFIN_PATH_OWNER_KNOWN) != 0;
+  if (path.owner_known) {
+    path.owner.pid = p.owner_tgid;
+    std::memcpy(path.owner.comm.data(), p.owner_comm, sizeof(p.owner_comm));
+    path.owner.comm.back() = '\0';
+  }
+  path.reset_sent = (p.path_flags & SYNFIN_PATH_RESET_SENT) != 0;
+  path.reset_received = (p.path_flags & SYNFIN_PATH_RESET_RECEIVED) != 0;
+  path.retransmits = p.retransmits;
+  path.bytes_sent = raw.bytes_sent;
+  path.bytes_sent_at_state_entry = p.bytes_sent_at_entry;
+  ++counters_.decoded;
+  ++counters_.decoded_by_type[SYNFIN_EV_PATH];
+  return path;
 }
 
 std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
@@ -92,6 +152,10 @@ std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
   }
   if (record.size() > size_of(layout)) {
     ++counters_.oversized;
+    return std::nullopt;
+  }
+  if (layout == Layout::PATH) {  // one record, a whole path: decode_path()
+    ++counters_.bad_field;
     return std::nullopt;
   }
   std::optional<model::Event> event;
@@ -203,6 +267,15 @@ std::optional<model::Event> Decoder::decode_packet(std::span<const std::byte> re
   p.accept_queue = raw.accept_queue;
   p.accept_limit = raw.accept_limit;
   return event;
+}
+
+void apply_record(Decoder& decoder, model::ConnectionTable& table,
+                  std::span<const std::byte> record) {
+  if (is_path_record(record)) {
+    if (auto path = decoder.decode_path(record)) table.apply_path(*path);
+  } else if (auto event = decoder.decode(record)) {
+    table.apply(*event);
+  }
 }
 
 }  // namespace synfin::decode

@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "model/connection_table.h"
 #include "model/event.h"
 
 struct synfin_socket_record;
@@ -32,9 +33,14 @@ std::string_view record_source_name(std::size_t type);
 // One row of the iter/tcp snapshot; nullopt for a family or state outside the kernel's range.
 std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_record& raw);
 
+// Whether a record is a compact-mode path (decoded by decode_path, not decode).
+bool is_path_record(std::span<const std::byte> record);
+
 class Decoder {
  public:
   std::optional<model::Event> decode(std::span<const std::byte> record);
+  // A SYNFIN_EV_PATH record, or a row of the live path walk; counted like decode().
+  std::optional<model::SocketPath> decode_path(std::span<const std::byte> record);
   const DecodeCounters& counters() const { return counters_; }
   uint64_t undecodable() const { return counters_.undecodable(); }
 
@@ -46,5 +52,10 @@ class Decoder {
 
   DecodeCounters counters_;
 };
+
+// Decodes one ring record and applies it to the table: the one loop shared by the live
+// capture and replay, whichever kind of record it is.
+void apply_record(Decoder& decoder, model::ConnectionTable& table,
+                  std::span<const std::byte> record);
 
 }  // namespace synfin::decode

@@ -4,8 +4,7 @@ namespace synfin::decode {
 
 ReplayStats replay(const Recording& recording, model::ConnectionTable& table) {
   Decoder decoder;
-  for (const auto& record : recording.records)
-    if (auto event = decoder.decode(record)) table.apply(*event);
+  for (const auto& record : recording.records) apply_record(decoder, table, record);
   table.finish_closed_connections();
   return {recording.records.size(), decoder.counters()};
 }

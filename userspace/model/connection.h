@@ -79,6 +79,10 @@ struct Connection {
   // reflected in the seeded state, so they reconcile instead of being validated.
   uint64_t seeded_until_ns = 0;
   PacketFacts packets;  // what XDP saw of this connection (empty without --xdp)
+  // Compact mode: the kernel keeps this socket's path; its first `path_steps_applied` steps
+  // are in `history` already.
+  bool has_path = false;
+  uint8_t path_steps_applied = 0;
   Reason first_violation = Reason::None;
   TcpState violation_from = TcpState::Unknown;
   TcpState violation_to = TcpState::Unknown;

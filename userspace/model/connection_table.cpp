@@ -74,16 +74,58 @@ void ConnectionTable::count_untracked(uint64_t cookie) {
 Connection* ConnectionTable::find_or_start(const Event& event) {
   auto it = connections_.find(event.cookie);
   if (it != connections_.end()) return &it->second;
+  return start(event.cookie, event.tuple, event.ts_ns);
+}
+
+Connection* ConnectionTable::start(uint64_t cookie, const SocketTuple& tuple,
+                                   uint64_t first_seen_ns) {
   if (connections_.size() >= max_connections_) {
-    count_untracked(event.cookie);
+    count_untracked(cookie);
     return nullptr;
   }
-  Connection& c = connections_[event.cookie];
-  c.cookie = event.cookie;
-  c.tuple = event.tuple;
-  c.first_seen_ns = event.ts_ns;
-  c.events_lost = event.ts_ns <= loss_noticed_ns_;
+  Connection& c = connections_[cookie];
+  c.cookie = cookie;
+  c.tuple = tuple;
+  c.first_seen_ns = first_seen_ns;
+  c.events_lost = first_seen_ns <= loss_noticed_ns_;
   return &c;
+}
+
+void ConnectionTable::apply_path(const SocketPath& path) {
+  Connection* c = find(path.cookie);
+  if (!c) {
+    if (path.step_count == 0) return;  // ended before any step synfin saw: nothing to report
+    c = start(path.cookie, path.tuple, path.steps[0].ts_ns);
+    if (!c) return;
+    c->has_path = true;
+  }
+  c->has_path = true;
+  Event step;
+  step.kind = EventKind::StateChange;
+  step.cookie = path.cookie;
+  step.tuple = path.tuple;
+  auto apply_step = [&](const PathStep& s) {
+    step.ts_ns = s.ts_ns;
+    step.from = s.from;
+    step.to = s.to;
+    step.bytes_sent = path.bytes_sent_at_state_entry;
+    apply_state_change(*c, step);
+  };
+  for (uint8_t i = c->path_steps_applied; i < path.step_count; ++i) apply_step(path.steps[i]);
+  // Once full, the kernel reuses the last slot: a newer step there is applied too.
+  if (path.truncated && path.step_count > 0 && path.step_count == c->path_steps_applied) {
+    const PathStep& last = path.steps[path.step_count - 1];
+    if (last.ts_ns > c->state_entered_ns) apply_step(last);
+  }
+  c->path_steps_applied = path.step_count;
+  if (path.truncated) c->history_truncated = true;
+  if (path.owner_known) c->owner = path.owner;
+  c->reset_sent = c->reset_sent || path.reset_sent;
+  c->reset_received = c->reset_received || path.reset_received;
+  c->retransmits = std::max(c->retransmits, path.retransmits);
+  merge_tuple(c->tuple, path.tuple);
+  c->bytes_sent = path.bytes_sent;
+  if (path.ended) finish(*c, path.read_ns);
 }
 
 Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, TcpState state,
@@ -234,6 +276,8 @@ void ConnectionTable::apply(const Event& e) {
       observer_.on_interface(e.packet.ifindex, e.packet.interface_name_view());
       return;
     case EventKind::Clock:  // only time passing: what expires has expired above
+      return;
+    case EventKind::Path:  // a whole path: apply_path()
       return;
   }
 }

@@ -68,6 +68,10 @@ class ConnectionTable {
   ConnectionTable& operator=(const ConnectionTable&) = delete;
 
   void apply(const Event& event);
+  // Compact mode: a socket's path, from its end record or a walk of the live ones. Steps
+  // not applied yet are validated as their own events would have been; an ended path
+  // finishes the connection.
+  void apply_path(const SocketPath& path);
 
   // Reports SYNs that waited longer than the handshake timeout for their socket.
   void expire_pending_syns(uint64_t now_ns);
@@ -106,6 +110,7 @@ class ConnectionTable {
 
  private:
   Connection* find_or_start(const Event& event);
+  Connection* start(uint64_t cookie, const SocketTuple& tuple, uint64_t first_seen_ns);
   void apply_state_change(Connection& connection, const Event& event);
   void apply_packet(const Event& event);
   void report_anomalies(const Connection& connection, uint16_t anomalies, uint64_t ts_ns);

@@ -133,6 +133,7 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
       c->bytes_sent = socket.bytes_sent;
       continue;
     }
+    if (socket.has_path) continue;  // followed through its path: the next walk brings it
     if (auto closed = recently_closed_.find(socket.cookie);
         closed != recently_closed_.end() && closed->second >= start_ns)
       continue;
@@ -156,6 +157,26 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
   time_wait_drift_.added += drift.added;
   time_wait_drift_.removed += drift.removed;
   ++reconciliations_;
+}
+
+void DaemonModel::refresh(std::span<const SocketPath> live, uint64_t start_ns, uint64_t now_ns) {
+  std::unordered_set<uint64_t> listed;
+  listed.reserve(live.size());
+  for (const SocketPath& path : live) {
+    listed.insert(path.cookie);
+    // Ended after the walk read it: its end record was applied, it must not come back.
+    if (auto closed = recently_closed_.find(path.cookie);
+        closed != recently_closed_.end() && closed->second >= start_ns)
+      continue;
+    table_.apply_path(path);
+  }
+  std::vector<uint64_t> gone;
+  table_.for_each([&](const Connection& c) {
+    if (c.has_path && !listed.count(c.cookie)) gone.push_back(c.cookie);
+  });
+  for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
+  live_drift_.lost += gone.size();
+  std::erase_if(recently_closed_, [&](const auto& entry) { return entry.second < start_ns; });
 }
 
 bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {

@@ -54,6 +54,10 @@ class DaemonModel final : public ConnectionObserver {
   void seed(std::span<const KernelSocket> snapshot, uint64_t end_ns);
   // Periodic: corrects TIME_WAIT inference and live tracking against the kernel's table.
   void reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
+  // Compact mode: the paths of every live socket the kernel keeps one for, read by a walk that
+  // began at start_ns; records ended since have been applied. Brings each connection up to
+  // date; a connection the walk no longer lists lost its end record.
+  void refresh(std::span<const SocketPath> live, uint64_t start_ns, uint64_t now_ns);
   // Expires TIME_WAIT entries and refreshes the gauges.
   void tick(uint64_t now_ns);
 

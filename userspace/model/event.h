@@ -102,6 +102,34 @@ struct Event {
   Packet packet;  // Packet (`cookie` is the socket the kernel found, 0: none) and Interface
 };
 
+// A socket's path as the kernel kept it in the daemon's compact mode (EventKind::Path): every
+// step since synfin first saw the socket, read when it was destroyed (`ended`) or by a walk of
+// the live ones. Slots are filled in order; once full, the last one is reused (`truncated`).
+struct PathStep {
+  TcpState from = TcpState::Unknown;
+  TcpState to = TcpState::Unknown;
+  uint64_t ts_ns = 0;
+};
+
+struct SocketPath {
+  static constexpr std::size_t kMaxSteps = SYNFIN_PATH_STEPS;
+
+  uint64_t cookie = 0;
+  uint64_t read_ns = 0;  // when the kernel wrote the record: the end, or the walk
+  bool ended = false;
+  SocketTuple tuple;
+  std::array<PathStep, kMaxSteps> steps{};
+  uint8_t step_count = 0;
+  bool truncated = false;
+  bool owner_known = false;
+  Task owner;
+  bool reset_sent = false;
+  bool reset_received = false;
+  uint32_t retransmits = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_sent_at_state_entry = 0;
+};
+
 // One socket of the kernel's table (iter/tcp), as the startup snapshot and reconciliation
 // see it. TIME_WAIT mini-sockets included.
 struct KernelSocket {
@@ -113,6 +141,7 @@ struct KernelSocket {
   uint32_t send_queue_bytes = 0;
   uint64_t bytes_sent = 0;
   uint64_t time_wait_remaining_ns = 0;  // TIME_WAIT: until the kernel reaps it
+  bool has_path = false;  // compact mode: the kernel keeps its path (walk_paths lists it)
 };
 
 }  // namespace synfin::model

@@ -255,25 +255,32 @@ static __always_inline struct synfin_path *path_of(const struct sock *sk, bool c
 				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 }
 
+/* Read once both ports are known: they do not change after that, and the kernel zeroes them on
+ * the way to CLOSE. Direct loads: sk is the tracepoint's BTF pointer. */
 static __always_inline void remember_endpoints(struct synfin_path *p, const struct sock *sk,
 					       bool remote_port_known)
 {
-	__u16 family, local_port, remote_port;
-	__u8 local_addr[SYNFIN_ADDR_LEN] = {}, remote_addr[SYNFIN_ADDR_LEN] = {};
-	read_endpoints(&sk->__sk_common, &family, &local_port, &remote_port, local_addr,
-		       remote_addr);
-	if (!remote_port_known)
-		remote_port = 0;
-	p->family = family;
-	p->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	/* The most recent complete ends: the kernel zeroes them on the way to CLOSE. */
+	if (p->sport && p->dport)
+		return;
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 local_port = skc->skc_num;
+	__u16 remote_port = remote_port_known ? bpf_ntohs(skc->skc_dport) : 0;
+	p->family = skc->skc_family;
+	if (!p->netns)
+		p->netns = skc->skc_net.net->ns.inum;
 	if (local_port) {
 		p->sport = local_port;
-		__builtin_memcpy(p->saddr, local_addr, SYNFIN_ADDR_LEN);
+		if (p->family == SYNFIN_AF_INET)
+			__builtin_memcpy(p->saddr, &skc->skc_rcv_saddr, 4);
+		else
+			__builtin_memcpy(p->saddr, &skc->skc_v6_rcv_saddr, SYNFIN_ADDR_LEN);
 	}
 	if (remote_port) {
 		p->dport = remote_port;
-		__builtin_memcpy(p->daddr, remote_addr, SYNFIN_ADDR_LEN);
+		if (p->family == SYNFIN_AF_INET)
+			__builtin_memcpy(p->daddr, &skc->skc_daddr, 4);
+		else
+			__builtin_memcpy(p->daddr, &skc->skc_v6_daddr, SYNFIN_ADDR_LEN);
 	}
 	p->path_flags |= SYNFIN_PATH_ENDPOINTS_KNOWN;
 }

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 
-from harness import (Daemon, Peer, check, eventually, kill_all, require_privileges, run_main,
-                     run_pair, ss_count)
+from harness import (Daemon, NetnsPair, Peer, check, eventually, kill_all, require_privileges,
+                     run_main, run_pair, ss_count)
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
-          "self_steps": "127.0.0.1:19724", "forced_loss": "127.0.0.1:19725"}
+          "self_steps": "127.0.0.1:19724", "forced_loss": "127.0.0.1:19725",
+          "namespaces": "127.0.0.1:19726"}
 
 
 def remote_ports_of_ss(lines):
@@ -246,6 +247,54 @@ def scenario_self_steps(synfin):
         daemon.stop()
 
 
+def scenario_namespaces(synfin):
+    """Without --xdp each socket's path stays in the kernel and crosses the ring once, at its
+    end; the live view walks every socket's path, in every network namespace (the socket-table
+    iterator lists only the daemon's own): a container's stuck CLOSE_WAIT sockets are listed
+    live with their owner, and their closes are judged like any other."""
+    port, n = 18661, 20
+    daemon = Daemon(synfin, LISTEN["namespaces"])
+    server = client = None
+    try:
+        with NetnsPair() as net:
+            server = Peer("server", "hold", port, count=n, name="sf-nsleak", netns=net.a)
+            server.expect("ready")
+            client = Peer("client", "client_first", port, count=n, name="sf-nsclient",
+                          netns=net.a)
+            client.expect("done")
+            server.expect("accepted")
+            rows = eventually(
+                lambda: daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&port={port}")
+                ["connections"], lambda rows: len(rows) >= n)
+            check(len(rows) == n, f"{len(rows)} CLOSE_WAIT sockets of the namespace, want {n}")
+            check(all(r["pid"] == server.pid and r["comm"] == "sf-nsleak" for r in rows),
+                  f"owners: {[(r['pid'], r['comm']) for r in rows][:3]}, want {server.pid}")
+            check(not any(r["joined_mid_life"] for r in rows), "born under tracing, yet joined")
+            server.tell("close")
+            server.expect("ok")
+            closed = eventually(
+                lambda: [c for c in daemon.get(f"/api/v1/closed?port={port}&limit=10000")
+                         ["closed"] if c["role"] == "server"], lambda rows: len(rows) >= n)
+            check(len(closed) == n, f"{len(closed)} server closes, want {n}")
+            # The held server never read the client's byte: close() aborts with a reset.
+            check(all(c["verdict"] == "valid" and c["outcome"] == "reset_sent" and
+                      c["states"][-2:] == ["CLOSE_WAIT", "CLOSE"] and
+                      c["pid"] == server.pid for c in closed),
+                  f"closes: {[(c['verdict'], c['outcome'], c['pid']) for c in closed][:3]}")
+        received = {}
+        for line in daemon.get_text("/metrics").splitlines():
+            if line.startswith("synfin_events_received_total{"):
+                received[line.split('"')[1]] = float(line.split()[-1])
+        check(received.get("path", 0) >= 2 * n, f"path records: {received}")
+        check(received.get("state_change", 0) == 0 and received.get("destroy", 0) == 0,
+              f"per-step records crossed the ring in compact mode: {received}")
+        print(f"namespaces: {n} CLOSE_WAIT of another namespace listed live with the owner, "
+              f"{n} valid closes, {received['path']:g} path records, no per-step record")
+    finally:
+        kill_all(client, server)
+        daemon.stop()
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -254,7 +303,8 @@ def main():
     run_main(lambda: {"stuck": scenario_stuck, "timewait": scenario_timewait,
                       "snapshot": scenario_snapshot,
                       "self_steps": scenario_self_steps,
-                      "forced_loss": scenario_forced_loss}[scenario](synfin))
+                      "forced_loss": scenario_forced_loss,
+                      "namespaces": scenario_namespaces}[scenario](synfin))
 
 
 if __name__ == "__main__":

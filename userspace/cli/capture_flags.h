@@ -18,13 +18,18 @@ namespace synfin::cli {
 
 struct CaptureFlags {
   std::size_t max_connections = 262144;
-  uint32_t ring_mib = 16;
+  uint32_t ring_mib = 0;  // 0: the default for the mode (ring_mib_or)
   int drain_interval_ms = 100;
   bool verbose = false;
   std::vector<std::string> xdp_interfaces;
   std::string xdp_mode = "auto";
   uint32_t xdp_records_per_second = 50000;
   double handshake_timeout_s = 10;
+
+  // Per-step records need room for a burst of every step of every socket; the daemon's
+  // compact mode sends one 216-byte record per socket end (4 MiB: ~19 000 sockets ending
+  // within one drain interval). The ring's pages are mapped twice: its size counts twice in RSS.
+  uint32_t ring_mib_or(bool compact) const { return ring_mib ? ring_mib : compact ? 4 : 16; }
 
   // Null when no --xdp was given.
   std::optional<capture::XdpOptions> xdp_options() const {
@@ -50,8 +55,10 @@ inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
       ->add_option("--max-connections", flags.max_connections,
                    "Cap on connections tracked at once (memory bound)")
       ->capture_default_str();
-  command->add_option("--ring-size-mib", flags.ring_mib, "BPF ring buffer size in MiB (power of 2)")
-      ->capture_default_str()
+  command
+      ->add_option("--ring-size-mib", flags.ring_mib,
+                   "BPF ring buffer size in MiB (power of 2). Default: 16 for per-step records\n"
+                   "(trace, daemon with --xdp), 4 for the daemon's compact mode")
       ->check(CLI::IsMember({1, 2, 4, 8, 16, 32, 64, 128, 256}));
   command
       ->add_option("--drain-interval-ms", flags.drain_interval_ms,

@@ -75,11 +75,11 @@ class Daemon {
 
     model_ = std::make_unique<model::DaemonModel>(config);
     capture::CaptureOptions capture_options;
-    capture_options.ring_bytes = options_.capture.ring_mib << 20;
     capture_options.verbose = options_.capture.verbose;
     // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
     compact_ = options_.capture.xdp_interfaces.empty();
     capture_options.compact_paths = compact_;
+    capture_options.ring_bytes = options_.capture.ring_mib_or(compact_) << 20;
     // Our own scrapes and API calls are left out: a scrape must not count itself.
     capture_options.exclude_port = static_cast<uint16_t>(listen->port);
     auto xdp = options_.capture.xdp_options();

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# What a tracer costs a connection-heavy host, side by side in one run. A loopback churn
+# (build/synfin_churn: 2 client threads connecting from 200 source addresses, write 1 byte,
+# close) runs alone, then with a tracer beside it, in alternating pairs of SECONDS each; the
+# ratio is connections/s with the tracer / without, median over PAIRS. Per row also: the
+# tracer's peak RSS, records lost and invalid verdicts (summed over its runs). Figures only,
+# nothing asserted: a 2-vCPU VM's numbers vary.
+#
+#   sudo bench/overhead_table.sh [pairs=5] [seconds=3]
+#
+# Run after a build, on an otherwise quiet machine. libbpf-tools' tcpstates is measured when
+# installed (apt-get install libbpf-tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pairs="${1:-5}"
+seconds="${2:-3}"
+churn=build/synfin_churn
+synfin=build/synfin
+api=127.0.0.1:19798
+port=18720
+work=$(mktemp -d /tmp/synfin-overhead.XXXXXX)
+tracer=""
+stop_tracer() {
+  if [[ -n "$tracer" ]]; then
+    kill -INT "$tracer" 2>/dev/null || true
+    wait "$tracer" 2>/dev/null || true
+  fi
+  tracer=""
+}
+trap 'stop_tracer; rm -rf "$work"' EXIT
+
+churn_rate() { "$churn" "$seconds" "$((port++ % 200 + 18720))" | awk '{print $(NF-1)}'; }
+peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+daemon_figures() {  # lost records, invalid verdicts, path/step records received
+  python3 - "$api" <<'EOF'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=10).read().decode()
+def total(prefix):
+    return int(sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(prefix)))
+print(total("synfin_events_lost_total{"), total('synfin_tcp_sequences_total{verdict="invalid"}'))
+EOF
+}
+wait_for_daemon() {
+  python3 - "$api" <<'EOF'
+import sys, time, urllib.request
+for _ in range(200):
+    try:
+        urllib.request.urlopen(f"http://{sys.argv[1]}/healthz", timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.05)
+sys.exit("the daemon did not come up")
+EOF
+}
+
+# One row: NAME and a function that starts the tracer (sets $tracer) and one that reads
+# "lost invalid" from it before it stops.
+row() {
+  local name=$1 start=$2 figures=$3 ratios=() rss=0 lost=0 invalid=0
+  for _ in $(seq "$pairs"); do
+    local without with
+    without=$(churn_rate)
+    "$start"
+    with=$(churn_rate)
+    local now
+    now=$(peak_rss_mb "$tracer")
+    ((now > rss)) && rss=$now
+    read -r l i < <("$figures")
+    if [[ $l == - ]]; then lost=-; invalid=-; else lost=$((lost + l)); invalid=$((invalid + i)); fi
+    stop_tracer
+    ratios+=("$(awk -v a="$with" -v b="$without" 'BEGIN {printf "%.3f", a / b}')")
+    echo "  $name: without $without, with $with connections/s" >&2
+  done
+  local ratio
+  ratio=$(printf '%s\n' "${ratios[@]}" | median)
+  printf '| %-40s | %5.2f | %6s MB | %6s | %7s |\n' "$name" "$ratio" "$rss" "$lost" "$invalid"
+}
+
+start_daemon() {
+  "$synfin" daemon --listen "$api" > /dev/null 2> "$work/daemon.err" &
+  tracer=$!
+  wait_for_daemon
+}
+start_trace() {
+  "$synfin" trace 2> "$work/trace.err" | tee >(grep -c '"verdict":"invalid"' > "$work/invalid" || true) > /dev/null &
+  sleep 0.1
+  tracer=$(pgrep -n -f "^$synfin trace$")
+  sleep 1.5
+}
+trace_figures() {  # after the trace stops: its summary names lost records
+  kill -INT "$tracer" 2>/dev/null || true
+  while kill -0 "$tracer" 2>/dev/null; do sleep 0.1; done
+  sleep 0.2
+  local lost
+  lost=$(grep -oE '[0-9]+ lost' "$work/trace.err" | awk '{s += $1} END {print s + 0}')
+  echo "$lost $(cat "$work/invalid" 2>/dev/null || echo 0)"
+}
+start_tcpstates() {
+  tcpstates > /dev/null 2>&1 &
+  tracer=$!
+  sleep 1.5
+}
+no_figures() { echo "- -"; }
+
+echo "churn: ${seconds} s runs, ${pairs} pairs per row, median ratio (connections/s with / without)"
+echo "| running beside the churn                 | ratio | peak RSS  | lost   | invalid |"
+echo "|------------------------------------------|-------|-----------|--------|---------|"
+row "synfin daemon (defaults)" start_daemon daemon_figures
+row "synfin trace > /dev/null" start_trace trace_figures
+if command -v tcpstates > /dev/null; then
+  row "libbpf-tools tcpstates > /dev/null" start_tcpstates no_figures
+fi

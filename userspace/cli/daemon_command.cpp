@@ -16,6 +16,7 @@
 #include "model/daemon_model.h"
 #include "outputs/daemon_api.h"
 #include "outputs/http_server.h"
+#include "outputs/listeners_api.h"
 #include "outputs/prometheus.h"
 
 namespace synfin::cli {
@@ -107,9 +108,17 @@ class Daemon {
     hooks.health = [this] { return health(); };
     api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
     server_ = std::make_unique<outputs::HttpServer>(*api_, [this] { return metrics(); });
+    listeners_api_ = std::make_unique<outputs::ListenersApi>(
+        outputs::ListenersApiHooks{hooks.snapshot, hooks.resolve_owners,
+                                   [this] { return session_->program().listener_counters(); }});
+    server_->add_route("/api/v1/listeners", [this](const outputs::DaemonApi::Params& params) {
+      return listeners_api_->listeners(params);
+    });
     if (auto started = server_->start(*listen); !started) return fail(started.error().message);
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
+    for (const std::string& missing : session_->program().features().missing())
+      fmt::print(stderr, "synfin: this kernel cannot report {}\n", missing);
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
         fmt::print(stderr, "synfin: XDP on {} ({} mode, {})\n", interface.name, interface.mode,
@@ -189,6 +198,7 @@ class Daemon {
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
         h.xdp.push_back({interface.name, interface.mode, interface.attached, interface.dispatcher});
+    h.cannot_report = session_->program().features().missing();
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;
@@ -201,6 +211,21 @@ class Daemon {
     outputs::SelfMetrics self;
     self.version = SYNFIN_VERSION;
     self.ephemeral_port_range_size = read_port_range().size();
+    const capture::TracerProgram& program = session_->program();
+    self.drops = program.drop_totals();
+    for (const auto& [port, c] : program.port_listener_counters()) {
+      outputs::ListenDrops drops{c.overflows, c.syn_queue_drops, c.other_drops, c.resets_sent};
+      self.port_listen.push_back({port, drops});
+      self.listen.overflows += c.overflows;
+      self.listen.syn_queue_drops += c.syn_queue_drops;
+      self.listen.other_drops += c.other_drops;
+      self.listen.resets_sent += c.resets_sent;
+    }
+    const capture::KernelFeatures& features = program.features();
+    self.kernel_features = {{"reset_reasons", features.reset_reasons},
+                            {"drop_reasons", features.drop_reasons},
+                            {"drop_sockets", features.drop_sockets},
+                            {"listen_refusals", features.listen_refusals}};
     std::lock_guard lock(mutex_);
     self.decoded = session_->decode_counters();
     self.lost_by_type = session_->lost_counts();
@@ -225,6 +250,7 @@ class Daemon {
   capture::ProcOwners owners_;
   outputs::Clock clock_;
   std::unique_ptr<outputs::DaemonApi> api_;
+  std::unique_ptr<outputs::ListenersApi> listeners_api_;  // served by server_: outlives it
   std::unique_ptr<outputs::HttpServer> server_;
   uint64_t snapshots_taken_ = 0;
   uint64_t last_snapshot_ns_ = 0;
@@ -244,6 +270,7 @@ Runner register_daemon(CLI::App& app) {
       "  /api/v1/stuck                                    sockets past their state's threshold\n"
       "  /api/v1/timewait                                 TIME_WAIT per remote endpoint\n"
       "  /api/v1/closed?verdict=invalid                   recently closed connections\n"
+      "  /api/v1/listeners?port=8080                      listeners: queues, overflows, owner\n"
       "Sockets that existed before start are read from the kernel's table (marked\n"
       "joined_mid_life; their ages are lower bounds).");
   daemon->add_option("--listen", o->listen, "HTTP address ADDR:PORT")->capture_default_str();
@@ -256,8 +283,10 @@ Runner register_daemon(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.5, 3600.0));
   daemon
-      ->add_option("--metrics-port", o->metrics_ports,
-                   "Local port to break synfin_tcp_port_sockets down by (repeatable, at most 16)")
+      ->add_option(
+          "--metrics-port", o->metrics_ports,
+          "Local port to break the synfin_tcp_port_* metrics down by (repeatable, at most\n"
+          "16): sockets by state, listen drops, resets to segments no socket took")
       ->check(CLI::Range(1, 65535));
   daemon
       ->add_option("--recent-closes", o->recent_closes,

@@ -23,6 +23,7 @@ struct Row {
   uint64_t bytes_sent_at_state_entry = 0;
   bool bytes_known_at_state_entry = false;
   uint64_t peer_fin_age_ns = 0;  // XDP saw the peer's FIN this long ago (0: not seen)
+  model::DropCounts drops;
 };
 
 struct Query {
@@ -96,7 +97,8 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           c.owner,
           c.bytes_sent_at_state_entry,
           c.bytes_known_at_state_entry,
-          fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0};
+          fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0,
+          c.drops};
 }
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
@@ -128,6 +130,9 @@ Json row_json(const Row& r) {
   // close()); the CLOSE_WAIT story with the packet that started it.
   if (r.state == TcpState::CloseWait && r.peer_fin_age_ns)
     j["close_wait_reaction_seconds"] = static_cast<double>(r.peer_fin_age_ns) / 1e9;
+  fmt::memory_buffer drops;
+  append_drops_json(drops, r.drops);
+  j["drops"] = Json::parse(std::string_view(drops.data(), drops.size()));
   return j;
 }
 
@@ -374,6 +379,7 @@ HttpAnswer DaemonApi::healthz() {
   body["events_lost_total"] = health.events_lost_total;
   body["events_lost_per_second"] = health.events_lost_per_second;
   body["last_snapshot_age_seconds"] = health.last_snapshot_age_seconds;
+  body["cannot_report"] = health.cannot_report;
   {
     std::lock_guard lock(mutex_);
     body["connections_tracked"] = model_.table().size();

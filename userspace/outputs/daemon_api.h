@@ -47,6 +47,7 @@ struct HealthInputs {
   uint64_t events_lost_total = 0;
   double events_lost_per_second = 0;  // over the last health window
   double last_snapshot_age_seconds = -1;
+  std::vector<std::string> cannot_report;  // what this kernel does not let synfin report
 };
 
 struct DaemonApiHooks {

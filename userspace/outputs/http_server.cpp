@@ -45,6 +45,12 @@ void send(httplib::Response& response, const HttpAnswer& answer) {
 }
 }  // namespace
 
+void HttpServer::add_route(const std::string& path, Route route) {
+  server_->Get(path, [route = std::move(route)](const httplib::Request& q, httplib::Response& r) {
+    send(r, route(params_of(q)));
+  });
+}
+
 Status HttpServer::start(const ListenAddress& address) {
   auto& s = *server_;
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
@@ -67,7 +73,7 @@ Status HttpServer::start(const ListenAddress& address) {
   s.Get("/", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(
         "synfin daemon\n  /metrics  /healthz\n  /api/v1/connections?state=CLOSE_WAIT&port=443\n"
-        "  /api/v1/stuck  /api/v1/timewait  /api/v1/closed?verdict=invalid\n",
+        "  /api/v1/stuck  /api/v1/timewait  /api/v1/closed?verdict=invalid  /api/v1/listeners\n",
         "text/plain");
   });
   // httplib's default adds SO_REUSEPORT, which would let a second daemon share the port

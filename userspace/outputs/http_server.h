@@ -29,6 +29,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // A GET route served besides DaemonApi's; call before start().
+  using Route = std::function<HttpAnswer(const DaemonApi::Params&)>;
+  void add_route(const std::string& path, Route route);
+
   // Binds now (so a busy port is reported before anything else starts), serves on a thread.
   Status start(const ListenAddress& address);
   void stop();

@@ -27,6 +27,14 @@ const volatile __u64 wakeup_threshold_bytes = 1 << 20;
 /* The daemon's compact mode: state steps, owners and counters stay in each socket's own
  * storage; the ring carries one record per socket, when it is destroyed. */
 const volatile bool compact_paths = false;
+/* Listen refusals on SYNs (userspace fills these from kallsyms and BTF; 0: not counted):
+ * where tcp_rcv_state_process lies, which consumes a listener's SYN right after
+ * tcp_conn_request judged it, and the kernel's LINUX_MIB_* indexes of the refusal counters. */
+const volatile __u64 rcv_state_process_start = 0;
+const volatile __u64 rcv_state_process_end = 0;
+const volatile __u32 mib_listen_overflows = 0;
+const volatile __u32 mib_syn_queue_drops = 0;
+const volatile __u32 possible_cpus = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -73,6 +81,66 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } socket_verdicts SEC(".maps");
+
+/* Per listening socket (by cookie) and per listening port: what the kernel refused them.
+ * Counted here, not sent as records, so that a SYN flood costs map updates only. Entries of a
+ * listener go when it is destroyed; per-port entries stay (a port's totals never go back). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct synfin_listener_counters);
+} listener_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u16);
+	__type(value, struct synfin_listener_counters);
+} port_listener_counters SEC(".maps");
+
+/* Kernel drops of TCP packets by synfin drop reason, per CPU: every drop, socket or not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYNFIN_DROP_REASON_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_totals SEC(".maps");
+
+/* Listening sockets by (network namespace, port), for the SYNs a listener consumes without
+ * naming it: registered at listen() and by the socket-table walk. With SO_REUSEPORT the latest
+ * listener of a port stands for its group. */
+struct listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 padding;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct listener_key);
+	__type(value, __u64);
+} listeners_by_port SEC(".maps");
+
+/* The kernel's own per-CPU counters of a namespace's listen refusals (TcpExtListenOverflows,
+ * TcpExtTCPReqQFullDrop), as last read on each CPU. */
+struct mib_key {
+	__u32 netns;
+	__u32 cpu;
+};
+
+struct mib_seen {
+	__u64 overflows;
+	__u64 syn_queue_drops;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct mib_key);
+	__type(value, struct mib_seen);
+} listen_mibs_seen SEC(".maps");
 
 static __always_inline bool port_listed(__u16 port, const volatile __u16 *ports, __u32 count)
 {
@@ -231,6 +299,273 @@ static __always_inline void read_socket_counters(struct synfin_event *e, const s
 	e->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
 	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
 	e->flags |= SYNFIN_FLAG_SEQ_VALID;
+}
+
+/* ---- Reasons: the running kernel's enum values mapped onto synfin's own numbering ----
+ * The kernel's enums are declared here under a ___synfin flavour, so the object builds on a
+ * machine whose vmlinux.h lacks some names, and CO-RE resolves each name on the running
+ * kernel; a name the kernel does not have is skipped, a value synfin does not know is OTHER. */
+enum sk_rst_reason___synfin {
+#define SYNFIN_KERNEL_RESET_NAME(name) SK_RST_REASON_##name##___synfin,
+	SYNFIN_RESET_REASONS(SYNFIN_KERNEL_RESET_NAME)
+#undef SYNFIN_KERNEL_RESET_NAME
+};
+
+enum skb_drop_reason___synfin {
+	SKB_CONSUMED___synfin,
+	SKB_NOT_DROPPED_YET___synfin,
+#define SYNFIN_KERNEL_DROP_NAME(name) SKB_DROP_REASON_##name##___synfin,
+	SYNFIN_DROP_REASONS(SYNFIN_KERNEL_DROP_NAME)
+#undef SYNFIN_KERNEL_DROP_NAME
+};
+
+static __always_inline __u32 reset_reason_index(__u32 kernel_value)
+{
+#define SYNFIN_MAP_RESET(name)                                                                     \
+	if (bpf_core_enum_value_exists(enum sk_rst_reason___synfin,                                \
+				       SK_RST_REASON_##name##___synfin) &&                         \
+	    kernel_value == bpf_core_enum_value(enum sk_rst_reason___synfin,                       \
+						SK_RST_REASON_##name##___synfin))                  \
+		return SYNFIN_RESET_##name;
+	SYNFIN_RESET_REASONS(SYNFIN_MAP_RESET)
+#undef SYNFIN_MAP_RESET
+	return SYNFIN_RESET_REASON_OTHER;
+}
+
+static __always_inline __u32 drop_reason_index(__u32 kernel_value)
+{
+#define SYNFIN_MAP_DROP(name)                                                                      \
+	if (bpf_core_enum_value_exists(enum skb_drop_reason___synfin,                              \
+				       SKB_DROP_REASON_##name##___synfin) &&                       \
+	    kernel_value == bpf_core_enum_value(enum skb_drop_reason___synfin,                     \
+						SKB_DROP_REASON_##name##___synfin))                \
+		return SYNFIN_DROP_##name;
+	SYNFIN_DROP_REASONS(SYNFIN_MAP_DROP)
+#undef SYNFIN_MAP_DROP
+	return SYNFIN_DROP_REASON_OTHER;
+}
+
+/* Not drops: skb:kfree_skb fires with these on some kernels. */
+static __always_inline bool is_consumed(__u32 kernel_value)
+{
+	if (bpf_core_enum_value_exists(enum skb_drop_reason___synfin, SKB_CONSUMED___synfin) &&
+	    kernel_value ==
+		    bpf_core_enum_value(enum skb_drop_reason___synfin, SKB_CONSUMED___synfin))
+		return true;
+	return bpf_core_enum_value_exists(enum skb_drop_reason___synfin,
+					  SKB_NOT_DROPPED_YET___synfin) &&
+	       kernel_value == bpf_core_enum_value(enum skb_drop_reason___synfin,
+						   SKB_NOT_DROPPED_YET___synfin);
+}
+
+/* A TCP segment's two ends, read from its IP and TCP headers: local is its destination (an
+ * incoming segment), remote its source. */
+struct tcp_segment {
+	__u16 family;
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 local_addr[SYNFIN_ADDR_LEN];
+	__u8 remote_addr[SYNFIN_ADDR_LEN];
+};
+
+/* False for anything but an unfragmented TCP segment over IPv4 or IPv6 (without extension
+ * headers) whose network header the skb knows. */
+static __always_inline bool read_tcp_segment(const struct sk_buff *skb, struct tcp_segment *seg)
+{
+	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u16 network = BPF_CORE_READ(skb, network_header);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u8 header[40];
+	__u32 transport;
+
+	if (!head || network == (__u16)~0U)
+		return false;
+	if (protocol == SYNFIN_ETH_P_IP) {
+		if (bpf_probe_read_kernel(header, 20, head + network))
+			return false;
+		__u16 fragment = ((__u16)header[6] << 8 | header[7]) & 0x1fff;
+		if ((header[0] >> 4) != 4 || header[9] != SYNFIN_IPPROTO_TCP || fragment)
+			return false;
+		seg->family = SYNFIN_AF_INET;
+		__builtin_memcpy(seg->remote_addr, header + 12, 4);
+		__builtin_memcpy(seg->local_addr, header + 16, 4);
+		transport = network + (header[0] & 0xf) * 4;
+	} else if (protocol == SYNFIN_ETH_P_IPV6) {
+		if (bpf_probe_read_kernel(header, 40, head + network))
+			return false;
+		if ((header[0] >> 4) != 6 || header[6] != SYNFIN_IPPROTO_TCP)
+			return false;
+		seg->family = SYNFIN_AF_INET6;
+		__builtin_memcpy(seg->remote_addr, header + 8, 16);
+		__builtin_memcpy(seg->local_addr, header + 24, 16);
+		transport = network + 40;
+	} else {
+		return false;
+	}
+	__be16 ports[2];
+	if (bpf_probe_read_kernel(ports, sizeof(ports), head + transport))
+		return false;
+	seg->remote_port = bpf_ntohs(ports[0]);
+	seg->local_port = bpf_ntohs(ports[1]);
+	return true;
+}
+
+enum listener_counter { COUNT_OVERFLOW, COUNT_SYN_QUEUE_DROP, COUNT_OTHER_DROP, COUNT_RESET_SENT };
+
+static __always_inline void add_to(struct synfin_listener_counters *c, enum listener_counter what,
+				   __u64 n)
+{
+	if (what == COUNT_OVERFLOW)
+		__sync_fetch_and_add(&c->overflows, n);
+	else if (what == COUNT_SYN_QUEUE_DROP)
+		__sync_fetch_and_add(&c->syn_queue_drops, n);
+	else if (what == COUNT_OTHER_DROP)
+		__sync_fetch_and_add(&c->other_drops, n);
+	else
+		__sync_fetch_and_add(&c->resets_sent, n);
+}
+
+static __always_inline void count_on_listener_port(__u64 cookie, __u16 port, __u16 family,
+						   enum listener_counter what, __u64 n)
+{
+	if (!family_wanted(family) || (exclude_port && port == exclude_port))
+		return;
+	struct synfin_listener_counters zero = {};
+	struct synfin_listener_counters *c = bpf_map_lookup_elem(&listener_counters, &cookie);
+	if (!c) {
+		bpf_map_update_elem(&listener_counters, &cookie, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&listener_counters, &cookie);
+	}
+	if (c)
+		add_to(c, what, n);
+	c = bpf_map_lookup_elem(&port_listener_counters, &port);
+	if (!c) {
+		bpf_map_update_elem(&port_listener_counters, &port, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&port_listener_counters, &port);
+	}
+	if (c)
+		add_to(c, what, n);
+}
+
+static __always_inline void count_on_listener(const struct sock *listener, __u64 cookie,
+					      enum listener_counter what)
+{
+	count_on_listener_port(cookie, BPF_CORE_READ(listener, __sk_common.skc_num),
+			       BPF_CORE_READ(listener, __sk_common.skc_family), what, 1);
+}
+
+/* ---- Listen refusals, from the kernel's own counters ----
+ * A SYN refused because the accept queue (or, without syncookies, the SYN queue) is full is
+ * consumed, not dropped with a reason; the kernel only counts it, per CPU, in its namespace's
+ * TcpExtListenOverflows / TcpExtTCPReqQFullDrop. Every such count is followed, on the same CPU
+ * and before anything else can add to it, by a hook that names the listener: the SYN consumed
+ * in tcp_rcv_state_process, or the handshake's last ACK dropped on the listener (rx_sk). The
+ * counters' growth on this CPU since the last hook is that listener's. */
+/* A CPU's offset into per-CPU memory, which kallsyms need not tell (data symbols are there only
+ * with CONFIG_KALLSYMS_ALL): the address of a per-CPU array's element on that CPU, less the
+ * per-CPU pointer the map keeps for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} percpu_anchor SEC(".maps");
+
+static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
+{
+	__u32 zero = 0;
+	void *element = bpf_map_lookup_percpu_elem(&percpu_anchor, &zero, cpu);
+	if (!element)
+		return false;
+	/* The map's address as a plain number, read back from the stack: the verifier allows
+	 * no arithmetic on a map pointer, and bpf_array's pptrs[] lies past what it checks. */
+	void *volatile map = &percpu_anchor;
+	unsigned long map_address = 0, base = 0, element_address = 0;
+	bpf_probe_read_kernel(&map_address, sizeof(map_address), (const void *)&map);
+	bpf_probe_read_kernel(&element_address, sizeof(element_address), (const void *)&element);
+	if (!map_address ||
+	    bpf_probe_read_kernel(
+		    &base, sizeof(base),
+		    (const void *)(map_address + bpf_core_field_offset(struct bpf_array, pptrs))))
+		return false;
+	*offset = element_address - base;
+	return true;
+}
+
+static __always_inline bool read_listen_mibs(struct net *net, __u32 cpu, struct mib_seen *out)
+{
+	unsigned long offset;
+	if (!mib_listen_overflows || !cpu_offset(cpu, &offset))
+		return false;
+	unsigned long base = (unsigned long)BPF_CORE_READ(net, mib.net_statistics) + offset;
+	if (bpf_probe_read_kernel(&out->overflows, sizeof(out->overflows),
+				  (void *)(base + mib_listen_overflows * sizeof(unsigned long))))
+		return false;
+	if (bpf_probe_read_kernel(&out->syn_queue_drops, sizeof(out->syn_queue_drops),
+				  (void *)(base + mib_syn_queue_drops * sizeof(unsigned long))))
+		return false;
+	return true;
+}
+
+static __always_inline __u32 netns_of(struct net *net)
+{
+	return BPF_CORE_READ(net, ns.inum);
+}
+
+/* Before any listener of a namespace can be refused anything: where each CPU's counters stand. */
+static __always_inline void start_listen_mibs(struct net *net)
+{
+	struct mib_key key = {.netns = netns_of(net)};
+	for (__u32 cpu = 0; cpu < SYNFIN_MAX_CPUS; cpu++) {
+		if (cpu >= possible_cpus)
+			break;
+		key.cpu = cpu;
+		struct mib_seen seen;
+		if (bpf_map_lookup_elem(&listen_mibs_seen, &key) ||
+		    !read_listen_mibs(net, cpu, &seen))
+			continue;
+		bpf_map_update_elem(&listen_mibs_seen, &key, &seen, BPF_NOEXIST);
+	}
+}
+
+static __always_inline void register_listener(const struct sock *sk, __u64 cookie)
+{
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct listener_key key = {.netns = netns_of(net),
+				   .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+	bpf_map_update_elem(&listeners_by_port, &key, &cookie, BPF_ANY);
+	start_listen_mibs(net);
+}
+
+static __always_inline void forget_listener(const struct sock *sk, __u64 cookie)
+{
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct listener_key key = {.netns = netns_of(net),
+				   .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+	__u64 *registered = bpf_map_lookup_elem(&listeners_by_port, &key);
+	if (registered && *registered == cookie)
+		bpf_map_delete_elem(&listeners_by_port, &key);
+}
+
+static __always_inline void account_listen_refusals(struct net *net, __u64 cookie, __u16 port,
+						    __u16 family)
+{
+	struct mib_key key = {.netns = netns_of(net), .cpu = bpf_get_smp_processor_id()};
+	struct mib_seen now;
+	if (!read_listen_mibs(net, key.cpu, &now))
+		return;
+	struct mib_seen *seen = bpf_map_lookup_elem(&listen_mibs_seen, &key);
+	if (!seen) {
+		bpf_map_update_elem(&listen_mibs_seen, &key, &now, BPF_NOEXIST);
+		return;
+	}
+	__u64 overflows = now.overflows - seen->overflows;
+	__u64 syn_queue_drops = now.syn_queue_drops - seen->syn_queue_drops;
+	*seen = now;
+	if (overflows)
+		count_on_listener_port(cookie, port, family, COUNT_OVERFLOW, overflows);
+	if (syn_queue_drops)
+		count_on_listener_port(cookie, port, family, COUNT_SYN_QUEUE_DROP, syn_queue_drops);
 }
 
 static __always_inline int emit_socket_event(__u32 type, const struct sock *sk, __u64 cookie)
@@ -414,6 +749,10 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 		return 0;
 	}
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	if (old_state == SYNFIN_TCP_CLOSE && new_state == SYNFIN_TCP_LISTEN)
+		register_listener(sk, cookie);
+	else if (old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_CLOSE)
+		forget_listener(sk, cookie);
 	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
@@ -466,17 +805,65 @@ int BPF_PROG(on_tcp_retransmit_synack, const struct sock *listener, const struct
 }
 
 /* sk is NULL when the kernel answers a segment that matched no socket (a refused connect
- * seen from the server side): there is no connection to account it to. */
-SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
+ * seen from the server side): the segment's ports say where it went. */
+static __always_inline int record_reset_sent(const struct sock *sk, const struct sk_buff *skb,
+					     __u32 reason)
 {
-	if (compact_paths && sk) {
-		struct synfin_path *p = path_of(sk, false);
-		if (p)
-			p->path_flags |= SYNFIN_PATH_RESET_SENT;
+	if (sk) {
+		if (compact_paths) {
+			struct synfin_path *p = path_of(sk, false);
+			if (p)
+				p->path_flags |= SYNFIN_PATH_RESET_SENT;
+		}
+		__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		__u64 cookie = bpf_get_socket_cookie((void *)sk);
+		if (state == SYNFIN_TCP_LISTEN)
+			count_on_listener(sk, cookie, COUNT_RESET_SENT);
+		if (!socket_wanted(&sk->__sk_common, cookie, true))
+			return 0;
+		struct synfin_event *e = reserve_event(SYNFIN_EV_SEND_RESET);
+		if (!e)
+			return 0;
+		e->cookie = cookie;
+		e->reason = reason;
+		e->new_state = state;
+		read_event_endpoints(e, &sk->__sk_common);
+		read_socket_counters(e, sk);
+		submit_event(e);
+		return 0;
 	}
-	return emit_socket_event(SYNFIN_EV_SEND_RESET, sk,
-				 sk ? bpf_get_socket_cookie((void *)sk) : 0);
+	struct tcp_segment seg = {};
+	if (!skb || !read_tcp_segment(skb, &seg) || !family_wanted(seg.family))
+		return 0;
+	if (port_filters_configured() && decide(seg.local_port, seg.remote_port) != VERDICT_KEEP)
+		return 0;
+	struct synfin_event *e = reserve_event(SYNFIN_EV_SEND_RESET);
+	if (!e)
+		return 0;
+	e->flags |= SYNFIN_FLAG_NO_SOCKET;
+	e->reason = reason;
+	e->family = seg.family;
+	e->sport = seg.local_port;
+	e->dport = seg.remote_port;
+	__builtin_memcpy(e->saddr, seg.local_addr, sizeof(e->saddr));
+	__builtin_memcpy(e->daddr, seg.remote_addr, sizeof(e->daddr));
+	submit_event(e);
+	return 0;
+}
+
+/* Two shapes of one tracepoint: the kernel's reset reason argument exists from 6.10 on.
+ * Userspace loads the one the running kernel's BTF describes. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	return record_reset_sent(sk, skb, SYNFIN_RESET_REASON_NONE);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_tcp_send_reset_with_reason, const struct sock *sk, const struct sk_buff *skb,
+	     int reason)
+{
+	return record_reset_sent(sk, skb, reset_reason_index(reason));
 }
 
 SEC("tp_btf/tcp_receive_reset")
@@ -500,6 +887,7 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 	}
 	emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 	forget_verdict(cookie);
+	bpf_map_delete_elem(&listener_counters, &cookie);
 	return 0;
 }
 
@@ -558,6 +946,128 @@ int on_sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 	return record_accepted_socket(ctx->ret);
 }
 
+/* ---- skb:kfree_skb: packets the kernel dropped, and why ----
+ * Runs for every dropped packet of any protocol, so what is not TCP leaves at once. rx_sk
+ * (6.11+) is the socket the packet was for, if any; else the skb's own socket (early demux on
+ * the way in, the sender on the way out) may name it. */
+static __always_inline bool is_tcp_socket(const struct sock *sk, __u8 state)
+{
+	if (state == SYNFIN_TCP_TIME_WAIT || state == SYNFIN_TCP_NEW_SYN_RECV)
+		return true; /* mini-sockets exist for TCP only */
+	return BPF_CORE_READ(sk, sk_protocol) == SYNFIN_IPPROTO_TCP &&
+	       BPF_CORE_READ(sk, sk_type) == SYNFIN_SOCK_STREAM;
+}
+
+static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_reason,
+				       const struct sock *rx_sk)
+{
+	if (is_consumed(kernel_reason))
+		return 0;
+	const struct sock *sk = rx_sk;
+	bool from_rx_sk = sk != NULL;
+	if (!sk)
+		sk = BPF_CORE_READ(skb, sk);
+	struct tcp_segment seg;
+	bool tcp = read_tcp_segment(skb, &seg);
+	__u8 state = 0;
+	if (sk) {
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		if (family != SYNFIN_AF_INET && family != SYNFIN_AF_INET6)
+			sk = NULL;
+		else if (!tcp && !is_tcp_socket(sk, state))
+			return 0;
+		else if (tcp && !is_tcp_socket(sk, state))
+			sk = NULL; /* e.g. a packet socket's copy */
+	}
+	if (!tcp && !sk)
+		return 0;
+
+	__u32 reason = drop_reason_index(kernel_reason);
+	__u64 *total = bpf_map_lookup_elem(&drop_totals, &reason);
+	if (total)
+		(*total)++;
+	if (!sk || state == SYNFIN_TCP_NEW_SYN_RECV)
+		return 0;
+	__u64 cookie = from_rx_sk ? bpf_get_socket_cookie((void *)rx_sk)
+				  : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
+		return 0; /* a socket no synfin program ever met */
+	if (state == SYNFIN_TCP_LISTEN) {
+		/* Overflows on the handshake's last ACK are in the kernel's counter already. */
+		if (from_rx_sk)
+			account_listen_refusals(BPF_CORE_READ(sk, __sk_common.skc_net.net), cookie,
+						BPF_CORE_READ(sk, __sk_common.skc_num),
+						BPF_CORE_READ(sk, __sk_common.skc_family));
+		if (reason != SYNFIN_DROP_TCP_LISTEN_OVERFLOW)
+			count_on_listener(sk, cookie, COUNT_OTHER_DROP);
+		return 0;
+	}
+	if (!socket_wanted(&sk->__sk_common, cookie, true))
+		return 0;
+	struct synfin_event *e = reserve_event(SYNFIN_EV_DROP);
+	if (!e)
+		return 0;
+	e->cookie = cookie;
+	e->reason = reason;
+	e->new_state = state;
+	read_event_endpoints(e, &sk->__sk_common);
+	submit_event(e);
+	return 0;
+}
+
+/* Shapes by kernel: the drop reason from 5.17, rx_sk after it from 6.11; userspace loads the
+ * one the running kernel's BTF describes (none before 5.17). */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
+{
+	return record_drop(skb, reason, NULL);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(on_kfree_skb_with_socket, struct sk_buff *skb, void *location, int reason,
+	     struct sock *rx_sk)
+{
+	return record_drop(skb, reason, rx_sk);
+}
+
+/* A listener's SYN, consumed by tcp_rcv_state_process once tcp_conn_request has judged it.
+ * consume_skb fires for every packet the kernel is done with: anything consumed elsewhere
+ * leaves on the address check. */
+SEC("tp_btf/consume_skb")
+int BPF_PROG(on_consume_skb, struct sk_buff *skb, void *location)
+{
+	__u64 at = (__u64)location;
+	if (at < rcv_state_process_start || at >= rcv_state_process_end)
+		return 0;
+	struct tcp_segment seg;
+	if (!read_tcp_segment(skb, &seg))
+		return 0;
+	__u16 network = BPF_CORE_READ(skb, network_header);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u8 flags = 0;
+	__u32 transport = network + (seg.family == SYNFIN_AF_INET ? 20 : 40);
+	if (seg.family == SYNFIN_AF_INET) {
+		__u8 version_ihl = 0;
+		bpf_probe_read_kernel(&version_ihl, 1, head + network);
+		transport = network + (version_ihl & 0xf) * 4;
+	}
+	if (bpf_probe_read_kernel(&flags, 1, head + transport + 13) ||
+	    (flags & (SYNFIN_TCP_SYN | SYNFIN_TCP_ACK)) != SYNFIN_TCP_SYN)
+		return 0;
+	/* TCP has cleared skb->dev by now; the input route still names the device. */
+	struct dst_entry *route =
+		(struct dst_entry *)(BPF_CORE_READ(skb, _skb_refdst) & ~SYNFIN_SKB_DST_NOREF);
+	struct net *net = route ? BPF_CORE_READ(route, dev, nd_net.net) : NULL;
+	if (!net)
+		return 0;
+	struct listener_key key = {.netns = netns_of(net), .port = seg.local_port};
+	__u64 *cookie = bpf_map_lookup_elem(&listeners_by_port, &key);
+	if (cookie)
+		account_listen_refusals(net, *cookie, seg.local_port, seg.family);
+	return 0;
+}
+
 /* ---- iter/tcp: the kernel's socket table, TIME_WAIT mini-sockets included ---- */
 
 extern int CONFIG_HZ __kconfig;
@@ -589,6 +1099,12 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 		if (r.state == SYNFIN_TCP_LISTEN) {
 			r.rx_queue = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
 			r.tx_queue = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
+			r.syn_queue = tp->inet_conn.icsk_accept_queue.qlen.counter;
+			struct listener_key key = {
+				.netns = netns_of(BPF_CORE_READ(skc, skc_net.net)),
+				.port = r.sport};
+			if (!bpf_map_lookup_elem(&listeners_by_port, &key))
+				register_listener((const struct sock *)skc, r.cookie);
 		} else {
 			int unread = (int)(tp->rcv_nxt - tp->copied_seq);
 			r.rx_queue = unread > 0 ? unread : 0;

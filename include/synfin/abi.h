@@ -43,7 +43,9 @@
 	  INTERFACE) /* userspace, once per --xdp interface: its name, for recordings */           \
 	X(CLOCK, 11, Clock, "clock",                                                               \
 	  CLOCK) /* userspace: time passed with no record (unanswered SYNs expire) */              \
-	X(PATH, 12, Path, "path",                                                                  \
+	X(DROP, 12, Dropped, "drop",                                                               \
+	  EVENT) /* skb:kfree_skb: the kernel dropped a TCP packet of this socket */              \
+	X(PATH, 13, Path, "path",                                                                  \
 	  PATH) /* the daemon's compact mode: a socket's whole path, once, when it is destroyed */
 
 enum synfin_event_type {
@@ -58,6 +60,129 @@ enum synfin_event_type {
 /* Flags of synfin_event.flags */
 #define SYNFIN_FLAG_TASK_IS_OWNER 0x1 /* hook ran in the owner's process context */
 #define SYNFIN_FLAG_SEQ_VALID 0x2     /* snd_una/snd_nxt/rcv_nxt read from a full socket */
+#define SYNFIN_FLAG_NO_SOCKET                                                                      \
+	0x4 /* SEND_RESET to a segment no socket matched: the tuple is                             \
+	       the segment's (local = its destination), cookie 0 */
+
+/* Why the kernel sent a reset: the kernel's enum sk_rst_reason (6.10+), by name as tracefs
+ * prints it. synfin numbers them itself (position in this list, from 1) so that a recording
+ * replays without the recording machine's BTF; BPF maps the running kernel's values onto these
+ * with CO-RE. 0: the kernel gave no reason (a received reset, or a kernel without reasons);
+ * SYNFIN_RESET_REASON_OTHER: a reason this build does not know. */
+#define SYNFIN_RESET_REASONS(X)                                                                    \
+	X(NOT_SPECIFIED)                                                                           \
+	X(NO_SOCKET)                                                                               \
+	X(TCP_INVALID_ACK_SEQUENCE)                                                                \
+	X(TCP_RFC7323_PAWS)                                                                        \
+	X(TCP_TOO_OLD_ACK)                                                                         \
+	X(TCP_ACK_UNSENT_DATA)                                                                     \
+	X(TCP_FLAGS)                                                                               \
+	X(TCP_OLD_ACK)                                                                             \
+	X(TCP_ABORT_ON_DATA)                                                                       \
+	X(TCP_TIMEWAIT_SOCKET)                                                                     \
+	X(INVALID_SYN)                                                                             \
+	X(TCP_ABORT_ON_CLOSE)                                                                      \
+	X(TCP_ABORT_ON_LINGER)                                                                     \
+	X(TCP_ABORT_ON_MEMORY)                                                                     \
+	X(TCP_STATE)                                                                               \
+	X(TCP_KEEPALIVE_TIMEOUT)                                                                   \
+	X(TCP_DISCONNECT_WITH_DATA)                                                                \
+	X(MPTCP_RST_EUNSPEC)                                                                       \
+	X(MPTCP_RST_EMPTCP)                                                                        \
+	X(MPTCP_RST_ERESOURCE)                                                                     \
+	X(MPTCP_RST_EPROHIBIT)                                                                     \
+	X(MPTCP_RST_EWQ2BIG)                                                                       \
+	X(MPTCP_RST_EBADPERF)                                                                      \
+	X(MPTCP_RST_EMIDDLEBOX)                                                                    \
+	X(ERROR)
+
+enum synfin_reset_reason {
+	SYNFIN_RESET_REASON_NONE = 0,
+#define SYNFIN_RESET_REASON_ENUM(name) SYNFIN_RESET_##name,
+	SYNFIN_RESET_REASONS(SYNFIN_RESET_REASON_ENUM)
+#undef SYNFIN_RESET_REASON_ENUM
+		SYNFIN_RESET_REASON_OTHER,
+	SYNFIN_RESET_REASON_COUNT,
+};
+
+/* Why the kernel dropped a TCP packet: the kernel's enum skb_drop_reason (5.17+) values that a
+ * TCP packet can meet, named as tracefs prints them, numbered by synfin as above. 0: none;
+ * SYNFIN_DROP_REASON_OTHER: any other value (not TCP-specific, or newer than this build). */
+#define SYNFIN_DROP_REASONS(X)                                                                     \
+	X(NOT_SPECIFIED)                                                                           \
+	X(NO_SOCKET)                                                                               \
+	X(SOCKET_CLOSE)                                                                            \
+	X(SOCKET_FILTER)                                                                           \
+	X(SOCKET_RCVBUFF)                                                                          \
+	X(SOCKET_BACKLOG)                                                                          \
+	X(PKT_TOO_SMALL)                                                                           \
+	X(PROTO_MEM)                                                                               \
+	X(NETFILTER_DROP)                                                                          \
+	X(OTHERHOST)                                                                               \
+	X(IP_CSUM)                                                                                 \
+	X(IP_INHDR)                                                                                \
+	X(IP_RPFILTER)                                                                             \
+	X(XFRM_POLICY)                                                                             \
+	X(TCP_CSUM)                                                                                \
+	X(TCP_AUTH_HDR)                                                                            \
+	X(TCP_MD5NOTFOUND)                                                                         \
+	X(TCP_MD5UNEXPECTED)                                                                       \
+	X(TCP_MD5FAILURE)                                                                          \
+	X(TCP_AONOTFOUND)                                                                          \
+	X(TCP_AOUNEXPECTED)                                                                        \
+	X(TCP_AOKEYNOTFOUND)                                                                       \
+	X(TCP_AOFAILURE)                                                                           \
+	X(TCP_FLAGS)                                                                               \
+	X(TCP_ABORT_ON_DATA)                                                                       \
+	X(TCP_ZEROWINDOW)                                                                          \
+	X(TCP_OLD_DATA)                                                                            \
+	X(TCP_OVERWINDOW)                                                                          \
+	X(TCP_OFOMERGE)                                                                            \
+	X(TCP_RFC7323_PAWS)                                                                        \
+	X(TCP_RFC7323_PAWS_ACK)                                                                    \
+	X(TCP_RFC7323_TW_PAWS)                                                                     \
+	X(TCP_RFC7323_TSECR)                                                                       \
+	X(TCP_LISTEN_OVERFLOW)                                                                     \
+	X(TCP_OLD_SEQUENCE)                                                                        \
+	X(TCP_INVALID_SEQUENCE)                                                                    \
+	X(TCP_INVALID_END_SEQUENCE)                                                                \
+	X(TCP_INVALID_ACK_SEQUENCE)                                                                \
+	X(TCP_RESET)                                                                               \
+	X(TCP_INVALID_SYN)                                                                         \
+	X(TCP_CLOSE)                                                                               \
+	X(TCP_FASTOPEN)                                                                            \
+	X(TCP_OLD_ACK)                                                                             \
+	X(TCP_TOO_OLD_ACK)                                                                         \
+	X(TCP_ACK_UNSENT_DATA)                                                                     \
+	X(TCP_OFO_QUEUE_PRUNE)                                                                     \
+	X(TCP_OFO_DROP)                                                                            \
+	X(TCP_MINTTL)                                                                              \
+	X(IP_OUTNOROUTES)                                                                          \
+	X(BPF_CGROUP_EGRESS)                                                                       \
+	X(NEIGH_FAILED)                                                                            \
+	X(QDISC_DROP)                                                                              \
+	X(CPU_BACKLOG)                                                                             \
+	X(NOMEM)                                                                                   \
+	X(QUEUE_PURGE)
+
+enum synfin_drop_reason {
+	SYNFIN_DROP_REASON_NONE = 0,
+#define SYNFIN_DROP_REASON_ENUM(name) SYNFIN_DROP_##name,
+	SYNFIN_DROP_REASONS(SYNFIN_DROP_REASON_ENUM)
+#undef SYNFIN_DROP_REASON_ENUM
+		SYNFIN_DROP_REASON_OTHER,
+	SYNFIN_DROP_REASON_COUNT,
+};
+
+/* What the kernel refused a listening socket, counted in BPF per listener (socket cookie) and
+ * per local port: a SYN flood must cost map updates, not ring records. */
+struct synfin_listener_counters {
+	__u64 overflows; /* accept queue full: SYNs (tcp_conn_request) and handshake-completing
+			    ACKs (TCP_LISTEN_OVERFLOW); the kernel's TcpExtListenOverflows */
+	__u64 syn_queue_drops; /* SYN queue full without syncookies: TcpExtTCPReqQFullDrop */
+	__u64 other_drops;     /* any other packet dropped on the listener (kfree_skb, rx_sk) */
+	__u64 resets_sent;     /* RSTs the kernel sent on the listener's behalf */
+};
 
 /* Socket tracepoint record. Every record starts with ts_ns, cookie, type: the
  * decoder reads the type at the same offset whatever the layout. */
@@ -75,7 +200,9 @@ struct synfin_event {
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	char comm[SYNFIN_COMM_LEN];
 	__u32 flags;
-	__u32 reserved;
+	/* SEND_RESET: enum synfin_reset_reason; DROP: enum synfin_drop_reason. In SEND_RESET and
+	 * DROP records new_state is the state of the socket it happened on (0: none). */
+	__u32 reason;
 	/* The socket's sequence numbers after the step (host order): the packet view
 	 * checks the handshake and teardown arithmetic against them. */
 	__u32 snd_una;
@@ -240,7 +367,7 @@ struct synfin_socket_record {
 	__u8 has_path; /* compact mode: the socket has a path in socket-local storage */
 	__u8 saddr[SYNFIN_ADDR_LEN];
 	__u8 daddr[SYNFIN_ADDR_LEN];
-	__u32 padding;
+	__u32 syn_queue; /* LISTEN: request sockets waiting for the handshake's last ACK */
 	__u64 bytes_sent;
 };
 
@@ -260,6 +387,7 @@ static_assert(offsetof(synfin_event, saddr) == 32);
 static_assert(offsetof(synfin_event, daddr) == 48);
 static_assert(offsetof(synfin_event, comm) == 64);
 static_assert(offsetof(synfin_event, flags) == 80);
+static_assert(offsetof(synfin_event, reason) == 84);
 static_assert(offsetof(synfin_event, snd_una) == 88);
 static_assert(offsetof(synfin_event, rcv_nxt) == 96);
 static_assert(offsetof(synfin_event, bytes_sent) == 104);
@@ -294,7 +422,9 @@ static_assert(offsetof(synfin_socket_record, family) == 36);
 static_assert(offsetof(synfin_socket_record, state) == 42);
 static_assert(offsetof(synfin_socket_record, saddr) == 44);
 static_assert(offsetof(synfin_socket_record, daddr) == 60);
+static_assert(offsetof(synfin_socket_record, syn_queue) == 76);
 static_assert(offsetof(synfin_socket_record, bytes_sent) == 80);
+static_assert(sizeof(synfin_listener_counters) == 32);
 #else
 _Static_assert(sizeof(struct synfin_event) == 112, "synfin_event layout changed");
 _Static_assert(sizeof(struct synfin_packet) == 104, "synfin_packet layout changed");

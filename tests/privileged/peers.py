@@ -6,7 +6,7 @@ network-namespace scenarios, inside its namespace through `ip netns exec`).
     peers.py client --family 4 --host 127.0.0.1 --port 18501 --mode client_first --count 1
 
 The server prints "ready" once it listens. Modes that need a conductor (simultaneous,
-listener_only, hold, half_close) read commands from stdin ("shutdown", "close") and answer "ok".
+listener_only, never_accept, hold, half_close, flood) read commands from stdin ("shutdown", "close") and answer "ok".
 Each peer names itself (--name) so the test can check the comm synfin reports."""
 import argparse
 import ctypes
@@ -64,9 +64,10 @@ def serve(a, fam):
     listener = socket.socket(fam, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((a.bind, a.port))
-    listener.listen(4096)
+    # never_accept: listen(0) and never accept(): every connect past the first overflows.
+    listener.listen(0 if a.mode == "never_accept" else 4096)
     say("ready")
-    if a.mode == "listener_only":
+    if a.mode in ("listener_only", "never_accept"):
         wait_for("close")
         listener.close()
         say("ok")
@@ -129,7 +130,26 @@ def connect(a, fam):
     return sock
 
 
+def flood(a, fam):
+    """Non-blocking connects, held until told to close: their SYNs and retransmissions keep
+    knocking on a listener that does not accept."""
+    held = []
+    for _ in range(a.count):
+        sock = socket.socket(fam, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            sock.connect((a.host, a.port))
+        except BlockingIOError:
+            pass
+        held.append(sock)
+    conduct(a.mode, held, "connected")
+    say("done")
+
+
 def client(a, fam):
+    if a.mode == "flood":
+        flood(a, fam)
+        return
     held = []
     for _ in range(a.count):
         sock = connect(a, fam)

@@ -110,7 +110,7 @@ TEST_F(DaemonApiEdgesTest, EveryRouteAndMethod) {
       EXPECT_EQ(body["endpoints"],
                 nlohmann::json::array({"/", "/conn/<cookie>", "/api/v1/ladder/<cookie>", "/metrics",
                                        "/healthz", "/api/v1/connections", "/api/v1/stuck",
-                                       "/api/v1/timewait", "/api/v1/closed"}));
+                                       "/api/v1/timewait", "/api/v1/closed", "/api/v1/listeners"}));
     }
   }
   EXPECT_EQ(api.handle("GET", "/metrics", {}).content_type,
@@ -132,6 +132,8 @@ TEST_F(DaemonApiEdgesTest, OneRuleForEveryParameter) {
       {"/api/v1/connections", {{"state", "BOGUS"}}, 400},
       {"/api/v1/stuck", {{"state", "\xff"}}, 400},
       {"/api/v1/stuck", {{"state", ""}}, 400},
+      {"/api/v1/listeners", {{"state", "LISTEN"}}, 400},  // takes port only
+      {"/api/v1/listeners", {{"port", "0"}}, 400},
       // verdict and outcome: the same rule as state
       {"/api/v1/closed", {{"verdict", "invalid"}}, 200},
       {"/api/v1/closed", {{"verdict", "INCOMPLETE"}}, 200},

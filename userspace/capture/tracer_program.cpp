@@ -1,9 +1,11 @@
 #include "capture/tracer_program.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -27,9 +29,106 @@ int print_libbpf(enum libbpf_print_level level, const char* format, va_list args
 std::string errno_text(int error) {
   return std::strerror(error < 0 ? -error : error);
 }
+
+// Arguments of a raw tracepoint as the kernel declares it: typedef btf_trace_NAME is a pointer
+// to a function whose first parameter is the tracepoint's context. -1: no such tracepoint.
+int tracepoint_arity(const btf* vmlinux, const char* name) {
+  int id =
+      btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + name).c_str(), BTF_KIND_TYPEDEF);
+  if (id < 0) return -1;
+  const btf_type* type = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
+  if (!type || !btf_is_ptr(type)) return -1;
+  const btf_type* proto = btf__type_by_id(vmlinux, type->type);
+  if (!proto || !btf_is_func_proto(proto)) return -1;
+  return btf_vlen(proto) - 1;
+}
+
 }  // namespace
 
-TracerProgram::TracerProgram(synfin_bpf* skeleton) : skeleton_(skeleton) {}
+std::vector<std::string> KernelFeatures::missing() const {
+  std::vector<std::string> missing;
+  if (!reset_reasons)
+    missing.push_back(
+        "reset reasons: tcp_send_reset has no reason argument before Linux 6.10 (resets are "
+        "counted with reason UNKNOWN)");
+  if (!drop_reasons)
+    missing.push_back(
+        "kernel drop reasons: skb:kfree_skb has no reason before Linux 5.17 (no drop counts)");
+  else if (!drop_sockets)
+    missing.push_back(
+        "drops on the socket a packet was for, and listen overflows on the handshake's last "
+        "ACK: skb:kfree_skb has no rx_sk before Linux 6.11");
+  if (!listen_refusals)
+    missing.push_back(
+        "listen-queue overflows per listener: needs skb:consume_skb's location (Linux 6.3), "
+        "bpf_map_lookup_percpu_elem (Linux 5.19) and tcp_rcv_state_process in /proc/kallsyms");
+  return missing;
+}
+
+namespace {
+// Where a kernel function's code lies: its kallsyms address up to the next symbol's.
+std::pair<uint64_t, uint64_t> kernel_function_range(const char* name) {
+  std::FILE* kallsyms = std::fopen("/proc/kallsyms", "r");
+  if (!kallsyms) return {0, 0};
+  std::vector<uint64_t> text;
+  uint64_t start = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), kallsyms)) {
+    unsigned long long address = 0;
+    char type = 0;
+    char symbol[256];
+    if (std::sscanf(line, "%llx %c %255s", &address, &type, symbol) != 3) continue;
+    if (type != 't' && type != 'T') continue;
+    text.push_back(address);
+    if (std::strcmp(symbol, name) == 0) start = address;
+  }
+  std::fclose(kallsyms);
+  if (!start) return {0, 0};  // hidden (kptr_restrict) addresses read as 0 too
+  uint64_t end = UINT64_MAX;
+  for (uint64_t address : text)
+    if (address > start && address < end) end = address;
+  return {start, end == UINT64_MAX ? 0 : end};
+}
+
+// The value of an enumerator of any enum (the kernel's LINUX_MIB_* enum has no name).
+int64_t enumerator_value(const btf* vmlinux, std::string_view name) {
+  for (uint32_t id = 1; id < btf__type_cnt(vmlinux); ++id) {
+    const btf_type* type = btf__type_by_id(vmlinux, id);
+    if (!btf_is_enum(type)) continue;
+    const struct btf_enum* values = btf_enum(type);
+    for (int i = 0; i < btf_vlen(type); ++i)
+      if (name == btf__name_by_offset(vmlinux, values[i].name_off)) return values[i].val;
+  }
+  return -1;
+}
+}  // namespace
+
+KernelFeatures probe_kernel_features() {
+  KernelFeatures features;
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return features;
+  features.reset_reasons = tracepoint_arity(vmlinux, "tcp_send_reset") >= 3;
+  int drop_arity = tracepoint_arity(vmlinux, "kfree_skb");
+  features.drop_reasons = drop_arity >= 3;
+  features.drop_sockets = drop_arity >= 4;
+  int64_t overflows = enumerator_value(vmlinux, "LINUX_MIB_LISTENOVERFLOWS");
+  int64_t syn_queue_drops = enumerator_value(vmlinux, "LINUX_MIB_TCPREQQFULLDROP");
+  auto [start, end] = kernel_function_range("tcp_rcv_state_process");
+  features.listen_refusals = tracepoint_arity(vmlinux, "consume_skb") >= 2 &&
+                             enumerator_value(vmlinux, "BPF_FUNC_map_lookup_percpu_elem") > 0 &&
+                             overflows > 0 && syn_queue_drops > 0 && start && end;
+  if (features.listen_refusals) {
+    features.rcv_state_process_start = start;
+    features.rcv_state_process_end = end;
+    features.mib_listen_overflows = static_cast<uint32_t>(overflows);
+    features.mib_syn_queue_drops = static_cast<uint32_t>(syn_queue_drops);
+  }
+  btf__free(vmlinux);
+  return features;
+}
+
+TracerProgram::TracerProgram(synfin_bpf* skeleton, KernelFeatures features)
+    : skeleton_(skeleton), features_(features) {}
 
 TracerProgram::~TracerProgram() {
   bpf_link__destroy(socket_iterator_);
@@ -47,7 +146,16 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   synfin_bpf* skeleton = synfin_bpf__open();
   if (!skeleton)
     return Error{fmt::format("cannot open the embedded BPF object: {}", errno_text(errno))};
-  std::unique_ptr<TracerProgram> program(new TracerProgram(skeleton));
+  std::unique_ptr<TracerProgram> program(new TracerProgram(skeleton, probe_kernel_features()));
+  const KernelFeatures& features = program->features_;
+  auto* progs = &skeleton->progs;
+  // A tp_btf program reading an argument the kernel's tracepoint lacks is refused at load:
+  // only the shape the kernel has is loaded.
+  bpf_program__set_autoload(progs->on_tcp_send_reset, !features.reset_reasons);
+  bpf_program__set_autoload(progs->on_tcp_send_reset_with_reason, features.reset_reasons);
+  bpf_program__set_autoload(progs->on_kfree_skb, features.drop_reasons && !features.drop_sockets);
+  bpf_program__set_autoload(progs->on_kfree_skb_with_socket, features.drop_sockets);
+  bpf_program__set_autoload(progs->on_consume_skb, features.listen_refusals);
 
   auto* config = skeleton->rodata;
   config->filter_family = options.family == 4 ? 2 : options.family == 6 ? 10 : 0;
@@ -59,6 +167,11 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
     config->filter_remote_ports[i] = options.remote_ports[i];
   config->exclude_port = options.exclude_port;
   config->wakeup_threshold_bytes = options.ring_bytes / 4;
+  config->rcv_state_process_start = features.rcv_state_process_start;
+  config->rcv_state_process_end = features.rcv_state_process_end;
+  config->mib_listen_overflows = features.mib_listen_overflows;
+  config->mib_syn_queue_drops = features.mib_syn_queue_drops;
+  config->possible_cpus = static_cast<uint32_t>(std::max(libbpf_num_possible_cpus(), 1));
   if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
     return Error{
         fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
@@ -96,6 +209,45 @@ Status TracerProgram::attach() {
   return Ok{};
 }
 
+DropTotals TracerProgram::drop_totals() const {
+  DropTotals totals{};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(static_cast<std::size_t>(cpus));
+  int fd = bpf_map__fd(skeleton_->maps.drop_totals);
+  for (uint32_t reason = 0; reason < SYNFIN_DROP_REASON_COUNT; ++reason) {
+    if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) continue;
+    for (uint64_t count : per_cpu) totals[reason] += count;
+  }
+  return totals;
+}
+
+std::unordered_map<uint64_t, synfin_listener_counters> TracerProgram::listener_counters() const {
+  std::unordered_map<uint64_t, synfin_listener_counters> counters;
+  int fd = bpf_map__fd(skeleton_->maps.listener_counters);
+  uint64_t key = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, &key) == 0) {
+    synfin_listener_counters value{};
+    if (bpf_map_lookup_elem(fd, &key, &value) == 0) counters[key] = value;
+    previous = &key;
+  }
+  return counters;
+}
+
+std::vector<PortListenerCounters> TracerProgram::port_listener_counters() const {
+  std::vector<PortListenerCounters> ports;
+  int fd = bpf_map__fd(skeleton_->maps.port_listener_counters);
+  uint16_t key = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, &key) == 0) {
+    PortListenerCounters entry{key, {}};
+    if (bpf_map_lookup_elem(fd, &key, &entry.counters) == 0) ports.push_back(entry);
+    previous = &key;
+  }
+  return ports;
+}
+
 std::vector<ProgramStatus> TracerProgram::program_status() const {
   // Asked of the kernel each time: a link that no longer runs its program reads as down.
   std::vector<ProgramStatus> status;
@@ -104,7 +256,8 @@ std::vector<ProgramStatus> TracerProgram::program_status() const {
     bpf_program* program = *s->progs[i].prog;
     if (program == skeleton_->progs.dump_tcp_sockets ||
         program == skeleton_->progs.dump_socket_paths)
-      continue;  // iterators run on demand
+      continue;                                     // iterators run on demand
+    if (!bpf_program__autoload(program)) continue;  // a shape this kernel does not have
     bpf_link* link = *s->progs[i].link;
     bool attached = false;
     if (link) {

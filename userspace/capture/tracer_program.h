@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -33,6 +34,34 @@ struct ProgramStatus {
 };
 
 using LostCounts = std::array<uint64_t, SYNFIN_EV_TYPE_COUNT>;
+using DropTotals = std::array<uint64_t, SYNFIN_DROP_REASON_COUNT>;
+
+// What the running kernel lets synfin report, probed in its BTF before loading: tracepoints
+// whose arguments grew across versions can only be loaded in the shape the kernel has.
+struct KernelFeatures {
+  bool reset_reasons = false;  // tcp_send_reset(sk, skb, reason): Linux 6.10
+  bool drop_reasons = false;   // skb:kfree_skb(skb, location, reason): Linux 5.17
+  bool drop_sockets = false;   // ... and rx_sk after it: Linux 6.11
+  // Listen refusals per listener: skb:consume_skb with its location (Linux 6.3), the kernel's
+  // per-CPU counters reachable (bpf_map_lookup_percpu_elem, Linux 5.19), tcp_rcv_state_process
+  // in kallsyms. Those on the handshake's last ACK need drop_sockets too.
+  bool listen_refusals = false;
+  uint64_t rcv_state_process_start = 0;
+  uint64_t rcv_state_process_end = 0;
+  uint32_t mib_listen_overflows = 0;  // LINUX_MIB_LISTENOVERFLOWS
+  uint32_t mib_syn_queue_drops = 0;   // LINUX_MIB_TCPREQQFULLDROP
+
+  // One sentence per thing synfin cannot report on this kernel; empty when all is there.
+  std::vector<std::string> missing() const;
+};
+
+// Reads the running kernel's BTF (/sys/kernel/btf/vmlinux) and /proc/kallsyms.
+KernelFeatures probe_kernel_features();
+
+struct PortListenerCounters {
+  uint16_t port = 0;
+  synfin_listener_counters counters{};
+};
 
 class TracerProgram {
  public:
@@ -53,12 +82,20 @@ class TracerProgram {
   Result<std::vector<synfin_path_record>> walk_paths() const;
   // Whether each attached program's link still runs it, as the kernel says now.
   std::vector<ProgramStatus> program_status() const;
+  const KernelFeatures& features() const { return features_; }
+  // Kernel drops of TCP packets by synfin drop reason, summed over CPUs.
+  DropTotals drop_totals() const;
+  // Per listening socket (by cookie): what the kernel refused it since synfin started.
+  std::unordered_map<uint64_t, synfin_listener_counters> listener_counters() const;
+  // Per local port of a listener, including listeners gone since (never decreasing).
+  std::vector<PortListenerCounters> port_listener_counters() const;
 
  private:
-  explicit TracerProgram(synfin_bpf* skeleton);
+  TracerProgram(synfin_bpf* skeleton, KernelFeatures features);
   synfin_bpf* skeleton_;
   bpf_link* socket_iterator_ = nullptr;
   bpf_link* path_iterator_ = nullptr;
+  KernelFeatures features_;
 };
 
 }  // namespace synfin::capture

@@ -16,6 +16,7 @@ Runner register_daemon(CLI::App& app) {
       "  /api/v1/stuck                                    sockets past their state's threshold\n"
       "  /api/v1/timewait                                 TIME_WAIT per remote endpoint\n"
       "  /api/v1/closed?verdict=invalid                   recently closed connections\n"
+      "  /api/v1/listeners?port=8080                      listeners: queues, overflows, owner\n"
       "  /                                                the web page; /conn/<cookie> ladders\n"
       "Sockets that existed before start are read from the kernel's table (marked\n"
       "joined_mid_life; their ages are lower bounds).");
@@ -42,7 +43,8 @@ Runner register_daemon(CLI::App& app) {
       ->check(CLI::Range(0.1, 60.0));
   daemon
       ->add_option("--metrics-port", o->metrics_ports,
-                   "Local port to break synfin_tcp_port_sockets down by (repeatable, at most 16)")
+                   "Local port to break the synfin_tcp_port_* metrics down by (repeatable, at most\n"
+                   "16): sockets by state, listen drops, resets to segments no socket took")
       ->check(CLI::Range(1, 65535));
   daemon
       ->add_option("--recent-closes", o->recent_closes,

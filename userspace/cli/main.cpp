@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   runners.push_back(synfin::cli::register_trace(app));
   runners.push_back(synfin::cli::register_daemon(app));
   runners.push_back(synfin::cli::register_stuck(app));
+  runners.push_back(synfin::cli::register_listeners(app));
   runners.push_back(synfin::cli::register_replay(app));
   runners.push_back(synfin::cli::register_ladder(app));
   if (argc < 2) {  // a bare `synfin` teaches rather than complains

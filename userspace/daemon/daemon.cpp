@@ -19,6 +19,7 @@
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
 #include "outputs/http_server.h"
+#include "outputs/listeners_api.h"
 #include "outputs/prometheus.h"
 
 namespace synfin::daemon {
@@ -111,6 +112,12 @@ class Daemon {
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
     hooks.metrics = [this] { return metrics(); };
+    listeners_api_ = std::make_unique<outputs::ListenersApi>(
+        outputs::ListenersApiHooks{hooks.snapshot, hooks.resolve_owners,
+                                   [this] { return session_->program().listener_counters(); }});
+    hooks.listeners = [this](const outputs::DaemonApi::Params& params) {
+      return listeners_api_->listeners(params);
+    };
     api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
     server_ = std::make_unique<outputs::HttpServer>(*api_);
     if (auto bound = server_->bind(*listen); !bound) return fail(bound.error().message);
@@ -125,6 +132,8 @@ class Daemon {
     server_->serve();
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
+    for (const std::string& missing : session_->program().features().missing())
+      fmt::print(stderr, "synfin: this kernel cannot report {}\n", missing);
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
         fmt::print(stderr, "synfin: XDP on {} ({} mode, {})\n", interface.name, interface.mode,
@@ -228,6 +237,7 @@ class Daemon {
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
         h.xdp.push_back({interface.name, interface.mode, interface.attached, interface.dispatcher});
+    h.cannot_report = session_->program().features().missing();
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;
@@ -240,6 +250,21 @@ class Daemon {
     outputs::SelfMetrics self;
     self.version = SYNFIN_VERSION;
     self.ephemeral_port_range_size = read_port_range().size();
+    const capture::TracerProgram& program = session_->program();
+    self.drops = program.drop_totals();
+    for (const auto& [port, c] : program.port_listener_counters()) {
+      outputs::ListenDrops drops{c.overflows, c.syn_queue_drops, c.other_drops, c.resets_sent};
+      self.port_listen.push_back({port, drops});
+      self.listen.overflows += c.overflows;
+      self.listen.syn_queue_drops += c.syn_queue_drops;
+      self.listen.other_drops += c.other_drops;
+      self.listen.resets_sent += c.resets_sent;
+    }
+    const capture::KernelFeatures& features = program.features();
+    self.kernel_features = {{"reset_reasons", features.reset_reasons},
+                            {"drop_reasons", features.drop_reasons},
+                            {"drop_sockets", features.drop_sockets},
+                            {"listen_refusals", features.listen_refusals}};
     std::lock_guard lock(mutex_);
     self.decoded = session_->decode_counters();
     self.lost_by_type = session_->lost_counts();
@@ -263,6 +288,7 @@ class Daemon {
   std::unique_ptr<capture::CaptureSession> session_;
   capture::ProcOwners owners_;
   Clock clock_;
+  std::unique_ptr<outputs::ListenersApi> listeners_api_;  // used by api_: outlives it
   std::unique_ptr<outputs::DaemonApi> api_;
   std::unique_ptr<outputs::HttpServer> server_;
   bool compact_ = false;

@@ -27,6 +27,7 @@ struct Row {
   uint64_t bytes_sent_at_state_entry = 0;
   bool bytes_known_at_state_entry = false;
   uint64_t peer_fin_age_ns = 0;  // XDP saw the peer's FIN this long ago (0: not seen)
+  model::DropCounts drops;       // kernel drops on this connection, by reason
 };
 
 struct Query {
@@ -179,7 +180,8 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           c.owner,
           c.bytes_sent_at_state_entry,
           c.bytes_known_at_state_entry,
-          fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0};
+          fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0,
+          c.drops};
 }
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
@@ -253,6 +255,7 @@ void write_row(JsonObject& j, const Row& r) {
   // close()); the CLOSE_WAIT story with the packet that started it.
   if (r.state == TcpState::CloseWait && r.peer_fin_age_ns)
     j.number("close_wait_reaction_seconds", static_cast<double>(r.peer_fin_age_ns) / 1e9);
+  append_drops_json(j.raw("drops"), r.drops);
 }
 
 void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessInfo>* holders) {
@@ -549,6 +552,7 @@ HttpAnswer DaemonApi::healthz() {
   body["events_lost_total"] = health.events_lost_total;
   body["events_lost_per_second"] = health.events_lost_per_second;
   body["last_snapshot_age_seconds"] = health.last_snapshot_age_seconds;
+  body["cannot_report"] = health.cannot_report;
   {
     std::lock_guard lock(mutex_);
     body["connections_tracked"] = model_.table().size();
@@ -570,6 +574,7 @@ HttpAnswer DaemonApi::handle(std::string_view method, std::string_view path, con
       {"/api/v1/stuck", &DaemonApi::stuck},
       {"/api/v1/timewait", &DaemonApi::time_wait},
       {"/api/v1/closed", &DaemonApi::closed},
+      {"/api/v1/listeners", &DaemonApi::listeners},
   };
   if (WebUi::serves(path)) {
     if (method != "GET" && method != "HEAD") {
@@ -608,6 +613,13 @@ HttpAnswer DaemonApi::metrics(const Params& params) {
   if (!parse_query(params, {}, "/metrics", error)) return bad_request(error);
   return {200, hooks_.metrics ? hooks_.metrics() : std::string(),
           "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+HttpAnswer DaemonApi::listeners(const Params& params) {
+  std::string error;
+  if (!parse_query(params, {"port"}, "/api/v1/listeners", error)) return bad_request(error);
+  if (!hooks_.listeners) return error_answer(404, "listeners are not served here");
+  return hooks_.listeners(params);
 }
 
 HttpAnswer DaemonApi::healthz_route(const Params& params) {

@@ -45,6 +45,7 @@ struct HealthInputs {
   uint64_t events_lost_total = 0;
   double events_lost_per_second = 0;  // over the last health window
   double last_snapshot_age_seconds = -1;
+  std::vector<std::string> cannot_report;  // what this kernel does not let synfin report
 };
 
 struct DaemonApiHooks {
@@ -57,6 +58,8 @@ struct DaemonApiHooks {
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition
+  // /api/v1/listeners (outputs/listeners_api), parameters already checked; null: not served.
+  std::function<HttpAnswer(const std::multimap<std::string, std::string>&)> listeners;
 };
 
 class DaemonApi {
@@ -78,6 +81,7 @@ class DaemonApi {
   HttpAnswer stuck(const Params& params);
   HttpAnswer time_wait(const Params& params);
   HttpAnswer closed(const Params& params);
+  HttpAnswer listeners(const Params& params);
   HttpAnswer healthz();
 
  private:

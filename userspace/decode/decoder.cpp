@@ -71,6 +71,7 @@ std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_reco
   socket.inode = raw.inode;
   socket.recv_queue_bytes = raw.rx_queue;
   socket.send_queue_bytes = raw.tx_queue;
+  socket.syn_queue = raw.syn_queue;
   socket.bytes_sent = raw.bytes_sent;
   socket.time_wait_remaining_ns = raw.timer_expires_ns_from_now;
   socket.has_path = raw.has_path != 0;
@@ -204,6 +205,19 @@ std::optional<model::Event> Decoder::decode_socket_event(std::span<const std::by
   event.task.comm.back() = '\0';
   event.task_is_owner = (raw.flags & SYNFIN_FLAG_TASK_IS_OWNER) != 0;
   event.bytes_sent = raw.bytes_sent;
+  if (event.kind == model::EventKind::ResetSent || event.kind == model::EventKind::Dropped) {
+    std::size_t reasons = event.kind == model::EventKind::ResetSent
+                              ? std::size_t{SYNFIN_RESET_REASON_COUNT}
+                              : std::size_t{SYNFIN_DROP_REASON_COUNT};
+    if (raw.reason >= reasons) return std::nullopt;
+    event.reason = static_cast<uint8_t>(raw.reason);
+    if (raw.new_state) {
+      auto state = model::state_from_kernel(raw.new_state);
+      if (!state) return std::nullopt;
+      event.socket_state = *state;
+    }
+    event.no_socket = (raw.flags & SYNFIN_FLAG_NO_SOCKET) != 0;
+  }
   if (raw.flags & SYNFIN_FLAG_SEQ_VALID)
     event.sequence = {true, raw.snd_una, raw.snd_nxt, raw.rcv_nxt};
   return event;

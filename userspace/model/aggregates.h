@@ -6,6 +6,7 @@
 #include <span>
 
 #include "model/connection.h"
+#include "model/reasons.h"
 #include "model/tcp_state.h"
 
 namespace synfin::model {
@@ -50,6 +51,12 @@ struct Aggregates {
   uint64_t synack_retransmits = 0;
   uint64_t resets_sent = 0;
   uint64_t resets_received = 0;
+  // By synfin reset reason; a received reset has one when its sender was on this host.
+  std::array<uint64_t, kResetReasonCount> resets_sent_by_reason{};
+  std::array<uint64_t, kResetReasonCount> resets_received_by_reason{};
+  uint64_t no_socket_resets = 0;  // sent to segments no socket matched (refused, port scans)
+  // Kernel drops on TIME_WAIT sockets (PAWS, old duplicates), by synfin drop reason.
+  std::array<uint64_t, kDropReasonCount> time_wait_drops{};
   HandshakeHistogram client_handshake = make_handshake_histogram();
   HandshakeHistogram server_handshake = make_handshake_histogram();
   LifetimeHistogram lifetime = make_lifetime_histogram();

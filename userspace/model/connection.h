@@ -7,6 +7,7 @@
 
 #include "model/event.h"
 #include "model/packet_view.h"
+#include "model/reasons.h"
 #include "model/tcp_state.h"
 
 namespace synfin::model {
@@ -72,7 +73,11 @@ struct Connection {
   bool reset_received = false;
   bool reset_sent = false;
   uint32_t retransmits = 0;
-  uint64_t bytes_sent = 0;                 // as of the latest event or snapshot
+  // The first reset's reason: its own when it sent one, the sender's when a reset from another
+  // socket of this host reached it; 0 when the kernel gave none.
+  uint8_t reset_reason = 0;
+  DropCounts drops;         // packets of this connection the kernel dropped, by reason
+  uint64_t bytes_sent = 0;  // as of the latest event or snapshot
   uint64_t bytes_sent_at_state_entry = 0;  // tells an active half-close from an idle one
   bool bytes_known_at_state_entry = false;
   // Seeded from a snapshot taken up to this time: steps stamped earlier may already be

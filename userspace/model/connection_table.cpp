@@ -252,14 +252,25 @@ void ConnectionTable::apply(const Event& e) {
     }
     case EventKind::ResetReceived:
     case EventKind::ResetSent:
-    case EventKind::Retransmit: {
-      auto it = connections_.find(e.cookie);
+    case EventKind::Retransmit:
+    case EventKind::Dropped: {
+      auto it = e.cookie ? connections_.find(e.cookie) : connections_.end();
       Connection* c = it == connections_.end() ? nullptr : &it->second;
       if (c) {
+        // A refused client's port shows only here: assigned after CLOSE -> SYN_SENT, zeroed
+        // before SYN_SENT -> CLOSE.
+        merge_tuple(c->tuple, e.tuple);
         if (e.kind == EventKind::ResetReceived) c->reset_received = true;
         if (e.kind == EventKind::ResetSent) c->reset_sent = true;
         if (e.kind == EventKind::Retransmit) ++c->retransmits;
+        if (e.kind == EventKind::Dropped) c->drops.add(e.reason);
+        if (e.kind == EventKind::ResetReceived && !c->reset_reason)
+          c->reset_reason = recent_resets_.reason_received(c->tuple, e.ts_ns);
+        if (e.kind == EventKind::ResetSent && !c->reset_reason) c->reset_reason = e.reason;
       }
+      // The kernel zeroes a closing socket's ports: its kept ends say where the reset went.
+      if (e.kind == EventKind::ResetSent)
+        recent_resets_.sent(c ? c->tuple : e.tuple, e.reason, e.ts_ns);
       observer_.on_signal(c, e);
       return;
     }

@@ -10,6 +10,7 @@
 #include "model/connection.h"
 #include "model/event.h"
 #include "model/packet_view.h"
+#include "model/reasons.h"
 
 namespace synfin::model {
 
@@ -22,7 +23,8 @@ class ConnectionObserver {
   // TIME_WAIT mini-socket lives on.
   virtual void on_closed(const Connection& connection, const Classification& classification,
                          uint64_t ts_ns) = 0;
-  // Retransmits, resets, SYN+ACK retransmits: `connection` is null when not tracked.
+  // Retransmits, resets, SYN+ACK retransmits, kernel drops: `connection` is null when not
+  // tracked (or, for a reset sent with no socket, when there is none).
   virtual void on_signal(const Connection* connection, const Event& event) {
     (void)connection;
     (void)event;
@@ -128,6 +130,7 @@ class ConnectionTable {
   std::array<uint64_t, 1u << kRefusedBits> refused_{};  // recently refused cookies
   PacketViewConfig packet_view_;
   PendingSyns pending_syns_;
+  RecentResets recent_resets_;
 };
 
 }  // namespace synfin::model

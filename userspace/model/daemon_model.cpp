@@ -67,7 +67,7 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
   ++closes_stored_;
 }
 
-void DaemonModel::on_signal(const Connection*, const Event& e) {
+void DaemonModel::on_signal(const Connection* c, const Event& e) {
   switch (e.kind) {
     case EventKind::Retransmit:
       ++aggregates_.retransmits;
@@ -77,9 +77,20 @@ void DaemonModel::on_signal(const Connection*, const Event& e) {
       break;
     case EventKind::ResetSent:
       ++aggregates_.resets_sent;
+      ++aggregates_.resets_sent_by_reason[e.reason];
+      if (e.no_socket) {
+        ++aggregates_.no_socket_resets;
+        // Per port only where the operator asked: a port scan must not grow the label set.
+        for (PortSockets& port : port_sockets_)
+          if (port.port == e.tuple.local.port) ++port.no_socket_resets;
+      }
       break;
     case EventKind::ResetReceived:
       ++aggregates_.resets_received;
+      ++aggregates_.resets_received_by_reason[c ? c->reset_reason : 0];
+      break;
+    case EventKind::Dropped:
+      if (e.socket_state == TcpState::TimeWait) ++aggregates_.time_wait_drops[e.reason];
       break;
     default:
       break;

@@ -31,6 +31,7 @@ struct PortSockets {
   uint16_t port = 0;
   std::array<uint64_t, kTcpStateCount> sockets_by_state{};
   std::array<uint64_t, kSynFateCount> syns_without_socket{};  // XDP: SYNs to this port
+  uint64_t no_socket_resets = 0;  // RSTs answering segments to this port that no socket took
 };
 
 struct DaemonModelConfig {

@@ -99,6 +99,10 @@ struct Event {
   bool task_is_owner = false;  // true where the hook runs in the owner's own context
   uint64_t bytes_sent = 0;     // the socket's counter at the event (0 when unknown)
   SocketSequence sequence;     // StateChange on a full socket
+  // ResetSent: enum synfin_reset_reason; Dropped: enum synfin_drop_reason (0: none given).
+  uint8_t reason = 0;
+  TcpState socket_state = TcpState::Unknown;  // ResetSent, Dropped: the socket's state then
+  bool no_socket = false;                     // ResetSent to a segment no socket matched (cookie 0)
   Packet packet;  // Packet (`cookie` is the socket the kernel found, 0: none) and Interface
 };
 
@@ -139,6 +143,7 @@ struct KernelSocket {
   uint64_t inode = 0;  // 0 for TIME_WAIT and orphaned sockets
   uint32_t recv_queue_bytes = 0;
   uint32_t send_queue_bytes = 0;
+  uint32_t syn_queue = 0;  // LISTEN: handshakes waiting for their last ACK
   uint64_t bytes_sent = 0;
   uint64_t time_wait_remaining_ns = 0;  // TIME_WAIT: until the kernel reaps it
   bool has_path = false;  // compact mode: the kernel keeps its path (walk_paths lists it)

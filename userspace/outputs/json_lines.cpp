@@ -141,6 +141,23 @@ void append_json_string(fmt::memory_buffer& out, std::string_view text) {
   out.push_back('"');
 }
 
+void append_drops_json(fmt::memory_buffer& out, const model::DropCounts& drops) {
+  out.push_back('{');
+  bool first = true;
+  for (std::size_t i = 0; i < drops.reasons.size(); ++i) {
+    if (!drops.counts[i]) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    fmt::format_to(std::back_inserter(out), R"("{}":{})", model::drop_reason_name(drops.reasons[i]),
+                   drops.counts[i]);
+  }
+  // Reasons past the per-connection slots: under a name no kernel reason has.
+  if (drops.other)
+    fmt::format_to(std::back_inserter(out), R"({}"more_reasons":{})", first ? "" : ",",
+                   drops.other);
+  out.push_back('}');
+}
+
 void append_transition_json(fmt::memory_buffer& out, const model::Connection& c, TcpState from,
                             TcpState to, uint64_t epoch_ns) {
   fmt::format_to(std::back_inserter(out), R"({{"event":"transition","ts_ns":{},"conn":"{:x}",)",
@@ -196,7 +213,14 @@ void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
     fmt::format_to(std::back_inserter(out), R"("{}":{})", model::state_name(order[i]),
                    spent[model::index_of(order[i])]);
   }
-  fmt::format_to(std::back_inserter(out), R"(}},"retransmits":{},)", c.retransmits);
+  fmt::format_to(std::back_inserter(out), R"(}},"retransmits":{},"reset_reason":)", c.retransmits);
+  if (c.reset_reason)
+    fmt::format_to(std::back_inserter(out), R"("{}")", model::reset_reason_name(c.reset_reason));
+  else
+    append(out, "null");
+  append(out, R"(,"drops":)");
+  append_drops_json(out, c.drops);
+  out.push_back(',');
   append_owner(out, c);
   if (with_packet_view) append_packet_view(out, c);
   out.push_back('}');

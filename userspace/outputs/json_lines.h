@@ -57,6 +57,8 @@ void append_packet_json(fmt::memory_buffer& out, const model::Event& packet,
                         uint64_t epoch_ns);
 void append_syn_without_socket_json(fmt::memory_buffer& out, const model::PendingSyn& syn,
                                     std::string_view interface, uint64_t epoch_ns);
+// {"TCP_RFC7323_PAWS":2,...}: a connection's kernel drops by reason.
+void append_drops_json(fmt::memory_buffer& out, const model::DropCounts& drops);
 // JSON string literal with every byte that could break a line escaped.
 void append_json_string(fmt::memory_buffer& out, std::string_view text);
 // Raw JSON text (already well-formed) appended as is.

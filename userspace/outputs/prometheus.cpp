@@ -78,6 +78,71 @@ void xdp_family(Writer& w, const std::vector<XdpInterfaceMetrics>& interfaces, C
             interface.counters[c]);
 }
 
+// Why connections broke: reset reasons, kernel drops, listen-queue overflows.
+void render_verdicts(Writer& w, const model::DaemonModel& model, const SelfMetrics& self) {
+  const model::Aggregates& a = model.aggregates();
+  w.family("synfin_tcp_resets_total", "counter",
+           "RSTs sent and received, by the kernel's reason (tcp_send_reset, Linux 6.10+; "
+           "UNKNOWN: none given, as for a reset received from another host).");
+  for (std::size_t r = 0; r < model::kResetReasonCount; ++r)
+    w.sample("synfin_tcp_resets_total",
+             fmt::format("direction=\"sent\",reason=\"{}\"", model::reset_reason_name(r)),
+             a.resets_sent_by_reason[r]);
+  for (std::size_t r = 0; r < model::kResetReasonCount; ++r)
+    w.sample("synfin_tcp_resets_total",
+             fmt::format("direction=\"received\",reason=\"{}\"", model::reset_reason_name(r)),
+             a.resets_received_by_reason[r]);
+  w.family("synfin_tcp_no_socket_resets_total", "counter",
+           "RSTs the kernel sent to segments that matched no socket (refused connects, scans).");
+  w.sample("synfin_tcp_no_socket_resets_total", "", a.no_socket_resets);
+  if (!model.port_sockets().empty()) {
+    w.family("synfin_tcp_port_no_socket_resets_total", "counter",
+             "RSTs to segments that matched no socket, by local port (--metrics-port ports).");
+    for (const model::PortSockets& p : model.port_sockets())
+      w.sample("synfin_tcp_port_no_socket_resets_total", fmt::format("port=\"{}\"", p.port),
+               p.no_socket_resets);
+  }
+  w.family("synfin_tcp_drops_total", "counter",
+           "TCP packets the kernel dropped, by its drop reason (skb:kfree_skb, Linux 5.17+).");
+  for (std::size_t r = 1; r < model::kDropReasonCount; ++r)
+    w.sample("synfin_tcp_drops_total", fmt::format("reason=\"{}\"", model::drop_reason_name(r)),
+             self.drops[r]);
+  w.family("synfin_tcp_time_wait_drops_total", "counter",
+           "Packets the kernel dropped on TIME_WAIT sockets, by drop reason (PAWS, old data).");
+  for (std::size_t r = 1; r < model::kDropReasonCount; ++r)
+    w.sample("synfin_tcp_time_wait_drops_total",
+             fmt::format("reason=\"{}\"", model::drop_reason_name(r)), a.time_wait_drops[r]);
+
+  auto listen_samples = [&w](std::string_view name, std::string_view prefix, const ListenDrops& d) {
+    w.sample(name, fmt::format("{}cause=\"overflow\"", prefix), d.overflows);
+    w.sample(name, fmt::format("{}cause=\"syn_queue_full\"", prefix), d.syn_queue_drops);
+    w.sample(name, fmt::format("{}cause=\"other\"", prefix), d.other_drops);
+  };
+  w.family("synfin_tcp_listen_drops_total", "counter",
+           "Connection attempts listening sockets refused: overflow (accept queue full, the "
+           "kernel's ListenOverflows), syn_queue_full (no syncookies), other.");
+  listen_samples("synfin_tcp_listen_drops_total", "", self.listen);
+  w.family("synfin_tcp_listener_resets_total", "counter",
+           "RSTs the kernel sent on behalf of listening sockets.");
+  w.sample("synfin_tcp_listener_resets_total", "", self.listen.resets_sent);
+  if (!model.port_sockets().empty()) {
+    w.family("synfin_tcp_port_listen_drops_total", "counter",
+             "Connection attempts refused by the listeners of a --metrics-port port, by cause.");
+    for (const model::PortSockets& p : model.port_sockets()) {
+      ListenDrops drops;
+      for (const PortListenDrops& listen : self.port_listen)
+        if (listen.port == p.port) drops = listen.drops;
+      listen_samples("synfin_tcp_port_listen_drops_total", fmt::format("port=\"{}\",", p.port),
+                     drops);
+    }
+  }
+  w.family("synfin_kernel_feature_available", "gauge",
+           "1 when the running kernel lets synfin report this (see /healthz cannot_report).");
+  for (const KernelFeature& feature : self.kernel_features)
+    w.sample("synfin_kernel_feature_available", fmt::format("feature=\"{}\"", feature.name),
+             feature.available ? 1 : 0);
+}
+
 void render_packet_view(Writer& w, const model::DaemonModel& model, const SelfMetrics& self) {
   const model::Aggregates& a = model.aggregates();
   if (!self.xdp.empty()) {
@@ -225,9 +290,7 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   w.family("synfin_tcp_synack_retransmits_total", "counter",
            "SYN+ACKs retransmitted by listeners (tcp:tcp_retransmit_synack).");
   w.sample("synfin_tcp_synack_retransmits_total", "", a.synack_retransmits);
-  w.family("synfin_tcp_resets_total", "counter", "RSTs sent and received on tracked sockets.");
-  w.sample("synfin_tcp_resets_total", "direction=\"sent\"", a.resets_sent);
-  w.sample("synfin_tcp_resets_total", "direction=\"received\"", a.resets_received);
+  render_verdicts(w, model, self);
 
   w.family("synfin_tcp_time_wait_peer_sockets_max", "gauge",
            "TIME_WAIT sockets towards the busiest (local address, remote endpoint) pair.");

@@ -21,6 +21,24 @@ struct XdpInterfaceMetrics {
   std::array<uint64_t, SYNFIN_XDP_COUNTER_COUNT> counters{};  // enum synfin_xdp_counter
 };
 
+// What the kernel refused listening sockets (counted in BPF), since synfin started.
+struct ListenDrops {
+  uint64_t overflows = 0;        // accept queue full
+  uint64_t syn_queue_drops = 0;  // SYN queue full, no syncookies
+  uint64_t other_drops = 0;
+  uint64_t resets_sent = 0;
+};
+
+struct PortListenDrops {
+  uint16_t port = 0;
+  ListenDrops drops;
+};
+
+struct KernelFeature {
+  std::string name;
+  bool available = false;
+};
+
 struct SelfMetrics {
   decode::DecodeCounters decoded;
   std::array<uint64_t, model::kEventKindSlots> lost_by_type{};  // enum synfin_event_type order
@@ -28,6 +46,10 @@ struct SelfMetrics {
   double last_snapshot_timestamp_seconds = 0;
   uint32_t ephemeral_port_range_size = 0;
   std::string version;
+  std::array<uint64_t, model::kDropReasonCount> drops{};  // kernel drops of TCP packets (BPF)
+  ListenDrops listen;                                     // every listener, gone ones included
+  std::vector<PortListenDrops> port_listen;  // per listening port; shown for --metrics-port ones
+  std::vector<KernelFeature> kernel_features;
 };
 
 std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self);

@@ -743,16 +743,16 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 		return 0;
 	bool child_being_cloned =
 		old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_SYN_RECV;
+	if (old_state == SYNFIN_TCP_CLOSE && new_state == SYNFIN_TCP_LISTEN)
+		register_listener(sk, bpf_get_socket_cookie((void *)sk));
+	else if (old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_CLOSE)
+		forget_listener(sk, bpf_get_socket_cookie((void *)sk));
 	if (compact_paths) {
 		if (family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
 			record_step(sk, old_state, new_state, child_being_cloned);
 		return 0;
 	}
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	if (old_state == SYNFIN_TCP_CLOSE && new_state == SYNFIN_TCP_LISTEN)
-		register_listener(sk, cookie);
-	else if (old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_CLOSE)
-		forget_listener(sk, cookie);
 	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
@@ -882,11 +882,11 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	if (compact_paths) {
-		emit_path(sk, cookie);
-		return 0;
+		emit_path(sk, cookie); /* verdicts live in the path: no LRU entry to forget */
+	} else {
+		emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
+		forget_verdict(cookie);
 	}
-	emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
-	forget_verdict(cookie);
 	bpf_map_delete_elem(&listener_counters, &cookie);
 	return 0;
 }

@@ -64,6 +64,8 @@ class Daemon {
     config.metrics_ports = options_.metrics_ports;
     config.packet_view = options_.capture.packet_view();
     config.xdp = !options_.capture.xdp_interfaces.empty();
+    // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
+    config.compact = !config.xdp;
     config.netns = own_network_namespace();
     for (const auto& text : options_.stuck_thresholds)
       if (auto set = config.stuck.set_from_text(text); !set)
@@ -77,8 +79,7 @@ class Daemon {
     model_ = std::make_unique<model::DaemonModel>(config);
     capture::CaptureOptions capture_options;
     capture_options.verbose = options_.capture.verbose;
-    // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
-    compact_ = options_.capture.xdp_interfaces.empty();
+    compact_ = config.compact;
     capture_options.compact_paths = compact_;
     capture_options.ring_bytes = options_.capture.ring_mib_or(compact_) << 20;
     // Our own scrapes and API calls are left out: a scrape must not count itself.

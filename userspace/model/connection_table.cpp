@@ -256,6 +256,11 @@ void ConnectionTable::apply(const Event& e) {
     case EventKind::Dropped: {
       auto it = e.cookie ? connections_.find(e.cookie) : connections_.end();
       Connection* c = it == connections_.end() ? nullptr : &it->second;
+      // Following paths, a live socket is not in the table until a walk or its end brings its
+      // path: what happens to it meanwhile is kept on an entry its path then fills in.
+      if (!c && follow_paths_ && e.cookie && e.socket_state != TcpState::TimeWait &&
+          e.socket_state != TcpState::NewSynRecv)
+        c = start(e.cookie, e.tuple, e.ts_ns);
       if (c) {
         // A refused client's port shows only here: assigned after CLOSE -> SYN_SENT, zeroed
         // before SYN_SENT -> CLOSE.

@@ -74,6 +74,9 @@ class ConnectionTable {
   // not applied yet are validated as their own events would have been; an ended path
   // finishes the connection.
   void apply_path(const SocketPath& path);
+  // Compact mode: sockets are followed through their paths (apply_path), so a reset, drop or
+  // retransmit of a socket not in the table yet starts its entry.
+  void follow_paths(bool on) { follow_paths_ = on; }
 
   // Reports SYNs that waited longer than the handshake timeout for their socket.
   void expire_pending_syns(uint64_t now_ns);
@@ -131,6 +134,7 @@ class ConnectionTable {
   PacketViewConfig packet_view_;
   PendingSyns pending_syns_;
   RecentResets recent_resets_;
+  bool follow_paths_ = false;
 };
 
 }  // namespace synfin::model

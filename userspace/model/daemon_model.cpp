@@ -24,6 +24,7 @@ DaemonModel::DaemonModel(const DaemonModelConfig& config)
       time_wait_(config.max_connections),
       recent_(config.recent_closes ? config.recent_closes : 1) {
   for (uint16_t port : config.metrics_ports) port_sockets_.push_back({port, {}});
+  table_.follow_paths(config.compact);
 }
 
 void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to, uint64_t ts_ns) {

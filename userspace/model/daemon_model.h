@@ -40,7 +40,8 @@ struct DaemonModelConfig {
   StuckThresholds stuck = StuckThresholds::defaults();
   std::vector<uint16_t> metrics_ports;  // bounded by the caller
   PacketViewConfig packet_view;
-  bool xdp = false;  // XDP on: closes carry anomalies and packet timings
+  bool xdp = false;      // XDP on: closes carry anomalies and packet timings
+  bool compact = false;  // sockets followed through their kernel-kept paths (not per step)
   // The namespace whose socket table snapshots list (the daemon's own); sockets of other
   // namespaces are tracked from their events alone. 0: every socket is in it.
   uint32_t netns = 0;

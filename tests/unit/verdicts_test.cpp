@@ -4,8 +4,8 @@
 
 #include <cstring>
 #include <regex>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -224,6 +224,66 @@ TEST(VerdictModelTest, CloseLineNamesTheResetReasonAndTheDrops) {
   EXPECT_EQ(a.resets_sent_by_reason[SYNFIN_RESET_TCP_STATE], 1u);
 }
 
+// On loopback the receiving end's tcp_receive_reset can be recorded before the sender's
+// tcp_send_reset: the receiver still learns the reason when the sender's record arrives.
+TEST(VerdictModelTest, AReceiverRecordedFirstLearnsTheReasonFromTheLaterSentRecord) {
+  model::DaemonModel daemon({});
+  auto server = testing::loopback_tuple(80, 40000);
+  auto client = testing::loopback_tuple(40000, 80);
+  Sequence s(2, server);
+  s.steps({S::Listen, S::SynRecv, S::Established});
+  for (const auto& e : s.events()) daemon.apply(e);
+  model::Event received;
+  received.kind = EventKind::ResetReceived;
+  received.cookie = 2;
+  received.tuple = server;
+  received.ts_ns = 3'000'000;
+  daemon.apply(received);
+  daemon.apply(reset_sent(9, client, SYNFIN_RESET_TCP_ABORT_ON_CLOSE, 3'000'010));
+  ASSERT_NE(daemon.table().find(2), nullptr);
+  EXPECT_EQ(daemon.table().find(2)->reset_reason, SYNFIN_RESET_TCP_ABORT_ON_CLOSE);
+  // A later reset from the same tuple does not rename it.
+  daemon.apply(reset_sent(9, client, SYNFIN_RESET_TCP_STATE, 3'000'020));
+  EXPECT_EQ(daemon.table().find(2)->reset_reason, SYNFIN_RESET_TCP_ABORT_ON_CLOSE);
+}
+
+// The daemon's compact mode: a socket is not in the table until its path arrives; a reset or
+// drop meanwhile starts its entry, and the close line still carries them.
+TEST(VerdictModelTest, CompactModeKeepsResetsAndDropsUntilThePathArrives) {
+  model::DaemonModelConfig config;
+  config.compact = true;
+  model::DaemonModel daemon(config);
+  auto tuple = testing::loopback_tuple(40000, 80);
+  daemon.apply(dropped(5, tuple, SYNFIN_DROP_TCP_OLD_DATA, S::Established, 2'000'000));
+  daemon.apply(reset_sent(5, tuple, SYNFIN_RESET_TCP_STATE, 2'000'001));
+  daemon.apply(dropped(6, tuple, SYNFIN_DROP_TCP_RFC7323_TW_PAWS, S::TimeWait, 2'000'002));
+  EXPECT_EQ(daemon.table().find(6), nullptr);  // a TIME_WAIT socket never gets a path
+  model::SocketPath path;
+  path.cookie = 5;
+  path.tuple = tuple;
+  path.ended = true;
+  path.read_ns = 2'000'100;
+  path.reset_sent = true;
+  const S states[] = {S::Close, S::SynSent, S::Established, S::Close};
+  for (int i = 0; i < 3; ++i) path.steps[i] = {states[i], states[i + 1], 1'000'000u + i * 1000u};
+  path.steps[2].ts_ns = 2'000'050;
+  path.step_count = 3;
+  daemon.table().apply_path(path);
+  int closes = 0;
+  daemon.for_each_recent_close([&](const model::ClosedConnection& closed) {
+    ++closes;
+    fmt::memory_buffer out;
+    outputs::append_close_json(out, closed.connection, closed.classification, 0);
+    auto j = nlohmann::json::parse(fmt::to_string(out));
+    EXPECT_EQ(j["outcome"], "reset_sent");
+    EXPECT_EQ(j["verdict"], "valid");
+    EXPECT_EQ(j["reset_reason"], "TCP_STATE");
+    EXPECT_EQ(j["drops"], (nlohmann::json{{"TCP_OLD_DATA", 1}}));
+  });
+  EXPECT_EQ(closes, 1);
+  EXPECT_EQ(daemon.table().find(5), nullptr);
+}
+
 TEST(VerdictModelTest, RefusedClientLearnsNoSocketAndThePortIsCountedOnlyWhenNamed) {
   model::DaemonModelConfig config;
   config.metrics_ports = {18509};
@@ -235,8 +295,8 @@ TEST(VerdictModelTest, RefusedClientLearnsNoSocketAndThePortIsCountedOnlyWhenNam
   for (const auto& e : s.events()) daemon.apply(e);
   daemon.apply(reset_sent(0, testing::loopback_tuple(18509, 36584), SYNFIN_RESET_NO_SOCKET,
                           1'500'000, true));
-  daemon.apply(reset_sent(0, testing::loopback_tuple(22, 5555), SYNFIN_RESET_NO_SOCKET,
-                          1'500'001, true));  // a scanned port: in the total only
+  daemon.apply(reset_sent(0, testing::loopback_tuple(22, 5555), SYNFIN_RESET_NO_SOCKET, 1'500'001,
+                          true));  // a scanned port: in the total only
   model::Event received;
   received.kind = EventKind::ResetReceived;
   received.cookie = 1;

@@ -269,13 +269,21 @@ void ConnectionTable::apply(const Event& e) {
         if (e.kind == EventKind::ResetSent) c->reset_sent = true;
         if (e.kind == EventKind::Retransmit) ++c->retransmits;
         if (e.kind == EventKind::Dropped) c->drops.add(e.reason);
-        if (e.kind == EventKind::ResetReceived && !c->reset_reason)
+        if (e.kind == EventKind::ResetReceived && !c->reset_reason) {
           c->reset_reason = recent_resets_.reason_received(c->tuple, e.ts_ns);
+          // On loopback the receiver can run before the sender's record is written.
+          if (!c->reset_reason) recent_resets_.await_reason(c->cookie, c->tuple, e.ts_ns);
+        }
         if (e.kind == EventKind::ResetSent && !c->reset_reason) c->reset_reason = e.reason;
       }
       // The kernel zeroes a closing socket's ports: its kept ends say where the reset went.
-      if (e.kind == EventKind::ResetSent)
-        recent_resets_.sent(c ? c->tuple : e.tuple, e.reason, e.ts_ns);
+      if (e.kind == EventKind::ResetSent) {
+        const SocketTuple& from = c ? c->tuple : e.tuple;
+        recent_resets_.sent(from, e.reason, e.ts_ns);
+        while (uint64_t waiting = e.reason ? recent_resets_.take_awaiting(from, e.ts_ns) : 0)
+          if (Connection* receiver = find(waiting); receiver && !receiver->reset_reason)
+            receiver->reset_reason = e.reason;
+      }
       observer_.on_signal(c, e);
       return;
     }

@@ -63,4 +63,21 @@ uint8_t RecentResets::reason_received(const SocketTuple& to, uint64_t ts_ns) con
   return 0;
 }
 
+void RecentResets::await_reason(uint64_t cookie, const SocketTuple& to, uint64_t ts_ns) {
+  awaiting_[next_awaiting_] = {cookie, to, ts_ns};
+  next_awaiting_ = (next_awaiting_ + 1) % awaiting_.size();
+}
+
+uint64_t RecentResets::take_awaiting(const SocketTuple& from, uint64_t ts_ns) {
+  for (Awaiting& a : awaiting_) {
+    if (a.cookie == 0 || a.ts_ns > ts_ns + kWindowNs || ts_ns > a.ts_ns + kWindowNs) continue;
+    if (a.to.family == from.family && a.to.local == from.remote && a.to.remote == from.local) {
+      uint64_t cookie = a.cookie;
+      a.cookie = 0;
+      return cookie;
+    }
+  }
+  return 0;
+}
+
 }  // namespace synfin::model

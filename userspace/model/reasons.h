@@ -43,6 +43,11 @@ class RecentResets {
   void sent(const SocketTuple& from, uint8_t reason, uint64_t ts_ns);
   // The reason of a reset sent by `to`'s remote end towards its local end; 0 when none known.
   uint8_t reason_received(const SocketTuple& to, uint64_t ts_ns) const;
+  // A reset reached `cookie` (tuple `to`) before the record of its sending: it waits here.
+  void await_reason(uint64_t cookie, const SocketTuple& to, uint64_t ts_ns);
+  // The connection waiting for the reason of a reset just sent from `from` (0: none); each
+  // waiting connection is returned once.
+  uint64_t take_awaiting(const SocketTuple& from, uint64_t ts_ns);
 
  private:
   struct Entry {
@@ -52,6 +57,13 @@ class RecentResets {
   };
   std::array<Entry, kCapacity> entries_{};
   std::size_t next_ = 0;
+  struct Awaiting {
+    uint64_t cookie = 0;
+    SocketTuple to;
+    uint64_t ts_ns = 0;
+  };
+  std::array<Awaiting, kCapacity> awaiting_{};
+  std::size_t next_awaiting_ = 0;
 };
 
 }  // namespace synfin::model

@@ -2,8 +2,8 @@
 // counted with bounded labels; listeners served with their refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -124,16 +124,23 @@ TEST(VerdictDecodingTest, ListenerRowCarriesItsSynQueue) {
 
 // ---- bounded names ----
 
+// Upper case, digits and '_' only, not empty (no std::regex: GCC 12 warns inside it under ASan).
+bool tracefs_style(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
 TEST(ReasonNamesTest, EveryReasonHasOneDistinctTracefsStyleName) {
   std::set<std::string_view> resets, drops;
   for (std::size_t r = 0; r < model::kResetReasonCount; ++r) {
     std::string_view name = model::reset_reason_name(r);
-    EXPECT_TRUE(std::regex_match(std::string(name), std::regex("[A-Z0-9_]+"))) << name;
+    EXPECT_TRUE(tracefs_style(name)) << name;
     resets.insert(name);
   }
   for (std::size_t r = 0; r < model::kDropReasonCount; ++r) {
     std::string_view name = model::drop_reason_name(r);
-    EXPECT_TRUE(std::regex_match(std::string(name), std::regex("[A-Z0-9_]+"))) << name;
+    EXPECT_TRUE(tracefs_style(name)) << name;
     EXPECT_EQ(name.find("SKB_DROP_REASON_"), std::string_view::npos);
     drops.insert(name);
   }

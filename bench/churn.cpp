@@ -31,7 +31,7 @@ sockaddr_in loopback(uint32_t host_order_address, uint16_t port) {
 
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 3;
-  auto port = static_cast<uint16_t>(argc > 2 ? std::atoi(argv[2]) : 18720);
+  auto port = static_cast<uint16_t>(argc > 2 ? std::atoi(argv[2]) : 29000);
   int clients = argc > 3 ? std::atoi(argv[3]) : 2;
 
   int listener = socket(AF_INET, SOCK_STREAM, 0);

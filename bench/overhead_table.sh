@@ -17,7 +17,7 @@ seconds="${2:-3}"
 churn=build/synfin_churn
 synfin=build/synfin
 api=127.0.0.1:19798
-port=18720
+port=0
 work=$(mktemp -d /tmp/synfin-overhead.XXXXXX)
 tracer=""
 stop_tracer() {
@@ -29,7 +29,7 @@ stop_tracer() {
 }
 trap 'stop_tracer; rm -rf "$work"' EXIT
 
-churn_rate() { "$churn" "$seconds" "$((port++ % 200 + 18720))" | awk '{print $(NF-1)}'; }
+churn_rate() { "$churn" "$seconds" "$((port++ % 200 + 29000))" | awk '{print $(NF-1)}'; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 daemon_figures() {  # lost records, invalid verdicts, path/step records received

@@ -78,7 +78,7 @@ row() {
 }
 
 start_daemon() {
-  "$synfin" daemon --listen "$api" > /dev/null 2> "$work/daemon.err" &
+  "$synfin" daemon --listen "$api" "${daemon_flags[@]}" > /dev/null 2> "$work/daemon.err" &
   tracer=$!
   wait_for_daemon
 }
@@ -106,7 +106,10 @@ no_figures() { echo "- -"; }
 echo "churn: ${seconds} s runs, ${pairs} pairs per row, median ratio (connections/s with / without)"
 echo "| running beside the churn                 | ratio | peak RSS  | lost   | invalid |"
 echo "|------------------------------------------|-------|-----------|--------|---------|"
+daemon_flags=()
 row "synfin daemon (defaults)" start_daemon daemon_figures
+daemon_flags=(--compact-paths)
+row "synfin daemon --compact-paths" start_daemon daemon_figures
 row "synfin trace > /dev/null" start_trace trace_figures
 if command -v tcpstates > /dev/null; then
   row "libbpf-tools tcpstates > /dev/null" start_tcpstates no_figures

@@ -652,15 +652,20 @@ static __always_inline void record_step(const struct sock *sk, int old_state, in
 	if (p->steps == 0)
 		bpf_get_socket_cookie((void *)sk);
 	__u32 slot = p->steps;
-	if (slot >= SYNFIN_PATH_STEPS) {
+	bool full = slot >= SYNFIN_PATH_STEPS;
+	if (full)
 		slot = SYNFIN_PATH_STEPS - 1;
-		p->path_flags |= SYNFIN_PATH_TRUNCATED;
-	} else {
-		p->steps = slot + 1;
-	}
 	p->step_ns[slot] = bpf_ktime_get_ns();
 	p->step_from[slot] = old_state;
 	p->step_to[slot] = new_state;
+	/* Published after the slot is written: the live walk may read this path meanwhile on
+	 * another CPU. BPF has no fence; the compiler barrier keeps the stores in order (x86
+	 * keeps stores in order), and userspace also stops at a slot still empty. */
+	asm volatile("" ::: "memory");
+	if (full)
+		p->path_flags |= SYNFIN_PATH_TRUNCATED;
+	else
+		p->steps = slot + 1;
 	if (old_state == SYNFIN_TCP_CLOSE &&
 	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
 		remember_owner(p);

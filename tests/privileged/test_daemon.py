@@ -248,12 +248,12 @@ def scenario_self_steps(synfin):
 
 
 def scenario_namespaces(synfin):
-    """Without --xdp each socket's path stays in the kernel and crosses the ring once, at its
-    end; the live view walks every socket's path, in every network namespace (the socket-table
+    """With --compact-paths each socket's path stays in the kernel and crosses the ring once,
+    at its end; the live view walks every socket's path, in every network namespace (the socket-table
     iterator lists only the daemon's own): a container's stuck CLOSE_WAIT sockets are listed
     live with their owner, and their closes are judged like any other."""
     port, n = 18661, 20
-    daemon = Daemon(synfin, LISTEN["namespaces"])
+    daemon = Daemon(synfin, LISTEN["namespaces"], "--compact-paths")
     server = client = None
     try:
         with NetnsPair() as net:

@@ -33,18 +33,23 @@ Runner register_daemon(CLI::App& app) {
                    "Seconds between reconciliations with the kernel's socket table")
       ->capture_default_str()
       ->check(CLI::Range(0.5, 3600.0));
+  daemon->add_flag(
+      "--compact-paths", o->compact_paths,
+      "Keep each socket's path (steps, owner, counters) in the kernel's per-socket storage\n"
+      "and send it once, when the socket ends, instead of a record per step: cheaper on\n"
+      "hosts with many short connections, and the live view (read every --live-interval)\n"
+      "covers every network namespace. Ignored with --xdp (packets join live sockets)");
   daemon
       ->add_option("--live-interval", o->live_interval_s,
-                   "Seconds between reads of the live sockets' paths (states, ages, owners,\n"
-                   "stuck sockets). Without --xdp each socket's path stays in the kernel and\n"
-                   "crosses to synfin once, when the socket is destroyed; with --xdp every\n"
-                   "step is sent as it happens (packets are joined to live sockets)")
+                   "With --compact-paths: seconds between reads of the live sockets' paths\n"
+                   "(states, ages, owners, stuck sockets)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 60.0));
   daemon
-      ->add_option("--metrics-port", o->metrics_ports,
-                   "Local port to break the synfin_tcp_port_* metrics down by (repeatable, at most\n"
-                   "16): sockets by state, listen drops, resets to segments no socket took")
+      ->add_option(
+          "--metrics-port", o->metrics_ports,
+          "Local port to break the synfin_tcp_port_* metrics down by (repeatable, at most\n"
+          "16): sockets by state, listen drops, resets to segments no socket took")
       ->check(CLI::Range(1, 65535));
   daemon
       ->add_option("--recent-closes", o->recent_closes,

@@ -65,7 +65,7 @@ class Daemon {
     config.packet_view = options_.capture.packet_view();
     config.xdp = !options_.capture.xdp_interfaces.empty();
     // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
-    config.compact = !config.xdp;
+    config.compact = options_.compact_paths && !config.xdp;
     config.netns = own_network_namespace();
     for (const auto& text : options_.stuck_thresholds)
       if (auto set = config.stuck.set_from_text(text); !set)

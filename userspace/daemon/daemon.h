@@ -15,7 +15,9 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:9847";
   std::vector<std::string> stuck_thresholds;
   double reconcile_interval_s = 10;
-  // Compact mode (without --xdp): how often the live view is read from the kernel's paths.
+  // Compact mode (--compact-paths, not with --xdp): each socket's path stays in the kernel until
+  // it ends; the live view is read from those paths every live_interval_s.
+  bool compact_paths = false;
   double live_interval_s = 1;
   std::size_t recent_closes = 4096;
   std::vector<uint16_t> metrics_ports;

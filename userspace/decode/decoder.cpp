@@ -108,16 +108,22 @@ std::optional<model::SocketPath> Decoder::decode_path(std::span<const std::byte>
   path.tuple.local.port = p.sport;
   path.tuple.remote.port = p.dport;
   path.tuple.netns = p.netns;
+  path.step_count = p.steps;
   for (uint8_t i = 0; i < p.steps; ++i) {
     auto from = model::state_from_kernel(p.step_from[i]);
     auto to = model::state_from_kernel(p.step_to[i]);
-    if (!from || !to) {
-      ++counters_.bad_field;
-      return std::nullopt;
+    if (!from || !to || p.step_ns[i] == 0) {
+      // A live walk can copy a path while its next step is being written: what is whole is
+      // kept. An end record is written once, after every step: a hole there is damage.
+      if (path.ended) {
+        ++counters_.bad_field;
+        return std::nullopt;
+      }
+      path.step_count = i;
+      break;
     }
     path.steps[i] = {*from, *to, p.step_ns[i]};
   }
-  path.step_count = p.steps;
   path.truncated = (p.path_flags & SYNFIN_PATH_TRUNCATED) != 0;
   path.owner_known = (p.path_flags & SYNFIN_PATH_OWNER_KNOWN) != 0;
   if (path.owner_known) {

@@ -111,13 +111,21 @@ void ConnectionTable::apply_path(const SocketPath& path) {
     step.bytes_sent = path.bytes_sent_at_state_entry;
     apply_state_change(*c, step);
   };
-  for (uint8_t i = c->path_steps_applied; i < path.step_count; ++i) apply_step(path.steps[i]);
+  // A live walk can read a path while the kernel writes its next step: a slot counted but not
+  // written yet (time 0) ends what is applied now; the next walk or the end brings it.
+  uint8_t written = path.step_count;
+  for (uint8_t i = c->path_steps_applied; i < path.step_count; ++i)
+    if (path.steps[i].ts_ns == 0) {
+      written = i;
+      break;
+    }
+  for (uint8_t i = c->path_steps_applied; i < written; ++i) apply_step(path.steps[i]);
   // Once full, the kernel reuses the last slot: a newer step there is applied too.
-  if (path.truncated && path.step_count > 0 && path.step_count == c->path_steps_applied) {
-    const PathStep& last = path.steps[path.step_count - 1];
+  if (path.truncated && written > 0 && written == c->path_steps_applied) {
+    const PathStep& last = path.steps[written - 1];
     if (last.ts_ns > c->state_entered_ns) apply_step(last);
   }
-  c->path_steps_applied = path.step_count;
+  if (written > c->path_steps_applied) c->path_steps_applied = written;
   if (path.truncated) c->history_truncated = true;
   if (path.owner_known) c->owner = path.owner;
   c->reset_sent = c->reset_sent || path.reset_sent;

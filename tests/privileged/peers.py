@@ -158,6 +158,13 @@ def client(a, fam):
         if a.mode == "client_first":
             sock.send(b"x")
             sock.close()
+        elif a.mode == "client_first_settled":
+            # Data and FIN right behind the handshake's last ACK can reach XDP before the
+            # kernel made the server's socket (its lookup then finds only the listener): let
+            # the handshake settle first.
+            time.sleep(0.02)
+            sock.send(b"x")
+            sock.close()
         elif a.mode == "server_first":
             sock.send(b"x")
             read_until_eof(sock)

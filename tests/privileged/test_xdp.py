@@ -192,7 +192,7 @@ def scenario_handshake(synfin):
             server = Peer("server", "client_first", port, count=10, bind=SERVER,
                           name="sf-xserver")
             server.expect("ready")
-            client = link.client("client_first", port, count=10)
+            client = link.client("client_first_settled", port, count=10)
             client.expect("done")
             client.wait()
             server.wait()

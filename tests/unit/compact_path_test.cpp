@@ -94,8 +94,8 @@ Judged judged(const testing::ClosedRecord& r) {
            r.connection.role,
            {},
            r.connection.owner ? r.connection.owner->pid : 0};
-  for (uint8_t i = 0; i < r.connection.history_length; ++i)
-    j.states.push_back(r.connection.history[i].state);
+  for (uint8_t i = 0; i < r.connection.history_length(); ++i)
+    j.states.push_back(r.connection.visit_state(i));
   return j;
 }
 

@@ -142,7 +142,7 @@ TEST(ConnectionTableTest, LongLivesAreTruncatedNotOverflowed) {
   s.signal(EventKind::Destroyed);
   for (const Event& e : s.events()) table.apply(e);
   ASSERT_EQ(observer.closed.size(), 1u);
-  EXPECT_EQ(observer.closed[0].connection.history_length, Connection::kMaxHistory);
+  EXPECT_EQ(observer.closed[0].connection.history_length(), Connection::kMaxHistory);
   EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Incomplete);
 }
 
@@ -230,8 +230,8 @@ TEST(ConnectionTableTest, CloseAfterShutdownStepsToTheSameStateAndStaysValid) {
     const auto& closed = observer.closed[0];
     EXPECT_EQ(closed.classification.verdict, Verdict::Valid) << state_name(held);
     int times_in_held = 0;
-    for (uint8_t i = 0; i < closed.connection.history_length; ++i)
-      times_in_held += closed.connection.history[i].state == held;
+    for (uint8_t i = 0; i < closed.connection.history_length(); ++i)
+      times_in_held += closed.connection.visit_state(i) == held;
     EXPECT_EQ(times_in_held, 1) << state_name(held);
   }
 }

@@ -71,8 +71,8 @@ TEST(LadderTest, TheSvgListsEachEndsStatesInOrder) {
     }
     const model::Connection& c = ladder->ends[end].connection;
     std::vector<std::string> lived;
-    for (uint8_t i = 0; i < c.history_length; ++i)
-      lived.emplace_back(model::state_name(c.history[i].state));
+    for (uint8_t i = 0; i < c.history_length(); ++i)
+      lived.emplace_back(model::state_name(c.visit_state(i)));
     lived.back() = "TIME_WAIT";  // both ends of a simultaneous close end in TIME_WAIT
     EXPECT_EQ(drawn, lived) << "end " << end;
   }

@@ -110,7 +110,7 @@ TEST(PacketViewTest, ServerHandshakeIsTimedFromTheSynAndTheArithmeticHolds) {
   EXPECT_EQ(handshake_from_syn_ns(c), 3200u - 1000u);
   EXPECT_EQ(fin_to_close_wait_ns(c), 9100u - 9000u);
   EXPECT_EQ(close_wait_reaction_ns(c), 50000u - 9000u);
-  EXPECT_EQ(c.packets.anomalies, 0u);
+  EXPECT_EQ(c.packets().anomalies, 0u);
   EXPECT_TRUE(observer.anomalies.empty());
   EXPECT_TRUE(observer.unanswered.empty());
   EXPECT_EQ(table.pending_syns().size(), 0u);
@@ -125,9 +125,9 @@ TEST(PacketViewTest, EachBrokenNumberIsNamedOnce) {
   for (const Event& e : events) table.apply(e);
   ASSERT_EQ(observer.closed.size(), 1u);
   const Connection& c = observer.closed[0];
-  EXPECT_TRUE(c.packets.has(Anomaly::SynSeqMismatch));
-  EXPECT_TRUE(c.packets.has(Anomaly::HandshakeAckMismatch));
-  EXPECT_TRUE(c.packets.has(Anomaly::FinSeqMismatch));
+  EXPECT_TRUE(c.packets().has(Anomaly::SynSeqMismatch));
+  EXPECT_TRUE(c.packets().has(Anomaly::HandshakeAckMismatch));
+  EXPECT_TRUE(c.packets().has(Anomaly::FinSeqMismatch));
   EXPECT_EQ(observer.anomalies.size(), 3u);
 }
 
@@ -135,7 +135,9 @@ TEST(PacketViewTest, ChecksDoNotDependOnWhetherThePacketOrTheStepArrivesFirst) {
   // The client's SYN-ACK applied after its ESTABLISHED step, then before it.
   for (bool packet_first : {false, true}) {
     PacketObserver observer;
-    ConnectionTable table(16, observer);
+    PacketViewConfig with_xdp;
+    with_xdp.enabled = true;
+    ConnectionTable table(16, observer, with_xdp);
     Event synack = packet(2000, kClientSide, SYNFIN_TCP_SYN | SYNFIN_TCP_ACK, SYNFIN_XDP_SYNACK,
                           kServerIsn, kClientIsn + 2, kClient, TcpState::SynSent);
     table.apply(step(1000, kClient, kClientSide, TcpState::Close, TcpState::SynSent));
@@ -183,7 +185,7 @@ TEST(PacketViewTest, ResetsTheKernelDidNotAcceptAreNamedByTheirPlaceInTheWindow)
     rst.packet.socket_rcv_wnd = window;
     table.apply(rst);
     EXPECT_TRUE(observer.anomalies.empty()) << "judged only at the end";
-    EXPECT_EQ(table.find(kClient)->packets.resets, 1u);
+    EXPECT_EQ(table.find(kClient)->packets().resets, 1u);
     if (k.kernel_accepted) table.apply(reset_received(3100, kClient, kClientSide));
     table.apply(step(4000, kClient, kClientSide, TcpState::Established, TcpState::Close));
     table.apply(destroyed(4100, kClient, kClientSide));

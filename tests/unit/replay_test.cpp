@@ -48,7 +48,7 @@ Replayed replay(const std::string& name) {
 
 std::vector<S> states_of(const Connection& c) {
   std::vector<S> states;
-  for (uint8_t i = 0; i < c.history_length; ++i) states.push_back(c.history[i].state);
+  for (uint8_t i = 0; i < c.history_length(); ++i) states.push_back(c.visit_state(i));
   return states;
 }
 
@@ -127,7 +127,7 @@ TEST(KernelRecordingTest, PacketAnomaliesOnALiveConnection) {
   for (const auto& closed : replayed.closed) {
     if (closed.connection.role != Role::Server) continue;
     ++servers;
-    const PacketFacts& packets = closed.connection.packets;
+    const PacketFacts& packets = closed.connection.packets();
     EXPECT_EQ(closed.classification.verdict, Verdict::Valid);
     EXPECT_TRUE(packets.has(Anomaly::InvalidFlags));
     EXPECT_TRUE(packets.has(Anomaly::RstOutOfWindow));

@@ -46,6 +46,7 @@ struct CaptureFlags {
   model::PacketViewConfig packet_view() const {
     model::PacketViewConfig config;
     config.handshake_timeout_ns = static_cast<uint64_t>(handshake_timeout_s * 1e9);
+    config.enabled = !xdp_interfaces.empty();
     return config;
   }
 };

@@ -169,7 +169,7 @@ bool port_matches(const Query& q, const model::SocketTuple& tuple) {
 
 Row row_of(const model::Connection& c, uint64_t now_ns) {
   model::StuckSocket age = model::age_of(c, now_ns);
-  uint64_t fin_ns = (c.packets.known & model::PacketFacts::kPeerFin) ? c.packets.peer_fin_ns : 0;
+  uint64_t fin_ns = (c.packets().known & model::PacketFacts::kPeerFin) ? c.packets().peer_fin_ns : 0;
   return {c.cookie,
           c.tuple,
           c.state,
@@ -181,7 +181,7 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           c.bytes_sent_at_state_entry,
           c.bytes_known_at_state_entry,
           fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0,
-          c.drops};
+          c.drops()};
 }
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {

@@ -16,8 +16,8 @@ constexpr std::array<std::string_view, kReasonCount> kReasonNames = {
     "events_lost", "history_truncated"};
 
 TcpState last_state_before_close(const Connection& c) {
-  if (c.history_length >= 2 && c.history[c.history_length - 1].state == TcpState::Close)
-    return c.history[c.history_length - 2].state;
+  if (c.history_length() >= 2 && c.visit_state(c.history_length() - 1) == TcpState::Close)
+    return c.visit_state(c.history_length() - 2);
   return TcpState::Unknown;
 }
 

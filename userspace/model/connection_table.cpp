@@ -32,34 +32,23 @@ void merge_tuple(SocketTuple& kept, const SocketTuple& seen) {
   if (seen.remote.port != 0) kept.remote = seen.remote;
 }
 
-void push_history(Connection& c, TcpState state, uint64_t entered_ns) {
-  if (c.history_length == Connection::kMaxHistory) {
-    c.history_truncated = true;
-    c.history[Connection::kMaxHistory - 1] = {state, entered_ns};
-    return;
-  }
-  c.history[c.history_length++] = {state, entered_ns};
-}
 }  // namespace
 
 ConnectionTable::ConnectionTable(std::size_t max_connections, ConnectionObserver& observer,
                                  PacketViewConfig packet_view)
     : max_connections_(max_connections),
       observer_(observer),
-      connections_(&node_pool_),
       packet_view_(packet_view),
-      pending_syns_(packet_view.max_pending_syns) {
-  connections_.reserve(max_connections_ < (1u << 16) ? max_connections_ : (1u << 16));
+      pending_syns_(packet_view.max_pending_syns),
+      packet_view_active_(packet_view.enabled) {
 }
 
 const Connection* ConnectionTable::find(uint64_t cookie) const {
-  auto it = connections_.find(cookie);
-  return it == connections_.end() ? nullptr : &it->second;
+  return connections_.find(cookie);
 }
 
 Connection* ConnectionTable::find(uint64_t cookie) {
-  auto it = connections_.find(cookie);
-  return it == connections_.end() ? nullptr : &it->second;
+  return connections_.find(cookie);
 }
 
 void ConnectionTable::count_untracked(uint64_t cookie) {
@@ -72,19 +61,18 @@ void ConnectionTable::count_untracked(uint64_t cookie) {
 }
 
 Connection* ConnectionTable::find_or_start(const Event& event) {
-  auto it = connections_.find(event.cookie);
-  if (it != connections_.end()) return &it->second;
+  if (Connection* c = connections_.find(event.cookie)) return c;
   return start(event.cookie, event.tuple, event.ts_ns);
 }
 
 Connection* ConnectionTable::start(uint64_t cookie, const SocketTuple& tuple,
                                    uint64_t first_seen_ns) {
+  if (cookie == 0) return nullptr;  // not a socket: nothing to track
   if (connections_.size() >= max_connections_) {
     count_untracked(cookie);
     return nullptr;
   }
-  Connection& c = connections_[cookie];
-  c.cookie = cookie;
+  Connection& c = connections_.insert(cookie);
   c.tuple = tuple;
   c.first_seen_ns = first_seen_ns;
   c.events_lost = first_seen_ns <= loss_noticed_ns_;
@@ -132,56 +120,53 @@ void ConnectionTable::apply_path(const SocketPath& path) {
   c->reset_received = c->reset_received || path.reset_received;
   c->retransmits = std::max(c->retransmits, path.retransmits);
   merge_tuple(c->tuple, path.tuple);
-  c->bytes_sent = path.bytes_sent;
   if (path.ended) finish(*c, path.read_ns);
 }
 
 Connection* ConnectionTable::seed(uint64_t cookie, const SocketTuple& tuple, TcpState state,
                                   uint64_t seen_ns) {
+  if (cookie == 0 || connections_.find(cookie)) return nullptr;
   if (connections_.size() >= max_connections_) {
     count_untracked(cookie);
     return nullptr;
   }
-  auto [it, inserted] = connections_.try_emplace(cookie);
-  if (!inserted) return nullptr;
-  Connection& c = it->second;
-  c.cookie = cookie;
+  Connection& c = connections_.insert(cookie);
   c.tuple = tuple;
   c.first_seen_ns = seen_ns;
-  c.seeded_until_ns = seen_ns;
+  c.seeded = true;
   c.state = state;
   c.joined_mid_life = true;
   c.role = role_from_first_step(state, state);
-  push_history(c, state, 0);
+  c.push_visit(state, 0);
   return &c;
 }
 
 void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   // A step to the same state (close() after shutdown()) changes nothing: the socket stays where
   // it is, its history and its time in the state go on; the step is still reported.
-  if (e.from == e.to && c.history_length > 0 && c.state == e.from) {
+  if (e.from == e.to && c.history_length() > 0 && c.state == e.from) {
     if (e.task_is_owner) c.owner = e.task;
     observer_.on_transition(c, e.from, e.to, e.ts_ns);
     return;
   }
-  bool first_step = c.history_length == 0;
+  bool first_step = c.history_length() == 0;
   // Only a seeded socket has a snapshot to compare with (a record stamped 0, as a crafted
   // recording can carry, would otherwise rewrite history[-1]).
-  if (!first_step && e.ts_ns <= c.seeded_until_ns && e.from != c.state) {
+  if (!first_step && e.ts_ns <= c.seeded_until_ns() && e.from != c.state) {
     // Made before the snapshot that seeded this socket finished: either already reflected
     // in the seeded state, or the seeded state is older than this step. Neither is a fault.
     if (e.to == c.state || c.visited(e.to)) return;
     c.state = e.from;
-    c.history[c.history_length - 1].state = e.from;
+    c.set_visit_state(c.history_length() - 1, e.from);
     // Born during the snapshot: its whole life is in the ring after all.
-    if (c.history_length == 1 && is_birth(e.from, e.to)) {
+    if (c.history_length() == 1 && is_birth(e.from, e.to)) {
       c.joined_mid_life = false;
       c.role = role_from_first_step(e.from, e.to);
     }
   }
   if (first_step) {
     c.joined_mid_life = c.joined_mid_life || !is_birth(e.from, e.to);
-    push_history(c, e.from, 0);
+    c.push_visit(e.from, 0);
   } else if (e.from != c.state && c.first_violation == Reason::None) {
     c.first_violation = Reason::Discontinuity;
     c.violation_from = c.state;
@@ -197,16 +182,17 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   merge_tuple(c.tuple, e.tuple);
   c.state = e.to;
   c.state_entered_ns = e.ts_ns;
-  c.bytes_sent = e.bytes_sent;
   c.bytes_sent_at_state_entry = e.bytes_sent;
   c.bytes_known_at_state_entry = true;
-  push_history(c, e.to, e.ts_ns);
+  c.push_visit(e.to, e.ts_ns);
   if (e.task_is_owner) c.owner = e.task;
   // A server socket is born at the final ACK: the SYN XDP saw for its flow is its own.
   std::optional<PendingSyn> syn;
   if (e.from == TcpState::SynRecv && e.to == TcpState::Established)
     syn = pending_syns_.take(c.tuple);
-  uint16_t anomalies = note_step(c, e, syn ? &*syn : nullptr);
+  // Without XDP nothing reads a connection's packet facts: they are not kept.
+  uint16_t anomalies =
+      packet_view_active_ || syn ? note_step(c, e, syn ? &*syn : nullptr) : 0;
   observer_.on_transition(c, e.from, e.to, e.ts_ns);
   report_anomalies(c, anomalies, e.ts_ns);
 }
@@ -246,24 +232,21 @@ void ConnectionTable::apply(const Event& e) {
     }
     case EventKind::Accepted: {
       if (Connection* c = find_or_start(e)) {
-        if (c->history_length == 0) c->joined_mid_life = true;
+        if (c->history_length() == 0) c->joined_mid_life = true;
         c->owner = e.task;
         merge_tuple(c->tuple, e.tuple);
       }
       return;
     }
     case EventKind::Destroyed: {
-      auto it = connections_.find(e.cookie);
-      if (it == connections_.end()) return;
-      finish(it->second, e.ts_ns);
+      if (Connection* c = connections_.find(e.cookie)) finish(*c, e.ts_ns);
       return;
     }
     case EventKind::ResetReceived:
     case EventKind::ResetSent:
     case EventKind::Retransmit:
     case EventKind::Dropped: {
-      auto it = e.cookie ? connections_.find(e.cookie) : connections_.end();
-      Connection* c = it == connections_.end() ? nullptr : &it->second;
+      Connection* c = connections_.find(e.cookie);
       // Following paths, a live socket is not in the table until a walk or its end brings its
       // path: what happens to it meanwhile is kept on an entry its path then fills in.
       if (!c && follow_paths_ && e.cookie && e.socket_state != TcpState::TimeWait &&
@@ -276,7 +259,7 @@ void ConnectionTable::apply(const Event& e) {
         if (e.kind == EventKind::ResetReceived) c->reset_received = true;
         if (e.kind == EventKind::ResetSent) c->reset_sent = true;
         if (e.kind == EventKind::Retransmit) ++c->retransmits;
-        if (e.kind == EventKind::Dropped) c->drops.add(e.reason);
+        if (e.kind == EventKind::Dropped) c->drops_for_update().add(e.reason);
         if (e.kind == EventKind::ResetReceived && !c->reset_reason) {
           c->reset_reason = recent_resets_.reason_received(c->tuple, e.ts_ns);
           // On loopback the receiver can run before the sender's record is written.
@@ -302,9 +285,11 @@ void ConnectionTable::apply(const Event& e) {
       connections_.erase(e.cookie);
       return;
     case EventKind::Packet:
+      packet_view_active_ = true;
       apply_packet(e);
       return;
     case EventKind::Interface:
+      packet_view_active_ = true;
       observer_.on_interface(e.packet.ifindex, e.packet.interface_name_view());
       return;
     case EventKind::Clock:  // only time passing: what expires has expired above
@@ -315,7 +300,7 @@ void ConnectionTable::apply(const Event& e) {
 }
 
 void ConnectionTable::finish(Connection& c, uint64_t ts_ns) {
-  if (c.history_length == 0) {  // only an accept() was seen: nothing to report
+  if (c.history_length() == 0) {  // only an accept() was seen: nothing to report
     connections_.erase(c.cookie);
     return;
   }
@@ -330,15 +315,11 @@ void ConnectionTable::finish(Connection& c, uint64_t ts_ns) {
 }
 
 void ConnectionTable::finish_lost(uint64_t cookie, uint64_t now_ns) {
-  auto it = connections_.find(cookie);
-  if (it == connections_.end()) return;
-  it->second.events_lost = true;
-  if (it->second.history_length == 0) {
-    connections_.erase(it);
-    return;
-  }
-  observer_.on_closed(it->second, classify(it->second), now_ns);
-  connections_.erase(it);
+  Connection* c = connections_.find(cookie);
+  if (!c) return;
+  c->events_lost = true;
+  if (c->history_length() > 0) observer_.on_closed(*c, classify(*c), now_ns);
+  connections_.erase(cookie);
 }
 
 void ConnectionTable::note_loss(uint64_t noticed_ns) {
@@ -347,18 +328,19 @@ void ConnectionTable::note_loss(uint64_t noticed_ns) {
 }
 
 void ConnectionTable::mark_open_connections_incomplete() {
-  for (auto& [cookie, connection] : connections_) connection.events_lost = true;
+  connections_.for_each([](Connection& connection) { connection.events_lost = true; });
 }
 
 void ConnectionTable::finish_closed_connections() {
-  std::vector<uint64_t> closed;
-  for (const auto& [cookie, connection] : connections_)
-    if (connection.state == TcpState::Close && connection.history_length > 1)
-      closed.push_back(cookie);
-  for (uint64_t cookie : closed) {
-    Connection& c = connections_.at(cookie);
-    finish(c, c.state_entered_ns);
-  }
+  // In the order they closed, so that a trace and its replay print the same lines.
+  std::vector<std::pair<uint64_t, uint64_t>> closed;  // (closed at, cookie)
+  connections_.for_each([&](const Connection& connection) {
+    if (connection.state == TcpState::Close && connection.history_length() > 1)
+      closed.emplace_back(connection.state_entered_ns, connection.cookie);
+  });
+  std::sort(closed.begin(), closed.end());
+  for (auto [closed_ns, cookie] : closed)
+    if (Connection* c = connections_.find(cookie)) finish(*c, closed_ns);
 }
 
 }  // namespace synfin::model

@@ -4,10 +4,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory_resource>
-#include <unordered_map>
 
 #include "model/connection.h"
+#include "model/connection_map.h"
 #include "model/event.h"
 #include "model/packet_view.h"
 #include "model/reasons.h"
@@ -56,6 +55,9 @@ class ConnectionObserver {
 struct PacketViewConfig {
   uint64_t handshake_timeout_ns = 10'000'000'000ull;  // a SYN unanswered this long is counted
   std::size_t max_pending_syns = 65536;
+  // XDP runs: keep packet facts from the first step on. Without it they are kept from the
+  // first packet or interface record (a replay), and not at all when none comes.
+  bool enabled = false;
 };
 
 struct TableCounters {
@@ -110,7 +112,7 @@ class ConnectionTable {
 
   template <typename Visitor>
   void for_each(Visitor&& visit) const {
-    for (const auto& [cookie, connection] : connections_) visit(connection);
+    connections_.for_each(visit);
   }
 
  private:
@@ -124,9 +126,7 @@ class ConnectionTable {
 
   std::size_t max_connections_;
   ConnectionObserver& observer_;
-  // Freed nodes are recycled, so steady-state churn does not reach malloc.
-  std::pmr::unsynchronized_pool_resource node_pool_;
-  std::pmr::unordered_map<uint64_t, Connection> connections_;
+  ConnectionMap connections_;
   TableCounters counters_;
   uint64_t loss_noticed_ns_ = 0;
   static constexpr unsigned kRefusedBits = 12;
@@ -135,6 +135,7 @@ class ConnectionTable {
   PendingSyns pending_syns_;
   RecentResets recent_resets_;
   bool follow_paths_ = false;
+  bool packet_view_active_ = false;  // XDP records arrive
 };
 
 }  // namespace synfin::model

@@ -31,8 +31,8 @@ void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to,
   ++aggregates_.transitions[index_of(from)][index_of(to)];
   if (from == to) return;  // close() after shutdown(): no state was left
   // The step just pushed is history[len-1]; the state it left is history[len-2].
-  if (c.history_length >= 2) {
-    const StateVisit& left = c.history[c.history_length - 2];
+  if (c.history_length() >= 2) {
+    const StateVisit& left = c.visit(c.history_length() - 2);
     if (left.entered_ns && ts_ns >= left.entered_ns) {
       double spent = seconds(ts_ns - left.entered_ns);
       if (from == TcpState::SynSent && to == TcpState::Established)
@@ -57,9 +57,9 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
     ++aggregates_.closed_by_verdict[static_cast<std::size_t>(k.verdict)];
     if (k.verdict == Verdict::Invalid)
       ++aggregates_.invalid_by_reason[static_cast<std::size_t>(k.reason)];
-    if (!c.joined_mid_life && c.history_length >= 2 && c.history[1].entered_ns &&
-        ts_ns >= c.history[1].entered_ns)
-      aggregates_.lifetime.observe(seconds(ts_ns - c.history[1].entered_ns));
+    if (!c.joined_mid_life && c.history_length() >= 2 && c.visit(1).entered_ns &&
+        ts_ns >= c.visit(1).entered_ns)
+      aggregates_.lifetime.observe(seconds(ts_ns - c.visit(1).entered_ns));
   }
   if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns);
   recently_closed_[c.cookie] = ts_ns;
@@ -122,10 +122,8 @@ void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) 
       continue;
     }
     if (table_.find(socket.cookie)) continue;  // already followed through its events
-    if (Connection* c = table_.seed(socket.cookie, socket.tuple, socket.state, end_ns)) {
-      c->bytes_sent = socket.bytes_sent;
+    if (Connection* c = table_.seed(socket.cookie, socket.tuple, socket.state, end_ns))
       c->bytes_sent_at_state_entry = socket.bytes_sent;
-    }
   }
   // Inferred entries can only be newer than the snapshot here: nothing is dropped.
   time_wait_.reconcile(time_wait, 0, end_ns, [](const SocketTuple&) { return true; });
@@ -141,10 +139,7 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
       continue;
     }
     live.insert(socket.cookie);
-    if (Connection* c = table_.find(socket.cookie)) {
-      c->bytes_sent = socket.bytes_sent;
-      continue;
-    }
+    if (table_.find(socket.cookie)) continue;
     if (socket.has_path) continue;  // followed through its path: the next walk brings it
     if (auto closed = recently_closed_.find(socket.cookie);
         closed != recently_closed_.end() && closed->second >= start_ns)

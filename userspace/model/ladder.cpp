@@ -16,8 +16,8 @@ bool opposite_roles(Role a, Role b) {
 }
 
 uint64_t entered(const Connection& c, TcpState from, TcpState to) {
-  for (uint8_t i = 1; i < c.history_length; ++i)
-    if (c.history[i - 1].state == from && c.history[i].state == to) return c.history[i].entered_ns;
+  for (uint8_t i = 1; i < c.history_length(); ++i)
+    if (c.visit_state(i - 1) == from && c.visit_state(i) == to) return c.visit(i).entered_ns;
   return 0;
 }
 
@@ -27,12 +27,12 @@ bool has(const PacketFacts& f, uint8_t fact) {
 
 // An end's own ISN and its peer's, from the socket's numbers after ESTABLISHED (when known).
 std::optional<uint32_t> own_isn(const Connection& c) {
-  if (!has(c.packets, PacketFacts::kEstablishedSeq)) return std::nullopt;
-  return c.packets.established_snd_una - 1;
+  if (!has(c.packets(), PacketFacts::kEstablishedSeq)) return std::nullopt;
+  return c.packets().established_snd_una - 1;
 }
 std::optional<uint32_t> peer_isn(const Connection& c) {
-  if (!has(c.packets, PacketFacts::kEstablishedSeq)) return std::nullopt;
-  return c.packets.established_rcv_nxt - 1;
+  if (!has(c.packets(), PacketFacts::kEstablishedSeq)) return std::nullopt;
+  return c.packets().established_rcv_nxt - 1;
 }
 
 std::string relative(const char* name, uint32_t value, std::optional<uint32_t> isn) {
@@ -57,10 +57,10 @@ class ArrowMaker {
 // The packets an end received (XDP), then those its steps imply that nobody saw.
 void add_arrows(Ladder& ladder, int me) {
   const Connection& c = ladder.ends[me].connection;
-  const PacketFacts& f = c.packets;
+  const PacketFacts& f = c.packets();
   int other = 1 - me;
   const PacketFacts* peer =
-      ladder.peer_is_local() ? &ladder.ends[other].connection.packets : nullptr;
+      ladder.peer_is_local() ? &ladder.ends[other].connection.packets() : nullptr;
   ArrowMaker arrows(ladder);
   // Seen arriving at this end.
   if (has(f, PacketFacts::kSyn)) arrows.seen(f.syn_ns, other, "SYN seq=0");
@@ -96,11 +96,11 @@ void add_arrows(Ladder& ladder, int me) {
   arrows.inferred(entered(c, TcpState::LastAck, TcpState::Close), other, "ACK of FIN");
   arrows.inferred(entered(c, TcpState::Closing, TcpState::Close), other, "ACK of FIN");
   if (c.reset_received) {
-    uint64_t at = c.history_length ? c.history[c.history_length - 1].entered_ns : 0;
+    uint64_t at = c.history_length() ? c.visit(c.history_length() - 1).entered_ns : 0;
     if (c.state == TcpState::Close) arrows.inferred(at, other, "RST");
   }
   if (c.reset_sent && !(peer && peer->resets)) {
-    uint64_t at = c.history_length ? c.history[c.history_length - 1].entered_ns : 0;
+    uint64_t at = c.history_length() ? c.visit(c.history_length() - 1).entered_ns : 0;
     if (c.state == TcpState::Close) arrows.inferred(at, me, "RST");
   }
 }
@@ -167,12 +167,12 @@ std::vector<LadderRow> Ladder::rows() const {
   std::vector<LadderRow> out;
   for (int e = 0; e < static_cast<int>(ends.size()); ++e) {
     const Connection& c = ends[e].connection;
-    for (uint8_t i = 0; i < c.history_length; ++i) {
-      TcpState state = c.history[i].state;
-      bool last = i + 1 == c.history_length;
+    for (uint8_t i = 0; i < c.history_length(); ++i) {
+      TcpState state = c.visit_state(i);
+      bool last = i + 1 == c.history_length();
       if (last && ends[e].classification && ends[e].classification->enters_time_wait)
         state = TcpState::TimeWait;  // the RFC's drawing: FIN_WAIT2 → TIME_WAIT
-      out.push_back({c.history[i].entered_ns, e, state, nullptr});
+      out.push_back({c.visit(i).entered_ns, e, state, nullptr});
     }
   }
   for (const LadderArrow& a : arrows) out.push_back({a.ts_ns, 1 - a.from, TcpState::Unknown, &a});

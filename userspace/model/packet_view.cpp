@@ -37,8 +37,9 @@ std::array<uint8_t, 16> canonical_address(AddressFamily family,
 
 void mark(Connection& c, Anomaly a, uint16_t& found) {
   uint16_t bit = static_cast<uint16_t>(1u << static_cast<unsigned>(a));
-  if (c.packets.anomalies & bit) return;
-  c.packets.anomalies |= bit;
+  PacketFacts& f = c.packets_for_update();
+  if (f.anomalies & bit) return;
+  f.anomalies |= bit;
   found |= bit;
 }
 
@@ -50,7 +51,7 @@ bool once(PacketFacts& f, uint8_t check) {
 
 // Runs each check whose inputs are both known, once.
 uint16_t evaluate(Connection& c) {
-  PacketFacts& f = c.packets;
+  PacketFacts& f = c.packets_for_update();
   uint16_t found = 0;
   auto known = [&](uint8_t facts) { return (f.known & facts) == facts; };
   if (c.role == Role::Client && known(PacketFacts::kSynAck | PacketFacts::kEstablishedSeq) &&
@@ -73,14 +74,14 @@ bool step_caused_by_peer_fin(const Connection& c, const Event& e) {
   if (e.from == TcpState::Established && e.to == TcpState::CloseWait) return true;
   if (e.from == TcpState::FinWait1 && e.to == TcpState::Closing) return true;
   return e.from == TcpState::FinWait2 && e.to == TcpState::Close &&
-         (c.packets.known & PacketFacts::kPeerFin);
+         (c.packets().known & PacketFacts::kPeerFin);
 }
 
 uint64_t entered(const Connection& c, TcpState state, bool want_exit) {
-  for (uint8_t i = 0; i < c.history_length; ++i) {
-    if (c.history[i].state != state) continue;
-    if (!want_exit) return c.history[i].entered_ns;
-    return i + 1 < c.history_length ? c.history[i + 1].entered_ns : 0;
+  for (uint8_t i = 0; i < c.history_length(); ++i) {
+    if (c.visit_state(i) != state) continue;
+    if (!want_exit) return c.visit(i).entered_ns;
+    return i + 1 < c.history_length() ? c.visit(i + 1).entered_ns : 0;
   }
   return 0;
 }
@@ -119,7 +120,7 @@ std::string_view tcp_flags_text(uint8_t flags, char (&buffer)[48]) {
 }
 
 uint16_t note_packet(Connection& c, const Event& e) {
-  PacketFacts& f = c.packets;
+  PacketFacts& f = c.packets_for_update();
   const Packet& p = e.packet;
   uint16_t found = 0;
   if (f.packets < UINT16_MAX) ++f.packets;
@@ -167,7 +168,7 @@ uint16_t note_packet(Connection& c, const Event& e) {
 }
 
 uint16_t note_step(Connection& c, const Event& e, const PendingSyn* syn) {
-  PacketFacts& f = c.packets;
+  PacketFacts& f = c.packets_for_update();
   if (syn) {
     f.syn_ns = syn->first_ns;
     f.syn_seq = syn->seq;
@@ -194,35 +195,35 @@ uint16_t note_step(Connection& c, const Event& e, const PendingSyn* syn) {
 
 uint16_t note_finish(Connection& c) {
   uint16_t found = 0;
-  if (c.packets.resets == 0 || c.reset_received) return found;
+  if (c.packets().resets == 0 || c.reset_received) return found;
   // The kernel never accepted an RST this socket was sent: it was out of window, or
   // challenged. An RST whose arrival found it exactly at rcv_nxt was simply overtaken.
-  if (c.packets.first_reset == PacketFacts::ResetHint::OutOfWindow)
+  if (c.packets().first_reset == PacketFacts::ResetHint::OutOfWindow)
     mark(c, Anomaly::RstOutOfWindow, found);
-  else if (c.packets.first_reset == PacketFacts::ResetHint::InWindow)
+  else if (c.packets().first_reset == PacketFacts::ResetHint::InWindow)
     mark(c, Anomaly::RstInWindowInexact, found);
   return found;
 }
 
 uint64_t handshake_from_syn_ns(const Connection& c) {
   uint64_t established = entered(c, TcpState::Established, false);
-  if (!(c.packets.known & PacketFacts::kSyn) || !established || established < c.packets.syn_ns)
+  if (!(c.packets().known & PacketFacts::kSyn) || !established || established < c.packets().syn_ns)
     return 0;
-  return established - c.packets.syn_ns;
+  return established - c.packets().syn_ns;
 }
 
 uint64_t close_wait_reaction_ns(const Connection& c) {
   uint64_t left = entered(c, TcpState::CloseWait, true);
-  if (!(c.packets.known & PacketFacts::kPeerFin) || !left || left < c.packets.peer_fin_ns) return 0;
-  return left - c.packets.peer_fin_ns;
+  if (!(c.packets().known & PacketFacts::kPeerFin) || !left || left < c.packets().peer_fin_ns) return 0;
+  return left - c.packets().peer_fin_ns;
 }
 
 uint64_t fin_to_close_wait_ns(const Connection& c) {
   uint64_t close_wait = entered(c, TcpState::CloseWait, false);
-  if (!(c.packets.known & PacketFacts::kPeerFin) || !close_wait ||
-      close_wait < c.packets.peer_fin_ns)
+  if (!(c.packets().known & PacketFacts::kPeerFin) || !close_wait ||
+      close_wait < c.packets().peer_fin_ns)
     return 0;
-  return close_wait - c.packets.peer_fin_ns;
+  return close_wait - c.packets().peer_fin_ns;
 }
 
 PendingSyns::PendingSyns(std::size_t capacity)

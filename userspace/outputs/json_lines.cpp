@@ -40,14 +40,14 @@ void append_packet_view(fmt::memory_buffer& out, const model::Connection& c) {
   append(out, R"(,"anomalies":[)");
   bool first = true;
   for (std::size_t a = 0; a < model::kAnomalyCount; ++a) {
-    if (!c.packets.has(static_cast<model::Anomaly>(a))) continue;
+    if (!c.packets().has(static_cast<model::Anomaly>(a))) continue;
     if (!first) out.push_back(',');
     first = false;
     fmt::format_to(std::back_inserter(out), R"("{}")",
                    model::anomaly_name(static_cast<model::Anomaly>(a)));
   }
-  fmt::format_to(std::back_inserter(out), R"(],"packets":{{"seen":{},"rst":{})", c.packets.packets,
-                 c.packets.resets);
+  fmt::format_to(std::back_inserter(out), R"(],"packets":{{"seen":{},"rst":{})", c.packets().packets,
+                 c.packets().resets);
   if (uint64_t ns = model::handshake_from_syn_ns(c))
     fmt::format_to(std::back_inserter(out), R"(,"syn_to_established_ns":{})", ns);
   if (uint64_t ns = model::fin_to_close_wait_ns(c))
@@ -175,9 +175,9 @@ void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
                  epoch_ns, c.cookie);
   append_tuple(out, c);
   fmt::format_to(std::back_inserter(out), R"(,"role":"{}","states":[)", model::role_name(c.role));
-  for (uint8_t i = 0; i < c.history_length; ++i) {
-    TcpState state = c.history[i].state;
-    bool last = i + 1 == c.history_length;
+  for (uint8_t i = 0; i < c.history_length(); ++i) {
+    TcpState state = c.visit_state(i);
+    bool last = i + 1 == c.history_length();
     if (last && k.enters_time_wait) state = TcpState::TimeWait;
     if (i) out.push_back(',');
     fmt::format_to(std::back_inserter(out), R"("{}")", model::state_name(state));
@@ -198,9 +198,9 @@ void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
   std::array<bool, model::kTcpStateCount> seen{};
   std::array<TcpState, model::Connection::kMaxHistory> order{};
   std::size_t distinct = 0;
-  for (uint8_t i = 1; i + 1 < c.history_length; ++i) {
-    const auto& visit = c.history[i];
-    const auto& next = c.history[i + 1];
+  for (uint8_t i = 1; i + 1 < c.history_length(); ++i) {
+    const auto& visit = c.visit(i);
+    const auto& next = c.visit(i + 1);
     if (!visit.entered_ns || next.entered_ns < visit.entered_ns) continue;
     std::size_t index = model::index_of(visit.state);
     spent[index] += next.entered_ns - visit.entered_ns;
@@ -219,7 +219,7 @@ void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
   else
     append(out, "null");
   append(out, R"(,"drops":)");
-  append_drops_json(out, c.drops);
+  append_drops_json(out, c.drops());
   out.push_back(',');
   append_owner(out, c);
   if (with_packet_view) append_packet_view(out, c);

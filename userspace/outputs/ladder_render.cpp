@@ -55,7 +55,7 @@ std::string anomalies_text(const model::Ladder& ladder) {
   std::string text;
   for (const auto& end : ladder.ends)
     for (std::size_t a = 0; a < model::kAnomalyCount; ++a)
-      if (end.connection.packets.has(static_cast<model::Anomaly>(a)))
+      if (end.connection.packets().has(static_cast<model::Anomaly>(a)))
         text += (text.empty() ? "" : ", ") +
                 std::string(model::anomaly_name(static_cast<model::Anomaly>(a)));
   return text.empty() ? "none" : text;

@@ -58,7 +58,7 @@ struct ConnectionExtras {
   PacketFacts packets;  // what XDP saw of this connection
   DropCounts drops;     // packets of this connection the kernel dropped, by reason
   // Entry times of the visits past the ones a connection keeps inline (long paths only).
-  std::array<uint32_t, 10> more_visit_times{};  // visits 6 to 15
+  std::array<uint32_t, 12> more_visit_times{};  // visits 4 to 15
   // A visit entered 4.3 s or more after the one before it (or before it) keeps its time here.
   std::array<uint64_t, 16> exact_visit_ns{};
 
@@ -130,7 +130,7 @@ class Connection {
   Connection& operator=(Connection&&) noexcept = default;
 
  private:
-  static constexpr uint8_t kInlineVisitTimes = 6;
+  static constexpr uint8_t kInlineVisitTimes = 4;  // a live connection's usual path
   ConnectionExtras& extras_for_update();
   uint32_t visit_time_code(uint8_t index) const;
   void set_visit_time(uint8_t index, uint64_t entered_ns);

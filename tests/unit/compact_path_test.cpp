@@ -93,7 +93,7 @@ Judged judged(const testing::ClosedRecord& r) {
            r.classification.reason,
            r.connection.role,
            {},
-           r.connection.owner ? r.connection.owner->pid : 0};
+           r.connection.owner_pid()};
   for (uint8_t i = 0; i < r.connection.history_length(); ++i)
     j.states.push_back(r.connection.visit_state(i));
   return j;
@@ -165,7 +165,7 @@ TEST(CompactPathTest, WalkedThenEndedCountsEachStepOnce) {
   ASSERT_EQ(observer.closed.size(), 1u);
   EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Valid);
   EXPECT_EQ(observer.closed[0].classification.outcome, Outcome::ActiveClose);
-  EXPECT_EQ(observer.closed[0].connection.owner->pid, 42u);
+  EXPECT_EQ(observer.closed[0].connection.owner_pid(), 42u);
   EXPECT_EQ(table.find(7), nullptr);
 }
 

@@ -29,9 +29,9 @@ TEST(ConnectionTableTest, OwnerComesFromConnectNotFromSoftirqBystanders) {
       .signal(EventKind::Destroyed, task(555, "bystander"));
   for (const Event& e : s.events()) table.apply(e);
   ASSERT_EQ(observer.closed.size(), 1u);
-  ASSERT_TRUE(observer.closed[0].connection.owner.has_value());
-  EXPECT_EQ(observer.closed[0].connection.owner->pid, 100u);
-  EXPECT_EQ(observer.closed[0].connection.owner->comm_view(), "client");
+  ASSERT_TRUE(observer.closed[0].connection.has_owner());
+  EXPECT_EQ(observer.closed[0].connection.owner_pid(), 100u);
+  EXPECT_EQ(observer.closed[0].connection.owner_comm(), "client");
 }
 
 TEST(ConnectionTableTest, AcceptGivesAServerSocketItsOwner) {
@@ -44,7 +44,7 @@ TEST(ConnectionTableTest, AcceptGivesAServerSocketItsOwner) {
       .signal(EventKind::Destroyed);
   for (const Event& e : s.events()) table.apply(e);
   ASSERT_EQ(observer.closed.size(), 1u);
-  EXPECT_EQ(observer.closed[0].connection.owner->pid, 200u);
+  EXPECT_EQ(observer.closed[0].connection.owner_pid(), 200u);
   EXPECT_EQ(observer.closed[0].classification.verdict, Verdict::Valid);
 }
 

@@ -82,7 +82,7 @@ TEST(JsonLinesTest, InvalidSequenceNamesItsIllegalStep) {
 
 TEST(JsonLinesTest, UnknownOwnerIsNull) {
   model::Connection c = finished_client();
-  c.owner.reset();
+  c.clear_owner();
   fmt::memory_buffer out;
   append_transition_json(out, c, S::Listen, S::SynRecv, 1);
   auto j = nlohmann::json::parse(text(out));
@@ -92,7 +92,7 @@ TEST(JsonLinesTest, UnknownOwnerIsNull) {
 
 TEST(JsonLinesTest, HostileCommStaysValidJson) {
   model::Connection c = finished_client();
-  c.owner = testing::task(1, std::string_view("a\"b\\c\n\x01\xff", 8));
+  c.set_owner(testing::task(1, std::string_view("a\"b\\c\n\x01\xff", 8)));
   fmt::memory_buffer out;
   append_transition_json(out, c, S::Close, S::SynSent, 1);
   auto j = nlohmann::json::parse(text(out));

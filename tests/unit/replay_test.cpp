@@ -64,7 +64,7 @@ void expect_sides(const std::string& name, const std::vector<Side>& sides) {
       EXPECT_EQ(states_of(closed.connection), side.states);
       EXPECT_EQ(outcome_name(closed.classification.outcome), outcome_name(side.outcome));
       EXPECT_EQ(closed.classification.verdict, Verdict::Valid);
-      EXPECT_TRUE(closed.connection.owner.has_value());
+      EXPECT_TRUE(closed.connection.has_owner());
     }
     EXPECT_EQ(found, 1) << role_name(side.role);
   }

@@ -24,7 +24,7 @@ struct Row {
   bool age_is_lower_bound = false;
   bool joined_mid_life = false;
   std::optional<model::Task> owner;
-  uint64_t bytes_sent_at_state_entry = 0;
+  uint32_t bytes_sent_at_state_entry = 0;  // its low 32 bits
   bool bytes_known_at_state_entry = false;
   uint64_t peer_fin_age_ns = 0;  // XDP saw the peer's FIN this long ago (0: not seen)
   model::DropCounts drops;       // kernel drops on this connection, by reason
@@ -177,8 +177,8 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           age.age_ns,
           age.age_is_lower_bound,
           c.joined_mid_life,
-          c.owner,
-          c.bytes_sent_at_state_entry,
+          c.owner(),
+          c.bytes_sent_at_state_entry(),
           c.bytes_known_at_state_entry,
           fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0,
           c.drops()};
@@ -352,7 +352,8 @@ void write_rows(fmt::memory_buffer& list, const std::vector<Row>& rows, const Ke
       if (!r.bytes_known_at_state_entry)
         j.string("activity", "unknown");
       else
-        j.string("activity", k->bytes_sent > r.bytes_sent_at_state_entry ? "sending" : "idle");
+        j.string("activity", static_cast<uint32_t>(k->bytes_sent) != r.bytes_sent_at_state_entry ? "sending"
+                                                                                       : "idle");
     } else {
       j.null("recv_queue_bytes");
       j.null("send_queue_bytes");

@@ -1,6 +1,10 @@
 #include "model/connection.h"
 
+#include "model/comm_names.h"
+
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <cstdint>
 
 namespace synfin::model {
@@ -39,57 +43,36 @@ void ConnectionExtras::operator delete(void* p) noexcept {
   extras_free_list.head = p;
 }
 
-Connection::Connection(const Connection& other)
-    : cookie(other.cookie),
-      first_seen_ns(other.first_seen_ns),
-      state_entered_ns(other.state_entered_ns),
-      bytes_sent_at_state_entry(other.bytes_sent_at_state_entry),
-      tuple(other.tuple),
-      owner(other.owner),
-      retransmits(other.retransmits),
-      role(other.role),
-      state(other.state),
-      joined_mid_life(other.joined_mid_life),
-      events_lost(other.events_lost),
-      history_truncated(other.history_truncated),
-      reset_received(other.reset_received),
-      reset_sent(other.reset_sent),
-      bytes_known_at_state_entry(other.bytes_known_at_state_entry),
-      seeded(other.seeded),
-      has_path(other.has_path),
-      path_steps_applied(other.path_steps_applied),
-      reset_reason(other.reset_reason),
-      first_violation(other.first_violation),
-      violation_from(other.violation_from),
-      violation_to(other.violation_to),
-      history_base_ns_(other.history_base_ns_),
-      history_states_(other.history_states_),
-      visit_times_(other.visit_times_),
-      unknown_times_(other.unknown_times_),
-      history_length_(other.history_length_),
-      extras_(other.extras_ ? std::make_unique<ConnectionExtras>(*other.extras_) : nullptr) {}
+std::string_view Connection::owner_comm() const {
+  return owner_known_ ? comm_name(owner_comm_) : std::string_view{};
+}
 
-Connection& Connection::operator=(const Connection& other) {
-  if (this != &other) *this = Connection(other);
-  return *this;
+std::optional<Task> Connection::owner() const {
+  if (!owner_known_) return std::nullopt;
+  Task task;
+  task.pid = owner_pid_;
+  std::string_view name = comm_name(owner_comm_);
+  std::memcpy(task.comm.data(), name.data(), std::min(name.size(), task.comm.size() - 1));
+  return task;
+}
+
+void Connection::set_owner(const Task& task) {
+  owner_pid_ = task.pid;
+  owner_comm_ = intern_comm(task.comm);
+  owner_known_ = true;
 }
 
 const PacketFacts& Connection::packets() const {
-  return extras_ ? extras_->packets : kNoExtras.packets;
+  return extras_.get() ? extras_.get()->packets : kNoExtras.packets;
 }
 
 const DropCounts& Connection::drops() const {
-  return extras_ ? extras_->drops : kNoExtras.drops;
-}
-
-ConnectionExtras& Connection::extras_for_update() {
-  if (!extras_) extras_ = std::make_unique<ConnectionExtras>();
-  return *extras_;
+  return extras_.get() ? extras_.get()->drops : kNoExtras.drops;
 }
 
 uint32_t Connection::visit_time_code(uint8_t index) const {
   if (index < kInlineVisitTimes) return visit_times_[index - 1];
-  return extras_ ? extras_->more_visit_times[index - kInlineVisitTimes] : 0;
+  return extras_.get() ? extras_.get()->more_visit_times[index - kInlineVisitTimes] : 0;
 }
 
 StateVisit Connection::visit(uint8_t index) const {
@@ -101,7 +84,7 @@ StateVisit Connection::visit(uint8_t index) const {
     if (unknown_times_ >> i & 1) continue;
     if (base_seen) {
       uint32_t code = visit_time_code(i);
-      at = code == kTimeOutOfLine ? extras_->exact_visit_ns[i] : at + code;
+      at = code == kTimeOutOfLine ? extras_.get()->exact_visit_ns[i] : at + code;
     }
     base_seen = true;
   }
@@ -128,11 +111,11 @@ void Connection::set_visit_time(uint8_t index, uint64_t entered_ns) {
   if (entered_ns >= from && entered_ns - from < kTimeOutOfLine)
     code = static_cast<uint32_t>(entered_ns - from);
   else
-    extras_for_update().exact_visit_ns[index] = entered_ns;
+    extras_.for_update().exact_visit_ns[index] = entered_ns;
   if (index < kInlineVisitTimes)
     visit_times_[index - 1] = code;
   else
-    extras_for_update().more_visit_times[index - kInlineVisitTimes] = code;
+    extras_.for_update().more_visit_times[index - kInlineVisitTimes] = code;
 }
 
 void Connection::push_visit(TcpState visited_state, uint64_t entered_ns) {

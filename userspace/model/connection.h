@@ -58,7 +58,7 @@ struct ConnectionExtras {
   PacketFacts packets;  // what XDP saw of this connection
   DropCounts drops;     // packets of this connection the kernel dropped, by reason
   // Entry times of the visits past the ones a connection keeps inline (long paths only).
-  std::array<uint32_t, 12> more_visit_times{};  // visits 4 to 15
+  std::array<uint32_t, 13> more_visit_times{};  // visits 3 to 15
   // A visit entered 4.3 s or more after the one before it (or before it) keeps its time here.
   std::array<uint64_t, 16> exact_visit_ns{};
 
@@ -67,44 +67,81 @@ struct ConnectionExtras {
   static void operator delete(void* p) noexcept;
 };
 
+// A connection's extras, copied with it (deep), allocated only when first written.
+class ExtrasPtr {
+ public:
+  ExtrasPtr() = default;
+  ExtrasPtr(const ExtrasPtr& other)
+      : extras_(other.extras_ ? std::make_unique<ConnectionExtras>(*other.extras_) : nullptr) {}
+  ExtrasPtr& operator=(const ExtrasPtr& other) {
+    if (this != &other) *this = ExtrasPtr(other);
+    return *this;
+  }
+  ExtrasPtr(ExtrasPtr&&) noexcept = default;
+  ExtrasPtr& operator=(ExtrasPtr&&) noexcept = default;
+
+  const ConnectionExtras* get() const { return extras_.get(); }
+  ConnectionExtras& for_update() {
+    if (!extras_) extras_ = std::make_unique<ConnectionExtras>();
+    return *extras_;
+  }
+
+ private:
+  std::unique_ptr<ConnectionExtras> extras_;
+};
+
 // Kept by the million in the daemon, so its size is watched (bench/memory_per_connection):
 // states are 4 bits each; entry times are nanosecond deltas from the previous visit in 32 bits
-// (exact; a gap of 4.3 s or more keeps its time out of line); packet facts, drops and long
-// paths live in `extras`, allocated only for the connections that have them.
+// (exact; a gap of 4.3 s or more keeps its time out of line); the owner's name is interned;
+// packet facts, drops and long paths live in the extras, allocated only for the connections
+// that have them.
 class Connection {
  public:
   static constexpr std::size_t kMaxHistory = 16;
 
   uint64_t cookie = 0;
   uint64_t first_seen_ns = 0;
-  uint64_t state_entered_ns = 0;  // 0 when unknown (seeded from a snapshot)
-  uint64_t bytes_sent_at_state_entry = 0;  // tells an active half-close from an idle one
   SocketTuple tuple;
-  std::optional<Task> owner;
   uint32_t retransmits = 0;
   Role role = Role::Unknown;
   TcpState state = TcpState::Unknown;
-  bool joined_mid_life = false;
-  bool events_lost = false;
-  bool history_truncated = false;
-  bool reset_received = false;
-  bool reset_sent = false;
-  bool bytes_known_at_state_entry = false;
-  // Seeded from a snapshot taken at first_seen_ns: steps stamped earlier may already be
-  // reflected in the seeded state, so they reconcile instead of being validated.
-  bool seeded = false;
-  // Compact mode: the kernel keeps this socket's path; its first `path_steps_applied` steps
-  // are in the history already.
-  bool has_path = false;
-  uint8_t path_steps_applied = 0;
+  uint8_t path_steps_applied = 0;  // compact mode: the kernel's path steps in the history
   // The first reset's reason: its own when it sent one, the sender's when a reset from another
   // socket of this host reached it; 0 when the kernel gave none.
   uint8_t reset_reason = 0;
   Reason first_violation = Reason::None;
   TcpState violation_from = TcpState::Unknown;
   TcpState violation_to = TcpState::Unknown;
+  bool joined_mid_life : 1 = false;
+  bool events_lost : 1 = false;
+  bool history_truncated : 1 = false;
+  bool reset_received : 1 = false;
+  bool reset_sent : 1 = false;
+  bool bytes_known_at_state_entry : 1 = false;
+  // Seeded from a snapshot taken at first_seen_ns: steps stamped earlier may already be
+  // reflected in the seeded state, so they reconcile instead of being validated.
+  bool seeded : 1 = false;
+  bool has_path : 1 = false;  // compact mode: the kernel keeps this socket's path
 
   uint64_t seeded_until_ns() const { return seeded ? first_seen_ns : 0; }
+  // When the current state was entered; 0 when unknown (seeded from a snapshot).
+  uint64_t state_entered_ns() const {
+    return history_length_ ? visit(static_cast<uint8_t>(history_length_ - 1)).entered_ns : 0;
+  }
+
+  // The socket's bytes-sent counter when it entered its state (its low 32 bits): tells an
+  // active half-close from an idle one.
+  void set_bytes_sent_at_state_entry(uint64_t bytes) {
+    bytes_sent_at_state_entry_ = static_cast<uint32_t>(bytes);
+  }
+  uint32_t bytes_sent_at_state_entry() const { return bytes_sent_at_state_entry_; }
+
+  bool has_owner() const { return owner_known_; }
+  uint32_t owner_pid() const { return owner_known_ ? owner_pid_ : 0; }
+  std::string_view owner_comm() const;
+  std::optional<Task> owner() const;
+  void set_owner(const Task& task);
+  void clear_owner() { owner_known_ = false; }
 
   // The states visited, in order, with their entry times.
   uint8_t history_length() const { return history_length_; }
@@ -119,30 +156,29 @@ class Connection {
   bool visited(TcpState wanted) const;
 
   const PacketFacts& packets() const;
-  PacketFacts& packets_for_update() { return extras_for_update().packets; }
+  PacketFacts& packets_for_update() { return extras_.for_update().packets; }
   const DropCounts& drops() const;
-  DropCounts& drops_for_update() { return extras_for_update().drops; }
-
-  Connection() = default;
-  Connection(const Connection& other);
-  Connection& operator=(const Connection& other);
-  Connection(Connection&&) noexcept = default;
-  Connection& operator=(Connection&&) noexcept = default;
+  DropCounts& drops_for_update() { return extras_.for_update().drops; }
 
  private:
-  static constexpr uint8_t kInlineVisitTimes = 4;  // a live connection's usual path
-  ConnectionExtras& extras_for_update();
+  // A live connection's usual path (CLOSE or LISTEN, SYN_SENT or SYN_RECV, ESTABLISHED) keeps
+  // its times inline.
+  static constexpr uint8_t kInlineVisitTimes = 3;
   uint32_t visit_time_code(uint8_t index) const;
   void set_visit_time(uint8_t index, uint64_t entered_ns);
 
   uint64_t history_base_ns_ = 0;  // the first known entry time
   uint64_t history_states_ = 0;   // 4 bits per visit
-  // Visit i > 0 (when known, and not the first known): its delta from the previous known
-  // visit, encoded. Index 0 is unused: visit 0 is unknown or the base.
-  std::array<uint32_t, kInlineVisitTimes - 1> visit_times_{};
+  uint32_t owner_pid_ = 0;
+  uint32_t bytes_sent_at_state_entry_ = 0;
+  uint16_t owner_comm_ = 0;     // interned (model/comm_names.h)
   uint16_t unknown_times_ = 0;  // bit per visit entered before tracking began
   uint8_t history_length_ = 0;
-  std::unique_ptr<ConnectionExtras> extras_;
+  bool owner_known_ = false;
+  // Visit i > 0 (when known, and not the first known): its delta from the previous known
+  // visit. Index 0 is unused: visit 0 is unknown or the base.
+  std::array<uint32_t, kInlineVisitTimes - 1> visit_times_{};
+  ExtrasPtr extras_;
 };
 
 struct Classification {

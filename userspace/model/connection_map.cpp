@@ -3,8 +3,7 @@
 namespace synfin::model {
 
 std::size_t ConnectionMap::probe(uint64_t cookie) const {
-  std::size_t mask = index_.size() - 1;
-  for (std::size_t at_index = home(cookie);; at_index = (at_index + 1) & mask) {
+  for (std::size_t at_index = home(cookie);; at_index = next(at_index)) {
     uint32_t entry = index_[at_index];
     if (entry == kEmpty || at(entry - 1).cookie == cookie) return at_index;
   }
@@ -21,10 +20,9 @@ const Connection* ConnectionMap::find(uint64_t cookie) const {
 }
 
 void ConnectionMap::grow_index() {
-  std::size_t capacity = index_.empty() ? 1024 : index_.size() * 2;
+  std::size_t capacity = index_.empty() ? 1024 : index_.size() + index_.size() / 2;
   std::vector<uint32_t> old = std::move(index_);
   index_.assign(capacity, kEmpty);
-  shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(capacity));
   for (uint32_t entry : old)
     if (entry != kEmpty) index_[probe(at(entry - 1).cookie)] = entry;
 }
@@ -57,15 +55,14 @@ void ConnectionMap::erase(uint64_t cookie) {
   free_slots_.push_back(entry - 1);
   --size_;
   // Backward-shift deletion: later entries of the same run move up, so no tombstones.
-  std::size_t mask = index_.size() - 1;
   index_[hole] = kEmpty;
-  for (std::size_t next = (hole + 1) & mask; index_[next] != kEmpty; next = (next + 1) & mask) {
-    std::size_t wanted = home(at(index_[next] - 1).cookie);
-    // Move it into the hole when the hole lies on its probe path (between home and next).
-    if (((next - wanted) & mask) >= ((next - hole) & mask)) {
-      index_[hole] = index_[next];
-      index_[next] = kEmpty;
-      hole = next;
+  for (std::size_t later = next(hole); index_[later] != kEmpty; later = next(later)) {
+    std::size_t wanted = home(at(index_[later] - 1).cookie);
+    // Move it into the hole when the hole lies on its probe path (between home and later).
+    if (distance(wanted, later) >= distance(hole, later)) {
+      index_[hole] = index_[later];
+      index_[later] = kEmpty;
+      hole = later;
     }
   }
 }

@@ -2,7 +2,7 @@
 // The connection table's storage: connections live in fixed-size chunks (addresses stay
 // valid until erased; freed slots are reused), found through an open-addressing index of
 // 32-bit slot numbers keyed by socket cookie. Memory grows with the peak number of
-// connections, about 4–8 bytes a connection above the Connection itself; steady churn
+// connections, 5–8 bytes a connection above the Connection itself; steady churn
 // allocates nothing.
 #include <cstddef>
 #include <cstdint>
@@ -44,8 +44,18 @@ class ConnectionMap {
   static constexpr uint32_t kEmpty = 0;  // index entries hold slot + 1
 
   Connection& at(uint32_t slot) const { return chunks_[slot / kChunkSize][slot % kChunkSize]; }
+  // Any index size works (growth by half keeps the index 50–75 % full): the mixed cookie is
+  // scaled onto it by a multiply instead of a modulo.
   std::size_t home(uint64_t cookie) const {
-    return static_cast<std::size_t>((cookie * 0x9E3779B97F4A7C15ull) >> shift_);
+    unsigned __int128 mixed = cookie * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>((mixed * index_.size()) >> 64);
+  }
+  std::size_t next(std::size_t position) const {
+    return position + 1 == index_.size() ? 0 : position + 1;
+  }
+  // How far `position` lies past `from`, going round the index.
+  std::size_t distance(std::size_t from, std::size_t position) const {
+    return position >= from ? position - from : position + index_.size() - from;
   }
   // The index position holding `cookie`, or the empty one where it would go.
   std::size_t probe(uint64_t cookie) const;
@@ -55,7 +65,6 @@ class ConnectionMap {
   std::vector<uint32_t> free_slots_;
   uint32_t next_unused_slot_ = 0;
   std::vector<uint32_t> index_;
-  unsigned shift_ = 64;
   std::size_t size_ = 0;
 };
 

@@ -111,11 +111,11 @@ void ConnectionTable::apply_path(const SocketPath& path) {
   // Once full, the kernel reuses the last slot: a newer step there is applied too.
   if (path.truncated && written > 0 && written == c->path_steps_applied) {
     const PathStep& last = path.steps[written - 1];
-    if (last.ts_ns > c->state_entered_ns) apply_step(last);
+    if (last.ts_ns > c->state_entered_ns()) apply_step(last);
   }
   if (written > c->path_steps_applied) c->path_steps_applied = written;
   if (path.truncated) c->history_truncated = true;
-  if (path.owner_known) c->owner = path.owner;
+  if (path.owner_known) c->set_owner(path.owner);
   c->reset_sent = c->reset_sent || path.reset_sent;
   c->reset_received = c->reset_received || path.reset_received;
   c->retransmits = std::max(c->retransmits, path.retransmits);
@@ -145,7 +145,7 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   // A step to the same state (close() after shutdown()) changes nothing: the socket stays where
   // it is, its history and its time in the state go on; the step is still reported.
   if (e.from == e.to && c.history_length() > 0 && c.state == e.from) {
-    if (e.task_is_owner) c.owner = e.task;
+    if (e.task_is_owner) c.set_owner(e.task);
     observer_.on_transition(c, e.from, e.to, e.ts_ns);
     return;
   }
@@ -181,11 +181,10 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   if (c.role == Role::Unknown) c.role = role_from_first_step(e.from, e.to);
   merge_tuple(c.tuple, e.tuple);
   c.state = e.to;
-  c.state_entered_ns = e.ts_ns;
-  c.bytes_sent_at_state_entry = e.bytes_sent;
+  c.set_bytes_sent_at_state_entry(e.bytes_sent);
   c.bytes_known_at_state_entry = true;
   c.push_visit(e.to, e.ts_ns);
-  if (e.task_is_owner) c.owner = e.task;
+  if (e.task_is_owner) c.set_owner(e.task);
   // A server socket is born at the final ACK: the SYN XDP saw for its flow is its own.
   std::optional<PendingSyn> syn;
   if (e.from == TcpState::SynRecv && e.to == TcpState::Established)
@@ -233,7 +232,7 @@ void ConnectionTable::apply(const Event& e) {
     case EventKind::Accepted: {
       if (Connection* c = find_or_start(e)) {
         if (c->history_length() == 0) c->joined_mid_life = true;
-        c->owner = e.task;
+        c->set_owner(e.task);
         merge_tuple(c->tuple, e.tuple);
       }
       return;
@@ -336,7 +335,7 @@ void ConnectionTable::finish_closed_connections() {
   std::vector<std::pair<uint64_t, uint64_t>> closed;  // (closed at, cookie)
   connections_.for_each([&](const Connection& connection) {
     if (connection.state == TcpState::Close && connection.history_length() > 1)
-      closed.emplace_back(connection.state_entered_ns, connection.cookie);
+      closed.emplace_back(connection.state_entered_ns(), connection.cookie);
   });
   std::sort(closed.begin(), closed.end());
   for (auto [closed_ns, cookie] : closed)

@@ -123,7 +123,7 @@ void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) 
     }
     if (table_.find(socket.cookie)) continue;  // already followed through its events
     if (Connection* c = table_.seed(socket.cookie, socket.tuple, socket.state, end_ns))
-      c->bytes_sent_at_state_entry = socket.bytes_sent;
+      c->set_bytes_sent_at_state_entry(socket.bytes_sent);
   }
   // Inferred entries can only be newer than the snapshot here: nothing is dropped.
   time_wait_.reconcile(time_wait, 0, end_ns, [](const SocketTuple&) { return true; });
@@ -152,7 +152,7 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
   table_.for_each([&](const Connection& c) {
     if (c.state == TcpState::Close || live.count(c.cookie)) return;
     if (!in_snapshot_namespace(c.tuple)) return;  // the walk never lists it
-    uint64_t last_change = c.state_entered_ns ? c.state_entered_ns : c.first_seen_ns;
+    uint64_t last_change = c.state_entered_ns() ? c.state_entered_ns() : c.first_seen_ns;
     if (last_change < start_ns) gone.push_back(c.cookie);
   });
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);

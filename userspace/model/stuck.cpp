@@ -40,8 +40,8 @@ Status StuckThresholds::set_from_text(const std::string& text) {
 StuckSocket age_of(const Connection& c, uint64_t now_ns) {
   StuckSocket s;
   s.connection = &c;
-  if (c.state_entered_ns) {
-    s.age_ns = now_ns > c.state_entered_ns ? now_ns - c.state_entered_ns : 0;
+  if (c.state_entered_ns()) {
+    s.age_ns = now_ns > c.state_entered_ns() ? now_ns - c.state_entered_ns() : 0;
   } else {
     s.age_ns = now_ns > c.first_seen_ns ? now_ns - c.first_seen_ns : 0;
     s.age_is_lower_bound = true;

@@ -58,12 +58,12 @@ void append_packet_view(fmt::memory_buffer& out, const model::Connection& c) {
 }
 
 void append_owner(fmt::memory_buffer& out, const model::Connection& c) {
-  if (!c.owner) {
+  if (!c.has_owner()) {
     append(out, R"("pid":null,"comm":null)");
     return;
   }
-  fmt::format_to(std::back_inserter(out), R"("pid":{},"comm":)", c.owner->pid);
-  append_json_string(out, c.owner->comm_view());
+  fmt::format_to(std::back_inserter(out), R"("pid":{},"comm":)", c.owner_pid());
+  append_json_string(out, c.owner_comm());
 }
 }  // namespace
 
@@ -72,7 +72,7 @@ bool OutputFilter::matches(const model::Connection& c) const {
   if (family == 6 && c.tuple.family != model::AddressFamily::IPv6) return false;
   if (!port_in(c.tuple.local.port, local_ports)) return false;
   if (!port_in(c.tuple.remote.port, remote_ports)) return false;
-  if (pid && (!c.owner || c.owner->pid != *pid)) return false;
+  if (pid && (!c.has_owner() || c.owner_pid() != *pid)) return false;
   return true;
 }
 
@@ -82,7 +82,7 @@ bool OutputFilter::matches_packet(const model::SocketTuple& tuple,
   if (family == 6 && tuple.family != model::AddressFamily::IPv6) return false;
   if (!port_in(tuple.local.port, local_ports)) return false;
   if (!port_in(tuple.remote.port, remote_ports)) return false;
-  if (pid && (!c || !c->owner || c->owner->pid != *pid)) return false;
+  if (pid && (!c || !c->has_owner() || c->owner_pid() != *pid)) return false;
   return true;
 }
 

@@ -22,8 +22,8 @@ std::string endpoint(const model::SocketTuple& tuple, bool local) {
 }
 
 std::string owner_text(const model::Connection& c) {
-  if (!c.owner) return "owner unknown";
-  return fmt::format("{}[{}]", c.owner->comm_view(), c.owner->pid);
+  if (!c.has_owner()) return "owner unknown";
+  return fmt::format("{}[{}]", c.owner_comm(), c.owner_pid());
 }
 
 // Column titles: the local end(s), or the local end and "peer".

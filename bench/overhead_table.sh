@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# What a tracer costs a connection-heavy host, side by side in one run. A loopback churn
+# What synfin costs a host, in one run: the throughput table, then memory and start-up.
+#
+# 1. The churn table. A loopback churn
 # (build/synfin_churn: 2 client threads connecting from 200 source addresses, write 1 byte,
 # close) runs alone, then with a tracer beside it, in alternating pairs of SECONDS each; the
 # ratio is connections/s with the tracer / without, median over PAIRS. Per row also: the
 # tracer's peak RSS, records lost and invalid verdicts (summed over its runs). Figures only,
 # nothing asserted: a 2-vCPU VM's numbers vary.
+# 2. Memory per tracked connection: the daemon's model following 100 000 and 1 000 000
+#    synthetic connections (build/synfin_memory_bench).
+# 3. The daemon (defaults) started beside 1 000 and 100 000 open sockets
+#    (build/synfin_hold_sockets): time to a healthy /healthz, a /metrics scrape's time (median
+#    of 5) and the daemon's RSS.
 #
 #   sudo bench/overhead_table.sh [pairs=5] [seconds=3]
 #
@@ -104,8 +111,12 @@ start_tcpstates() {
 no_figures() { echo "- -"; }
 
 echo "churn: ${seconds} s runs, ${pairs} pairs per row, median ratio (connections/s with / without)"
+baseline=()
+for _ in $(seq "$pairs"); do baseline+=("$(churn_rate)"); done
 echo "| running beside the churn                 | ratio | peak RSS  | lost   | invalid |"
 echo "|------------------------------------------|-------|-----------|--------|---------|"
+printf '| %-40s | %5.2f | %9s | %6s | %7s |\n' \
+  "nothing ($(printf '%s\n' "${baseline[@]}" | median) connections/s)" 1 - - -
 daemon_flags=()
 row "synfin daemon (defaults)" start_daemon daemon_figures
 daemon_flags=(--compact-paths)
@@ -114,3 +125,61 @@ row "synfin trace > /dev/null" start_trace trace_figures
 if command -v tcpstates > /dev/null; then
   row "libbpf-tools tcpstates > /dev/null" start_tcpstates no_figures
 fi
+
+echo
+echo "memory per tracked connection (the daemon's model, synthetic ESTABLISHED clients):"
+build/synfin_memory_bench 100000 1000000
+
+# The daemon beside SOCKETS held open: prints "SECONDS-TO-HEALTHY SCRAPE-MS RSS-MB".
+daemon_beside_sockets() {
+  local sockets=$1 holder
+  mkfifo "$work/hold.in"
+  build/synfin_hold_sockets "$sockets" 29500 < "$work/hold.in" > "$work/hold.out" &
+  holder=$!
+  exec 7> "$work/hold.in"  # the holder holds its sockets until this closes
+  while ! grep -q ready "$work/hold.out" 2>/dev/null; do
+    kill -0 "$holder" 2>/dev/null || { echo "synfin_hold_sockets failed" >&2; return 1; }
+    sleep 0.2
+  done
+  python3 - "$synfin" "$api" <<'EOF'
+import statistics, subprocess, sys, time, urllib.request
+synfin, api = sys.argv[1], sys.argv[2]
+started = time.monotonic()
+daemon = subprocess.Popen([synfin, "daemon", "--listen", api], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+try:
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{api}/healthz", timeout=1)
+            break
+        except Exception:
+            if daemon.poll() is not None:
+                sys.exit("the daemon exited")
+            time.sleep(0.005)
+    healthy = time.monotonic() - started
+    time.sleep(2)  # the first reconcile has run
+    scrapes = []
+    for _ in range(5):
+        t = time.monotonic()
+        urllib.request.urlopen(f"http://{api}/metrics", timeout=10).read()
+        scrapes.append((time.monotonic() - t) * 1000)
+    with open(f"/proc/{daemon.pid}/status") as status:
+        rss = next(int(l.split()[1]) for l in status if l.startswith("VmRSS")) / 1024
+    print(f"{healthy:.2f} {statistics.median(scrapes):.1f} {rss:.0f}")
+finally:
+    daemon.terminate()
+    daemon.wait()
+EOF
+  exec 7>&-
+  wait "$holder" 2>/dev/null || true
+  rm -f "$work/hold.in"
+}
+
+echo
+echo "| synfin daemon (defaults) started beside | healthy after | /metrics scrape | RSS    |"
+echo "|-----------------------------------------|---------------|-----------------|--------|"
+for sockets in 1000 100000; do
+  read -r healthy scrape rss < <(daemon_beside_sockets "$sockets")
+  printf '| %7d open sockets                      | %11s s | %12s ms | %3s MB |\n' \
+    "$sockets" "$healthy" "$scrape" "$rss"
+done

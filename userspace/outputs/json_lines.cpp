@@ -17,6 +17,12 @@ using model::TcpState;
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
 
+// An unknown reason's name is an empty view whose data() may be null: memcpy must not see it.
+char* copy(char* out, std::string_view text) {
+  if (!text.empty()) std::memcpy(out, text.data(), text.size());
+  return out + text.size();
+}
+
 // Writes through a raw pointer into room reserved in the buffer: per-call format-string
 // parsing and capacity checks in fmt were most of a line's cost. Every write states the room
 // it needs; the buffer is cut back to what was written when the cursor goes away.
@@ -33,30 +39,38 @@ class Cursor {
   Cursor& operator=(const Cursor&) = delete;
 
   char* room(std::size_t bytes) {
-    if (static_cast<std::size_t>(end_ - p_) < bytes) grow(bytes);
+    if (static_cast<std::size_t>(end_ - p_) < bytes) [[unlikely]]
+      grow(bytes);
     return p_;
   }
-  void advance_to(char* end) { p_ = end; }
 
   void put(char c) { *room(1) = c, ++p_; }
-  void put(std::string_view text) {
-    std::memcpy(room(text.size()), text.data(), text.size());
-    p_ += text.size();
+  // Literals by their array type: a copy of known size the compiler turns into a few stores.
+  template <std::size_t N>
+  [[gnu::always_inline]] void put(const char (&literal)[N]) {
+    std::memcpy(room(N - 1), literal, N - 1);
+    p_ += N - 1;
   }
+  void put(std::string_view text) { p_ = copy(room(text.size()), text); }
   // A name from one of the model's tables, quoted: none needs escaping.
   void quoted(std::string_view name) {
     char* p = room(name.size() + 2);
     *p++ = '"';
-    std::memcpy(p, name.data(), name.size());
-    p[name.size()] = '"';
-    p_ = p + name.size() + 1;
+    p = copy(p, name);
+    *p++ = '"';
+    p_ = p;
   }
+  // room() first: it may move the buffer, and with it end_.
   template <typename Unsigned>
   void decimal(Unsigned value) {
     static_assert(std::is_unsigned_v<Unsigned> && !std::is_same_v<Unsigned, bool>);
-    p_ = std::to_chars(room(20), end_, value).ptr;
+    char* p = room(20);
+    p_ = std::to_chars(p, end_, value).ptr;
   }
-  void hex(uint64_t value) { p_ = std::to_chars(room(16), end_, value, 16).ptr; }
+  void hex(uint64_t value) {
+    char* p = room(16);
+    p_ = std::to_chars(p, end_, value, 16).ptr;
+  }
   void quoted_hex(uint64_t value) {
     put('"');
     hex(value);
@@ -74,7 +88,7 @@ class Cursor {
   void json_string(std::string_view text);
 
  private:
-  void grow(std::size_t bytes) {
+  [[gnu::noinline]] void grow(std::size_t bytes) {
     std::size_t used = static_cast<std::size_t>(p_ - out_.data());
     out_.resize(used + std::max(bytes, out_.size() - used + 256));
     p_ = out_.data() + used;
@@ -100,8 +114,7 @@ void Cursor::json_string(std::string_view text) {
     plain &= byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
   }
   if (plain) {
-    std::memcpy(p, text.data(), text.size());
-    p += text.size();
+    p = copy(p, text);
   } else {
     while (!text.empty()) {
       Utf8Piece piece = next_utf8(text);
@@ -140,8 +153,10 @@ bool port_in(uint16_t port, const std::vector<uint16_t>& ports) {
 }
 
 void family_and_source(Cursor& out, const model::SocketTuple& tuple) {
-  out.put(tuple.family == model::AddressFamily::IPv6 ? R"("family":"ipv6","saddr":)"
-                                                     : R"("family":"ipv4","saddr":)");
+  if (tuple.family == model::AddressFamily::IPv6)
+    out.put(R"("family":"ipv6","saddr":)");
+  else
+    out.put(R"("family":"ipv4","saddr":)");
 }
 
 void append_tuple(Cursor& out, const model::Connection& c) {
@@ -221,13 +236,15 @@ void append_drops(Cursor& out, const model::DropCounts& drops) {
   }
   // Reasons past the per-connection slots: under a name no kernel reason has.
   if (drops.other) {
-    out.put(first ? R"("more_reasons":)" : R"(,"more_reasons":)");
+    if (!first) out.put(',');
+    out.put(R"("more_reasons":)");
     out.decimal(drops.other);
   }
   out.put('}');
 }
 
-void append_event_start(Cursor& out, std::string_view start, uint64_t epoch_ns) {
+template <std::size_t N>
+void append_event_start(Cursor& out, const char (&start)[N], uint64_t epoch_ns) {
   out.put(start);
   out.decimal(epoch_ns);
 }

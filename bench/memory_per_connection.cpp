@@ -62,10 +62,11 @@ void measure(std::size_t connections) {
       model.apply(client_step(n, TcpState::SynSent, TcpState::Established, ts += 20000));
     }
     long after = resident_bytes();
-    std::printf("%9zu connections tracked (%zu in the table): model fixed %.1f MB, then +%.1f MB: "
-                "%.0f bytes per tracked connection\n",
-                connections, model.table().size(), (before - empty) / 1e6, (after - before) / 1e6,
-                static_cast<double>(after - before) / static_cast<double>(connections));
+    std::printf(
+        "%9zu connections tracked (%zu in the table): model fixed %.1f MB, then +%.1f MB: "
+        "%.0f bytes per tracked connection\n",
+        connections, model.table().size(), (before - empty) / 1e6, (after - before) / 1e6,
+        static_cast<double>(after - before) / static_cast<double>(connections));
   }
 }
 }  // namespace

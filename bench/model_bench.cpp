@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
     synfin::model::ConnectionTable table(262144, writer);
     measure("trace (table + JSON lines)", records, warmup,
             [&](const synfin::model::Event& e) { table.apply(e); });
+    writer.flush();  // the writer holds lines back in batches: out before the stream closes
     std::fclose(sink);
   }
   return 0;

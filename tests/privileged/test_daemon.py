@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from harness import (Daemon, NetnsPair, Peer, check, eventually, kill_all, require_privileges,
+from harness import (Daemon, Failure, NetnsPair, Peer, check, eventually, kill_all, require_privileges,
                      run_main, run_pair, ss_count)
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
@@ -253,7 +253,18 @@ def scenario_namespaces(synfin):
     iterator lists only the daemon's own): a container's stuck CLOSE_WAIT sockets are listed
     live with their owner, and their closes are judged like any other."""
     port, n = 18661, 20
-    daemon = Daemon(synfin, LISTEN["namespaces"], "--compact-paths")
+    compact = True
+    try:
+        daemon = Daemon(synfin, LISTEN["namespaces"], "--compact-paths")
+    except Failure as refused:
+        # A kernel may refuse the socket-storage map iterator compact mode needs; the daemon
+        # must say so, and the per-step mode must still see the other namespace.
+        if "refuses the socket-storage map iterator" not in str(refused):
+            raise
+        print(f"namespaces: compact mode refused by this kernel ({str(refused).strip()}); "
+              "the scenario runs in the per-step mode")
+        compact = False
+        daemon = Daemon(synfin, LISTEN["namespaces"])
     server = client = None
     try:
         with NetnsPair() as net:
@@ -285,11 +296,14 @@ def scenario_namespaces(synfin):
         for line in daemon.get_text("/metrics").splitlines():
             if line.startswith("synfin_events_received_total{"):
                 received[line.split('"')[1]] = float(line.split()[-1])
-        check(received.get("path", 0) >= 2 * n, f"path records: {received}")
-        check(received.get("state_change", 0) == 0 and received.get("destroy", 0) == 0,
-              f"per-step records crossed the ring in compact mode: {received}")
+        if compact:
+            check(received.get("path", 0) >= 2 * n, f"path records: {received}")
+            check(received.get("state_change", 0) == 0 and received.get("destroy", 0) == 0,
+                  f"per-step records crossed the ring in compact mode: {received}")
+        else:
+            check(received.get("state_change", 0) >= 4 * n, f"step records: {received}")
         print(f"namespaces: {n} CLOSE_WAIT of another namespace listed live with the owner, "
-              f"{n} valid closes, {received['path']:g} path records, no per-step record")
+              f"{n} valid closes, records received: {received}")
     finally:
         kill_all(client, server)
         daemon.stop()

@@ -180,11 +180,24 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   bpf_program__set_autoattach(skeleton->progs.dump_socket_paths, false);
   if (!options.compact_paths) bpf_program__set_autoload(skeleton->progs.dump_socket_paths, false);
 
-  if (int err = synfin_bpf__load(skeleton); err)
+  if (int err = synfin_bpf__load(skeleton); err) {
+    std::string reason = errno_text(err);
+    // Some kernels refuse the socket-storage map iterator while loading everything else: say
+    // so, since the per-step mode works there.
+    if (options.compact_paths) {
+      CaptureOptions per_step = options;
+      per_step.compact_paths = false;
+      if (load(per_step))
+        return Error{fmt::format(
+            "this kernel refuses the socket-storage map iterator (iter/bpf_sk_storage_map: {}) "
+            "that --compact-paths needs for its live view; run without --compact-paths",
+            reason)};
+    }
     return Error{
         fmt::format("the kernel refused synfin's BPF programs ({}); rerun with --verbose "
                     "for libbpf's and the verifier's log",
-                    errno_text(err))};
+                    reason)};
+  }
   return program;
 }
 

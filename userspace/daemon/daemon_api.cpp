@@ -169,7 +169,8 @@ bool port_matches(const Query& q, const model::SocketTuple& tuple) {
 
 Row row_of(const model::Connection& c, uint64_t now_ns) {
   model::StuckSocket age = model::age_of(c, now_ns);
-  uint64_t fin_ns = (c.packets().known & model::PacketFacts::kPeerFin) ? c.packets().peer_fin_ns : 0;
+  uint64_t fin_ns =
+      (c.packets().known & model::PacketFacts::kPeerFin) ? c.packets().peer_fin_ns : 0;
   return {c.cookie,
           c.tuple,
           c.state,
@@ -352,8 +353,9 @@ void write_rows(fmt::memory_buffer& list, const std::vector<Row>& rows, const Ke
       if (!r.bytes_known_at_state_entry)
         j.string("activity", "unknown");
       else
-        j.string("activity", static_cast<uint32_t>(k->bytes_sent) != r.bytes_sent_at_state_entry ? "sending"
-                                                                                       : "idle");
+        j.string("activity", static_cast<uint32_t>(k->bytes_sent) != r.bytes_sent_at_state_entry
+                                 ? "sending"
+                                 : "idle");
     } else {
       j.null("recv_queue_bytes");
       j.null("send_queue_bytes");

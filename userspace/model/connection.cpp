@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 
 namespace synfin::model {
 

@@ -40,8 +40,7 @@ ConnectionTable::ConnectionTable(std::size_t max_connections, ConnectionObserver
       observer_(observer),
       packet_view_(packet_view),
       pending_syns_(packet_view.max_pending_syns),
-      packet_view_active_(packet_view.enabled) {
-}
+      packet_view_active_(packet_view.enabled) {}
 
 const Connection* ConnectionTable::find(uint64_t cookie) const {
   return connections_.find(cookie);
@@ -190,8 +189,7 @@ void ConnectionTable::apply_state_change(Connection& c, const Event& e) {
   if (e.from == TcpState::SynRecv && e.to == TcpState::Established)
     syn = pending_syns_.take(c.tuple);
   // Without XDP nothing reads a connection's packet facts: they are not kept.
-  uint16_t anomalies =
-      packet_view_active_ || syn ? note_step(c, e, syn ? &*syn : nullptr) : 0;
+  uint16_t anomalies = packet_view_active_ || syn ? note_step(c, e, syn ? &*syn : nullptr) : 0;
   observer_.on_transition(c, e.from, e.to, e.ts_ns);
   report_anomalies(c, anomalies, e.ts_ns);
 }

@@ -214,7 +214,8 @@ uint64_t handshake_from_syn_ns(const Connection& c) {
 
 uint64_t close_wait_reaction_ns(const Connection& c) {
   uint64_t left = entered(c, TcpState::CloseWait, true);
-  if (!(c.packets().known & PacketFacts::kPeerFin) || !left || left < c.packets().peer_fin_ns) return 0;
+  if (!(c.packets().known & PacketFacts::kPeerFin) || !left || left < c.packets().peer_fin_ns)
+    return 0;
   return left - c.packets().peer_fin_ns;
 }
 

@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include <malloc.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -99,6 +101,8 @@ class Daemon {
     // both and reconciled by the model, so nothing falls into a gap.
     session_->drain(/*final=*/true);
     if (auto seeded = take_snapshot(); !seeded) return fail(seeded.error().message);
+    // Loading parsed the kernel's BTF (tens of MB, freed by now): give those pages back.
+    malloc_trim(0);
 
     clock_ = {realtime_minus_monotonic_ns()};
     outputs::DaemonApiHooks hooks;

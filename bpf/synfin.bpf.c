@@ -1136,21 +1136,45 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 
 /* ---- compact mode: the live view, every socket with a path, in every network namespace ---- */
 
+static __always_inline void write_live_path(struct seq_file *seq, struct sock *sk,
+					    struct synfin_path *p)
+{
+	struct synfin_path_record r = {};
+
+	if (path_verdict_now(p) == PATH_DROP)
+		return;
+	r.ts_ns = bpf_ktime_get_ns();
+	r.cookie = bpf_get_socket_cookie(sk);
+	fill_path_record(&r, sk, p);
+	fill_accepted_owner(&r.path, r.cookie, false);
+	bpf_seq_write(seq, &r, sizeof(r));
+}
+
 SEC("iter/bpf_sk_storage_map")
 int dump_socket_paths(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
 	struct sock *sk = ctx->sk;
 	struct synfin_path *p = ctx->value;
-	struct synfin_path_record r = {};
 
-	if (!sk || !p)
+	if (sk && p)
+		write_live_path(ctx->meta->seq, sk, p);
+	return 0;
+}
+
+/* The same walk for kernels that refuse the storage-map iterator: the socket table of the
+ * daemon's own network namespace, each socket's storage looked up (the same records). */
+SEC("iter/tcp")
+int dump_socket_paths_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+
+	if (!skc)
 		return 0;
-	if (path_verdict_now(p) == PATH_DROP)
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
 		return 0;
-	r.ts_ns = bpf_ktime_get_ns();
-	r.cookie = bpf_get_socket_cookie(sk);
-	fill_path_record(&r, sk, p);
-	fill_accepted_owner(&r.path, r.cookie, false);
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	struct synfin_path *p = bpf_sk_storage_get(&socket_paths, tp, 0, 0);
+	if (p)
+		write_live_path(ctx->meta->seq, (struct sock *)tp, p);
 	return 0;
 }

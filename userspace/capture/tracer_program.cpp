@@ -142,11 +142,22 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   if (options.local_ports.size() > SYNFIN_MAX_PORT_FILTERS ||
       options.remote_ports.size() > SYNFIN_MAX_PORT_FILTERS)
     return Error{fmt::format("at most {} ports per filter", SYNFIN_MAX_PORT_FILTERS)};
+  auto loaded = load_with(options, LiveWalk::StorageMap);
+  if (loaded || !options.compact_paths) return loaded;
+  // Some kernels refuse the socket-storage map iterator while loading everything else: the
+  // live walk then reads each socket's storage from the socket table of this namespace.
+  auto own_namespace = load_with(options, LiveWalk::OwnNamespaceTable);
+  if (own_namespace) return own_namespace;
+  return loaded;
+}
 
+Result<std::unique_ptr<TracerProgram>> TracerProgram::load_with(const CaptureOptions& options,
+                                                                LiveWalk walk) {
   synfin_bpf* skeleton = synfin_bpf__open();
   if (!skeleton)
     return Error{fmt::format("cannot open the embedded BPF object: {}", errno_text(errno))};
   std::unique_ptr<TracerProgram> program(new TracerProgram(skeleton, probe_kernel_features()));
+  program->live_walk_ = walk;
   const KernelFeatures& features = program->features_;
   auto* progs = &skeleton->progs;
   // A tp_btf program reading an argument the kernel's tracepoint lacks is refused at load:
@@ -178,26 +189,17 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   config->compact_paths = options.compact_paths;
   bpf_program__set_autoattach(skeleton->progs.dump_tcp_sockets, false);
   bpf_program__set_autoattach(skeleton->progs.dump_socket_paths, false);
-  if (!options.compact_paths) bpf_program__set_autoload(skeleton->progs.dump_socket_paths, false);
+  bpf_program__set_autoattach(skeleton->progs.dump_socket_paths_tcp, false);
+  bpf_program__set_autoload(skeleton->progs.dump_socket_paths,
+                            options.compact_paths && walk == LiveWalk::StorageMap);
+  bpf_program__set_autoload(skeleton->progs.dump_socket_paths_tcp,
+                            options.compact_paths && walk == LiveWalk::OwnNamespaceTable);
 
-  if (int err = synfin_bpf__load(skeleton); err) {
-    std::string reason = errno_text(err);
-    // Some kernels refuse the socket-storage map iterator while loading everything else: say
-    // so, since the per-step mode works there.
-    if (options.compact_paths) {
-      CaptureOptions per_step = options;
-      per_step.compact_paths = false;
-      if (load(per_step))
-        return Error{fmt::format(
-            "this kernel refuses the socket-storage map iterator (iter/bpf_sk_storage_map: {}) "
-            "that --compact-paths needs for its live view; run without --compact-paths",
-            reason)};
-    }
+  if (int err = synfin_bpf__load(skeleton); err)
     return Error{
         fmt::format("the kernel refused synfin's BPF programs ({}); rerun with --verbose "
                     "for libbpf's and the verifier's log",
-                    reason)};
-  }
+                    errno_text(err))};
   return program;
 }
 
@@ -216,6 +218,10 @@ Status TracerProgram::attach() {
     options.link_info = &link_info;
     options.link_info_len = sizeof(link_info);
     path_iterator_ = bpf_program__attach_iter(skeleton_->progs.dump_socket_paths, &options);
+    if (!path_iterator_)
+      return Error{fmt::format("cannot attach the socket-path iterator: {}", errno_text(errno))};
+  } else if (bpf_program__autoload(skeleton_->progs.dump_socket_paths_tcp)) {
+    path_iterator_ = bpf_program__attach_iter(skeleton_->progs.dump_socket_paths_tcp, nullptr);
     if (!path_iterator_)
       return Error{fmt::format("cannot attach the socket-path iterator: {}", errno_text(errno))};
   }
@@ -268,7 +274,8 @@ std::vector<ProgramStatus> TracerProgram::program_status() const {
   for (int i = 0; i < s->prog_cnt; ++i) {
     bpf_program* program = *s->progs[i].prog;
     if (program == skeleton_->progs.dump_tcp_sockets ||
-        program == skeleton_->progs.dump_socket_paths)
+        program == skeleton_->progs.dump_socket_paths ||
+        program == skeleton_->progs.dump_socket_paths_tcp)
       continue;                                     // iterators run on demand
     if (!bpf_program__autoload(program)) continue;  // a shape this kernel does not have
     bpf_link* link = *s->progs[i].link;

@@ -83,6 +83,11 @@ class TracerProgram {
   // Whether each attached program's link still runs it, as the kernel says now.
   std::vector<ProgramStatus> program_status() const;
   const KernelFeatures& features() const { return features_; }
+  // Compact mode's live walk: every socket's storage (all network namespaces), or — on kernels
+  // that refuse the storage-map iterator — the socket table of synfin's own namespace, whose
+  // other namespaces' sockets then show when they end.
+  enum class LiveWalk { StorageMap, OwnNamespaceTable };
+  LiveWalk live_walk() const { return live_walk_; }
   // Kernel drops of TCP packets by synfin drop reason, summed over CPUs.
   DropTotals drop_totals() const;
   // Per listening socket (by cookie): what the kernel refused it since synfin started.
@@ -92,10 +97,13 @@ class TracerProgram {
 
  private:
   TracerProgram(synfin_bpf* skeleton, KernelFeatures features);
+  static Result<std::unique_ptr<TracerProgram>> load_with(const CaptureOptions& options,
+                                                          LiveWalk walk);
   synfin_bpf* skeleton_;
   bpf_link* socket_iterator_ = nullptr;
   bpf_link* path_iterator_ = nullptr;
   KernelFeatures features_;
+  LiveWalk live_walk_ = LiveWalk::StorageMap;
 };
 
 }  // namespace synfin::capture

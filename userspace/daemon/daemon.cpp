@@ -137,7 +137,7 @@ class Daemon {
     server_->serve();
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
-    for (const std::string& missing : session_->program().features().missing())
+    for (const std::string& missing : cannot_report())
       fmt::print(stderr, "synfin: this kernel cannot report {}\n", missing);
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
@@ -242,7 +242,7 @@ class Daemon {
     if (session_->xdp())
       for (const auto& interface : session_->xdp()->interfaces())
         h.xdp.push_back({interface.name, interface.mode, interface.attached, interface.dispatcher});
-    h.cannot_report = session_->program().features().missing();
+    h.cannot_report = cannot_report();
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;
@@ -296,6 +296,16 @@ class Daemon {
   std::unique_ptr<outputs::ListenersApi> listeners_api_;  // used by api_: outlives it
   std::unique_ptr<outputs::DaemonApi> api_;
   std::unique_ptr<outputs::HttpServer> server_;
+  std::vector<std::string> cannot_report() const {
+    std::vector<std::string> missing = session_->program().features().missing();
+    if (compact_ &&
+        session_->program().live_walk() == capture::TracerProgram::LiveWalk::OwnNamespaceTable)
+      missing.push_back(
+          "compact mode's live view of other network namespaces (the kernel refuses the "
+          "socket-storage map iterator): their sockets show when they end; this namespace's "
+          "are walked live");
+    return missing;
+  }
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
   uint64_t snapshots_taken_ = 0;

@@ -154,13 +154,13 @@ build/synfin_memory_bench 100000 1000000
 
 # The daemon beside SOCKETS held open: prints "SECONDS-TO-HEALTHY SCRAPE-MS RSS-MB".
 daemon_beside_sockets() {
-  local sockets=$1 holders=() per=16000 i=0
+  local sockets=$1 base_port=$2 holders=() per=16000 i=0
   rm -f "$work/hold.in" "$work"/hold.*.out
   mkfifo "$work/hold.in"
   # One holder per 16 000 sockets: a process's descriptor limit may not be raisable.
   while ((sockets > 0)); do
     local n=$((sockets < per ? sockets : per))
-    build/synfin_hold_sockets "$n" $((29500 + i)) < "$work/hold.in" > "$work/hold.$i.out" &
+    build/synfin_hold_sockets "$n" $((base_port + i)) < "$work/hold.in" > "$work/hold.$i.out" &
     holders+=($!)
     sockets=$((sockets - n)) i=$((i + 1))
   done
@@ -208,8 +208,9 @@ EOF
 echo
 echo "| synfin daemon (defaults) started beside | healthy after | /metrics scrape | RSS    |"
 echo "|-----------------------------------------|---------------|-----------------|--------|"
+# Each size on ports of its own: the last run's sockets may still be closing on its ports.
 for sockets in 1000 100000; do
-  read -r healthy scrape rss < <(daemon_beside_sockets "$sockets")
+  read -r healthy scrape rss < <(daemon_beside_sockets "$sockets" $((29500 + sockets % 997)))
   printf '| %7d open sockets                        | %11s s | %12s ms | %3s MB |\n' \
     "$sockets" "$healthy" "$scrape" "$rss"
 done

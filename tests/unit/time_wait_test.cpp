@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <vector>
 
 #include "event_builders.h"
@@ -61,6 +63,84 @@ TEST(TimeWaitTrackerTest, ReconciliationAddsRemovesAndTakesTheKernelsTimer) {
   EXPECT_EQ(tracker.expire(16 * kSecond), 1u);  // cookie 1: 11 s + 5 s left
   EXPECT_EQ(tracker.expire(18 * kSecond), 1u);  // cookie 4: 11 s + 7 s left
   EXPECT_EQ(tracker.size(), 1u);                // cookie 3 runs its own 60 s
+}
+
+TEST(TimeWaitTrackerTest, AKernelTimerLaterThanTheEstimateKeepsTheEntry) {
+  TimeWaitTracker tracker;
+  tracker.enter(1, towards(80, 40001), 0);  // estimated to run out at 60 s
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 55 * kSecond)};
+  tracker.reconcile(kernel, 9 * kSecond, 10 * kSecond, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(tracker.expire(60 * kSecond), 0u);  // the kernel says 65 s
+  EXPECT_EQ(tracker.size(), 1u);
+  std::vector<uint64_t> expired;
+  EXPECT_EQ(
+      tracker.expire(65 * kSecond, [&](const TimeWaitEntry& e) { expired.push_back(e.cookie); }),
+      1u);
+  EXPECT_EQ(expired, std::vector<uint64_t>{1});
+}
+
+// Enters, reconciliations that move timers both ways or drop entries, and expiry, in random
+// order, against a plain reference: what is tracked, and what expires when, must agree.
+TEST(TimeWaitTrackerTest, AgreesWithAReferenceThroughRandomEntersReconcilesAndExpiry) {
+  struct Expected {
+    uint64_t entered_ns, expires_ns;
+  };
+  TimeWaitTracker tracker;
+  std::map<uint64_t, Expected> reference;
+  std::mt19937_64 random(11);
+  uint64_t now = 0;
+  for (int round = 0; round < 400; ++round) {
+    now += random() % (3 * kSecond);
+    for (int i = 0; i < 50; ++i) {
+      uint64_t cookie = 1 + random() % 3'000;
+      tracker.enter(cookie, towards(80, static_cast<uint16_t>(cookie)), now);
+      auto [it, fresh] = reference.try_emplace(cookie, Expected{now, 0});
+      it->second.expires_ns = now + kTimeWaitLengthNs;
+    }
+    if (round % 7 == 0) {  // the kernel lists about half, with its own timers
+      std::vector<KernelSocket> kernel;
+      std::map<uint64_t, Expected> listed;
+      uint64_t start = now;
+      now += kSecond;
+      for (const auto& [cookie, expected] : reference) {
+        if (random() % 2) continue;
+        uint64_t remaining = random() % (70 * kSecond);
+        kernel.push_back(
+            kernel_time_wait(cookie, towards(80, static_cast<uint16_t>(cookie)), remaining));
+        listed[cookie] = {expected.entered_ns, now + remaining};
+      }
+      tracker.reconcile(kernel, start, now, [](const SocketTuple&) { return true; });
+      for (auto it = reference.begin(); it != reference.end();) {
+        if (auto l = listed.find(it->first); l != listed.end()) {
+          it->second.expires_ns = l->second.expires_ns;
+          ++it;
+        } else if (it->second.entered_ns < start) {
+          it = reference.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    std::map<uint64_t, uint64_t> expired;
+    tracker.expire(now, [&](const TimeWaitEntry& e) { expired[e.cookie] = e.expires_ns; });
+    std::map<uint64_t, uint64_t> expected_expired;
+    for (auto it = reference.begin(); it != reference.end();) {
+      if (it->second.expires_ns <= now) {
+        expected_expired[it->first] = it->second.expires_ns;
+        it = reference.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ASSERT_EQ(expired, expected_expired) << "round " << round;
+    ASSERT_EQ(tracker.size(), reference.size()) << "round " << round;
+  }
+  std::size_t visited = 0;
+  tracker.for_each([&](const TimeWaitEntry& e) {
+    ++visited;
+    EXPECT_EQ(reference.count(e.cookie), 1u);
+  });
+  EXPECT_EQ(visited, reference.size());
 }
 
 }  // namespace

@@ -315,10 +315,10 @@ LostCounts TracerProgram::lost_counts() const {
 namespace {
 // Reads one pass of an iterator link: fixed-size rows, a read may end mid-row.
 template <typename Row>
-Result<std::vector<Row>> read_iterator(bpf_link* link, std::string_view what) {
+Status read_iterator(bpf_link* link, std::string_view what,
+                     const std::function<void(const Row&)>& on_row) {
   int fd = bpf_iter_create(bpf_link__fd(link));
   if (fd < 0) return Error{fmt::format("cannot start the {}: {}", what, errno_text(errno))};
-  std::vector<Row> rows;
   std::vector<char> buffer(64 * 1024);
   std::size_t pending = 0;
   for (;;) {
@@ -335,24 +335,26 @@ Result<std::vector<Row>> read_iterator(bpf_link* link, std::string_view what) {
     for (std::size_t i = 0; i < whole; ++i) {
       Row row;
       std::memcpy(&row, buffer.data() + i * sizeof(row), sizeof(row));
-      rows.push_back(row);
+      on_row(row);
     }
     pending = available - whole * sizeof(Row);
     std::memmove(buffer.data(), buffer.data() + whole * sizeof(Row), pending);
   }
   ::close(fd);
-  return rows;
+  return Ok{};
 }
 }  // namespace
 
-Result<std::vector<synfin_socket_record>> TracerProgram::snapshot_sockets() const {
+Status TracerProgram::snapshot_sockets(
+    const std::function<void(const synfin_socket_record&)>& on_row) const {
   if (!socket_iterator_) return Error{"the iter/tcp program is not attached"};
-  return read_iterator<synfin_socket_record>(socket_iterator_, "socket-table iterator");
+  return read_iterator(socket_iterator_, "socket-table iterator", on_row);
 }
 
-Result<std::vector<synfin_path_record>> TracerProgram::walk_paths() const {
+Status TracerProgram::walk_paths(
+    const std::function<void(const synfin_path_record&)>& on_row) const {
   if (!path_iterator_) return Error{"the socket-path iterator is not attached"};
-  return read_iterator<synfin_path_record>(path_iterator_, "socket-path iterator");
+  return read_iterator(path_iterator_, "socket-path iterator", on_row);
 }
 
 }  // namespace synfin::capture

@@ -3,6 +3,7 @@
 // (detached and freed) exactly once. Non-copyable; every failure comes back as a value.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -76,10 +77,11 @@ class TracerProgram {
   int ring_buffer_fd() const;
   // Reserve failures per event type, summed over CPUs.
   LostCounts lost_counts() const;
-  // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once.
-  Result<std::vector<synfin_socket_record>> snapshot_sockets() const;
+  // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once, handing each
+  // row over as it is read (a table of 100 000s of sockets is never held twice).
+  Status snapshot_sockets(const std::function<void(const synfin_socket_record&)>& on_row) const;
   // Compact mode: the path of every live socket that has one, in every network namespace.
-  Result<std::vector<synfin_path_record>> walk_paths() const;
+  Status walk_paths(const std::function<void(const synfin_path_record&)>& on_row) const;
   // Whether each attached program's link still runs it, as the kernel says now.
   std::vector<ProgramStatus> program_status() const;
   const KernelFeatures& features() const { return features_; }

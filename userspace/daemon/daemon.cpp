@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -47,19 +49,33 @@ uint32_t own_network_namespace() {
   return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
 
-std::vector<model::KernelSocket> decode_snapshot(const std::vector<synfin_socket_record>& rows) {
+Result<std::vector<model::KernelSocket>> read_socket_table(const capture::TracerProgram& program,
+                                                           std::size_t expected = 0) {
   std::vector<model::KernelSocket> sockets;
-  sockets.reserve(rows.size());
-  for (const auto& row : rows)
+  sockets.reserve(expected);
+  auto read = program.snapshot_sockets([&sockets](const synfin_socket_record& row) {
     if (auto socket = decode::decode_socket_record(row)) sockets.push_back(*socket);
+  });
+  if (!read) return read.error();
   return sockets;
 }
+
+// A walk of the kernel's socket table and when it began and ended.
+struct SocketTableWalk {
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  Result<std::vector<model::KernelSocket>> sockets = std::vector<model::KernelSocket>{};
+};
 
 class Daemon {
  public:
   explicit Daemon(const DaemonOptions& o) : options_(o) {}
 
   int run() {
+    // A walk's table of 100 000s of sockets is allocated and freed every reconciliation. By
+    // default glibc raises its mmap threshold to the largest block freed, so later walks would
+    // come from (and stay in) the heap; a fixed threshold gives each walk's memory back.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     model::DaemonModelConfig config;
     config.max_connections = options_.capture.max_connections;
     config.recent_closes = options_.recent_closes;
@@ -100,7 +116,7 @@ class Daemon {
     // Attached first, then the snapshot: a socket that changes state in between is seen by
     // both and reconciled by the model, so nothing falls into a gap.
     session_->drain(/*final=*/true);
-    if (auto seeded = take_snapshot(); !seeded) return fail(seeded.error().message);
+    if (auto seeded = apply_walk(walk_socket_table()); !seeded) return fail(seeded.error().message);
     // Loading parsed the kernel's BTF (tens of MB, freed by now): give those pages back.
     malloc_trim(0);
 
@@ -108,8 +124,8 @@ class Daemon {
     outputs::DaemonApiHooks hooks;
     hooks.monotonic_now_ns = monotonic_now_ns;
     hooks.snapshot = [this] {
-      auto rows = session_->program().snapshot_sockets();
-      return rows ? decode_snapshot(*rows) : std::vector<model::KernelSocket>{};
+      auto sockets = read_socket_table(session_->program());
+      return sockets ? std::move(*sockets) : std::vector<model::KernelSocket>{};
     };
     hooks.resolve_owners = [this](std::span<const uint64_t> inodes) {
       return owners_.resolve(inodes);
@@ -161,13 +177,18 @@ class Daemon {
         update_loss_rate(now);
         next_tick = now + 1'000'000'000ull;
       }
-      if (now >= next_reconcile) {
-        if (auto reconciled = take_snapshot(); !reconciled)
+      // The walk runs beside the drain: a table of 100 000s of TIME_WAIT sockets takes
+      // about half a second to read, which the ring would otherwise have to hold.
+      if (!walk_.valid() && now >= next_reconcile)
+        walk_ = std::async(std::launch::async, [this] { return walk_socket_table(); });
+      if (walk_.valid() && walk_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        if (auto reconciled = apply_walk(walk_.get()); !reconciled)
           fmt::print(stderr, "synfin: warning: {}\n", reconciled.error().message);
         next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
       }
       return true;
     });
+    if (walk_.valid()) walk_.wait();
     server_->stop();
     fmt::print(stderr, "synfin: daemon stopped\n");
     if (!status) return fail(status.error().message);
@@ -181,25 +202,31 @@ class Daemon {
     return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
   }
 
+  SocketTableWalk walk_socket_table() const {  // on any thread
+    SocketTableWalk walk;
+    walk.start_ns = monotonic_now_ns();
+    // Sized like the last walk, with room to grow: no copy of the whole table on the way.
+    walk.sockets = read_socket_table(session_->program(), last_walk_size_ + last_walk_size_ / 8);
+    walk.end_ns = monotonic_now_ns();
+    return walk;
+  }
+
   // Startup: seeded before the records made during the walk are applied, which the model
   // then reconciles (a step already reflected in the seeded state is skipped, an older
   // seeded state is advanced). Later: those records are applied first, so a socket destroyed
   // during the walk is finished by its own destroy record, not resurrected.
-  Status take_snapshot() {
-    uint64_t start = monotonic_now_ns();
-    auto rows = session_->program().snapshot_sockets();
-    if (!rows) return rows.error();
-    auto sockets = decode_snapshot(*rows);
-    uint64_t end = monotonic_now_ns();
+  Status apply_walk(SocketTableWalk walk) {
+    if (!walk.sockets) return walk.sockets.error();
+    last_walk_size_ = walk.sockets->size();
     bool first = snapshots_taken_++ == 0;
     if (!first) session_->drain(/*final=*/true);  // nothing held back across a walk
     std::lock_guard lock(mutex_);
     if (first)
-      model_->seed(sockets, end);
+      model_->seed(*walk.sockets, walk.end_ns);
     else
-      model_->reconcile(sockets, start, end);
-    model_->tick(end);
-    last_snapshot_ns_ = end;
+      model_->reconcile(*walk.sockets, walk.start_ns, walk.end_ns);
+    model_->tick(walk.end_ns);
+    last_snapshot_ns_ = walk.end_ns;
     return Ok{};
   }
 
@@ -207,14 +234,14 @@ class Daemon {
   // applied first, so none comes back.
   Status refresh_live() {
     uint64_t start = monotonic_now_ns();
-    auto rows = session_->program().walk_paths();
-    if (!rows) return rows.error();
-    session_->drain(/*final=*/true);
     live_paths_.clear();
     decode::Decoder decoder;
-    for (const auto& row : *rows)
+    auto walked = session_->program().walk_paths([&](const synfin_path_record& row) {
       if (auto path = decoder.decode_path({reinterpret_cast<const std::byte*>(&row), sizeof(row)}))
         live_paths_.push_back(*path);
+    });
+    if (!walked) return walked.error();
+    session_->drain(/*final=*/true);
     uint64_t end = monotonic_now_ns();
     std::lock_guard lock(mutex_);
     model_->refresh(live_paths_, start, end);
@@ -309,6 +336,8 @@ class Daemon {
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
   uint64_t snapshots_taken_ = 0;
+  std::future<SocketTableWalk> walk_;  // the periodic walk, while it runs
+  std::size_t last_walk_size_ = 0;
   uint64_t last_snapshot_ns_ = 0;
   uint64_t loss_window_start_ns_ = 0;
   uint64_t loss_window_lost_ = 0;

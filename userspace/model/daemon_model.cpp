@@ -1,6 +1,6 @@
 #include "model/daemon_model.h"
 
-#include <unordered_set>
+#include <algorithm>
 
 #include "model/packet_checks.h"
 
@@ -62,7 +62,7 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
       aggregates_.lifetime.observe(seconds(ts_ns - c.visit(1).entered_ns));
   }
   if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns);
-  recently_closed_[c.cookie] = ts_ns;
+  recently_closed_.add(c.cookie, ts_ns);
   recent_[next_close_] = {c, k, ts_ns};
   next_close_ = (next_close_ + 1) % recent_.size();
   ++closes_stored_;
@@ -115,51 +115,47 @@ void DaemonModel::on_syn_without_socket(const PendingSyn& syn, uint64_t) {
 }
 
 void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) {
-  std::vector<KernelSocket> time_wait;
   for (const KernelSocket& socket : snapshot) {
-    if (socket.state == TcpState::TimeWait) {
-      time_wait.push_back(socket);
-      continue;
-    }
-    if (table_.find(socket.cookie)) continue;  // already followed through its events
+    if (socket.state == TcpState::TimeWait) continue;  // the tracker's, below
+    if (table_.find(socket.cookie)) continue;          // already followed through its events
     if (Connection* c = table_.seed(socket.cookie, socket.tuple, socket.state, end_ns))
       c->set_bytes_sent_at_state_entry(socket.bytes_sent);
   }
   // Inferred entries can only be newer than the snapshot here: nothing is dropped.
-  time_wait_.reconcile(time_wait, 0, end_ns, [](const SocketTuple&) { return true; });
+  time_wait_.reconcile(snapshot, 0, end_ns, [](const SocketTuple&) { return true; });
 }
 
 void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
                             uint64_t now_ns) {
-  std::vector<KernelSocket> time_wait;
-  std::unordered_set<uint64_t> live;
+  std::vector<uint64_t> closed = recently_closed_.since(start_ns);
+  auto closed_during_walk = [&closed](uint64_t cookie) {
+    return std::binary_search(closed.begin(), closed.end(), cookie);
+  };
+  std::vector<uint64_t> live;
   for (const KernelSocket& socket : snapshot) {
-    if (socket.state == TcpState::TimeWait) {
-      time_wait.push_back(socket);
-      continue;
-    }
-    live.insert(socket.cookie);
+    if (socket.state == TcpState::TimeWait) continue;  // the tracker's, below
+    live.push_back(socket.cookie);
     if (table_.find(socket.cookie)) continue;
     if (socket.has_path) continue;  // followed through its path: the next walk brings it
-    if (auto closed = recently_closed_.find(socket.cookie);
-        closed != recently_closed_.end() && closed->second >= start_ns)
-      continue;
+    if (closed_during_walk(socket.cookie)) continue;
     if (table_.seed(socket.cookie, socket.tuple, socket.state, now_ns)) ++live_drift_.found;
   }
+  std::sort(live.begin(), live.end());
   // A CLOSE socket is off the kernel's hash tables while its owner still holds it; anything
   // else tracked since before the snapshot began must have been listed.
   std::vector<uint64_t> gone;
   table_.for_each([&](const Connection& c) {
-    if (c.state == TcpState::Close || live.count(c.cookie)) return;
+    if (c.state == TcpState::Close || std::binary_search(live.begin(), live.end(), c.cookie))
+      return;
     if (!in_snapshot_namespace(c.tuple)) return;  // the walk never lists it
     uint64_t last_change = c.state_entered_ns() ? c.state_entered_ns() : c.first_seen_ns;
     if (last_change < start_ns) gone.push_back(c.cookie);
   });
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
   live_drift_.lost += gone.size();
-  std::erase_if(recently_closed_, [&](const auto& entry) { return entry.second < start_ns; });
+  recently_closed_.forget_before(start_ns);
   ReconcileDrift drift = time_wait_.reconcile(
-      time_wait, start_ns, now_ns,
+      snapshot, start_ns, now_ns,
       [this](const SocketTuple& tuple) { return in_snapshot_namespace(tuple); });
   time_wait_drift_.added += drift.added;
   time_wait_drift_.removed += drift.removed;
@@ -167,23 +163,24 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
 }
 
 void DaemonModel::refresh(std::span<const SocketPath> live, uint64_t start_ns, uint64_t now_ns) {
-  std::unordered_set<uint64_t> listed;
+  std::vector<uint64_t> closed = recently_closed_.since(start_ns);
+  std::vector<uint64_t> listed;
   listed.reserve(live.size());
   for (const SocketPath& path : live) {
-    listed.insert(path.cookie);
+    listed.push_back(path.cookie);
     // Ended after the walk read it: its end record was applied, it must not come back.
-    if (auto closed = recently_closed_.find(path.cookie);
-        closed != recently_closed_.end() && closed->second >= start_ns)
-      continue;
+    if (std::binary_search(closed.begin(), closed.end(), path.cookie)) continue;
     table_.apply_path(path);
   }
+  std::sort(listed.begin(), listed.end());
   std::vector<uint64_t> gone;
   table_.for_each([&](const Connection& c) {
-    if (c.has_path && !listed.count(c.cookie)) gone.push_back(c.cookie);
+    if (c.has_path && !std::binary_search(listed.begin(), listed.end(), c.cookie))
+      gone.push_back(c.cookie);
   });
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
   live_drift_.lost += gone.size();
-  std::erase_if(recently_closed_, [&](const auto& entry) { return entry.second < start_ns; });
+  recently_closed_.forget_before(start_ns);
 }
 
 bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {
@@ -193,12 +190,11 @@ bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {
 void DaemonModel::tick(uint64_t now_ns) {
   table_.expire_pending_syns(now_ns);
   // TIME_WAIT durations are known once the kernel's timer has run out.
-  time_wait_.for_each([&](const TimeWaitEntry& entry) {
-    if (entry.expires_ns <= now_ns && entry.entered_ns)
+  time_wait_.expire(now_ns, [&](const TimeWaitEntry& entry) {
+    if (entry.entered_ns)
       aggregates_.state_duration[timed_state_index(TcpState::TimeWait)].observe(
           seconds(entry.expires_ns - entry.entered_ns));
   });
-  time_wait_.expire(now_ns);
   aggregates_.sockets_by_state.fill(0);
   aggregates_.stuck_by_state.fill(0);
   for (auto& p : port_sockets_) p.sockets_by_state.fill(0);
@@ -218,6 +214,22 @@ void DaemonModel::tick(uint64_t now_ns) {
   if (!port_sockets_.empty())
     time_wait_.for_each(
         [&](const TimeWaitEntry& e) { count_port(e.tuple.local.port, TcpState::TimeWait); });
+}
+
+void RecentCloses::add(uint64_t cookie, uint64_t ts_ns) {
+  closes_.push_back({ts_ns, cookie});
+}
+
+std::vector<uint64_t> RecentCloses::since(uint64_t start_ns) const {
+  std::vector<uint64_t> cookies;
+  for (const Close& close : closes_)
+    if (close.ts_ns >= start_ns) cookies.push_back(close.cookie);
+  std::sort(cookies.begin(), cookies.end());
+  return cookies;
+}
+
+void RecentCloses::forget_before(uint64_t start_ns) {
+  std::erase_if(closes_, [start_ns](const Close& close) { return close.ts_ns < start_ns; });
 }
 
 }  // namespace synfin::model

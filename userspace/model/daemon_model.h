@@ -47,6 +47,24 @@ struct DaemonModelConfig {
   uint32_t netns = 0;
 };
 
+// Connections finished lately, in the order they finished: appended at each close (no
+// per-close allocation once grown), looked up once per walk, trimmed to what a walk can
+// still list.
+class RecentCloses {
+ public:
+  void add(uint64_t cookie, uint64_t ts_ns);
+  // Sorted cookies of those finished at or after start_ns.
+  std::vector<uint64_t> since(uint64_t start_ns) const;
+  void forget_before(uint64_t start_ns);
+
+ private:
+  struct Close {
+    uint64_t ts_ns;
+    uint64_t cookie;
+  };
+  std::vector<Close> closes_;
+};
+
 class DaemonModel final : public ConnectionObserver {
  public:
   explicit DaemonModel(const DaemonModelConfig& config);
@@ -103,8 +121,7 @@ class DaemonModel final : public ConnectionObserver {
   uint64_t closes_stored_ = 0;
   // Cookies finished since the last reconciliation began: a snapshot walked while they were
   // being destroyed still lists them, and they must not come back as untracked sockets.
-  std::pmr::unsynchronized_pool_resource recently_closed_pool_;
-  std::pmr::unordered_map<uint64_t, uint64_t> recently_closed_{&recently_closed_pool_};
+  RecentCloses recently_closed_;
   ReconcileDrift time_wait_drift_;
   LiveDrift live_drift_;
   uint64_t reconciliations_ = 0;

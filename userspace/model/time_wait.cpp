@@ -1,18 +1,34 @@
 #include "model/time_wait.h"
 
 #include <algorithm>
-#include <unordered_set>
+#include <cstring>
 
 namespace synfin::model {
 
+namespace {
+uint64_t mix(uint64_t hash, uint64_t word) {
+  unsigned __int128 product = static_cast<unsigned __int128>(hash ^ word) * 0x9E3779B97F4A7C15ull;
+  return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
+}
+
+uint64_t word_at(const std::array<uint8_t, 16>& bytes, std::size_t offset) {
+  uint64_t word;
+  std::memcpy(&word, bytes.data() + offset, sizeof(word));
+  return word;
+}
+
+// Later deadlines sink: std::push_heap keeps the earliest at the front.
+bool later(const auto& a, const auto& b) {
+  return a.at_ns > b.at_ns;
+}
+}  // namespace
+
 std::size_t PeerKeyHash::operator()(const PeerKey& key) const {
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a
-  auto mix = [&hash](uint8_t byte) { hash = (hash ^ byte) * 1099511628211ull; };
-  for (uint8_t byte : key.local_address) mix(byte);
-  for (uint8_t byte : key.remote.address) mix(byte);
-  mix(static_cast<uint8_t>(key.remote.port));
-  mix(static_cast<uint8_t>(key.remote.port >> 8));
-  mix(static_cast<uint8_t>(key.family));
+  uint64_t hash = static_cast<uint64_t>(key.family) << 16 | key.remote.port;
+  hash = mix(hash, word_at(key.local_address, 0));
+  hash = mix(hash, word_at(key.local_address, 8));
+  hash = mix(hash, word_at(key.remote.address, 0));
+  hash = mix(hash, word_at(key.remote.address, 8));
   return static_cast<std::size_t>(hash);
 }
 
@@ -20,41 +36,67 @@ PeerKey peer_of(const SocketTuple& tuple) {
   return {tuple.family, tuple.local.address, tuple.remote};
 }
 
-TimeWaitTracker::TimeWaitTracker(std::size_t capacity)
-    : entries_(&pool_), per_peer_(&pool_), capacity_(capacity) {}
+TimeWaitTracker::TimeWaitTracker(std::size_t capacity) : capacity_(capacity) {}
 
-void TimeWaitTracker::add(const TimeWaitEntry& entry) {
-  if (auto it = entries_.find(entry.cookie); it != entries_.end()) {
-    it->second.expires_ns = entry.expires_ns;
-    return;
-  }
-  if (entries_.size() >= capacity_) {
+uint32_t TimeWaitTracker::slot_for(uint64_t cookie, const SocketTuple& tuple, uint64_t entered_ns) {
+  if (uint32_t slot = index_.find(cookie, cookie_of()); slot != CookieIndex::kNone) return slot;
+  if (index_.size() >= capacity_) {
     ++untracked_;
-    return;
+    return CookieIndex::kNone;
   }
-  entries_.emplace(entry.cookie, entry);
-  ++per_peer_[peer_of(entry.tuple)];
+  uint32_t slot = slots_.acquire();
+  TimeWaitEntry& entry = slots_[slot];
+  entry.cookie = cookie;
+  entry.tuple = tuple;
+  entry.entered_ns = entered_ns;
+  index_.insert(cookie, slot, cookie_of());
+  ++per_peer_[peer_of(tuple)];
+  return slot;
 }
 
-void TimeWaitTracker::remove(std::pmr::unordered_map<uint64_t, TimeWaitEntry>::iterator it) {
-  auto peer = per_peer_.find(peer_of(it->second.tuple));
+void TimeWaitTracker::push_deadline(TimeWaitEntry& entry, uint64_t at_ns) {
+  entry.deadline_ns = at_ns;
+  deadlines_.push_back({at_ns, entry.cookie});
+  std::push_heap(deadlines_.begin(), deadlines_.end(), later<Deadline, Deadline>);
+}
+
+void TimeWaitTracker::set_expiry(TimeWaitEntry& entry, uint64_t expires_ns) {
+  entry.expires_ns = expires_ns;
+  if (entry.deadline_ns == 0 || expires_ns < entry.deadline_ns) push_deadline(entry, expires_ns);
+}
+
+void TimeWaitTracker::remove(uint32_t slot) {
+  TimeWaitEntry& entry = slots_[slot];
+  auto peer = per_peer_.find(peer_of(entry.tuple));
   if (peer != per_peer_.end() && --peer->second == 0) per_peer_.erase(peer);
-  entries_.erase(it);
+  index_.erase(entry.cookie, cookie_of());
+  entry = TimeWaitEntry{};
+  slots_.release(slot);
 }
 
 void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns) {
-  add({cookie, tuple, now_ns, now_ns + kTimeWaitLengthNs});
+  uint32_t slot = slot_for(cookie, tuple, now_ns);
+  if (slot != CookieIndex::kNone) set_expiry(slots_[slot], now_ns + kTimeWaitLengthNs);
 }
 
-std::size_t TimeWaitTracker::expire(uint64_t now_ns) {
+std::size_t TimeWaitTracker::expire(uint64_t now_ns,
+                                    const std::function<void(const TimeWaitEntry&)>& on_expired) {
   std::size_t removed = 0;
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    auto next = std::next(it);
-    if (it->second.expires_ns <= now_ns) {
-      remove(it);
-      ++removed;
+  while (!deadlines_.empty() && deadlines_.front().at_ns <= now_ns) {
+    Deadline due = deadlines_.front();
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later<Deadline, Deadline>);
+    deadlines_.pop_back();
+    uint32_t slot = index_.find(due.cookie, cookie_of());
+    if (slot == CookieIndex::kNone) continue;  // removed by a reconciliation
+    TimeWaitEntry& entry = slots_[slot];
+    if (entry.deadline_ns != due.at_ns) continue;  // superseded by an earlier deadline
+    if (entry.expires_ns > now_ns) {               // the kernel's timer said later
+      push_deadline(entry, entry.expires_ns);
+      continue;
     }
-    it = next;
+    if (on_expired) on_expired(entry);
+    remove(slot);
+    ++removed;
   }
   return removed;
 }
@@ -63,28 +105,28 @@ ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
                                           uint64_t snapshot_start_ns, uint64_t now_ns,
                                           const std::function<bool(const SocketTuple&)>& listed) {
   ReconcileDrift drift;
-  std::unordered_set<uint64_t> in_kernel;
-  in_kernel.reserve(kernel.size());
+  uint32_t snapshot = ++snapshots_;
   for (const KernelSocket& socket : kernel) {
-    in_kernel.insert(socket.cookie);
-    auto it = entries_.find(socket.cookie);
-    uint64_t expires = now_ns + socket.time_wait_remaining_ns;
-    if (it == entries_.end()) {
-      ++drift.added;
-      add({socket.cookie, socket.tuple, 0, expires});
-    } else {
-      it->second.expires_ns = expires;  // the kernel's own timer beats the 60 s estimate
-    }
+    if (socket.state != TcpState::TimeWait) continue;
+    bool known = index_.find(socket.cookie, cookie_of()) != CookieIndex::kNone;
+    uint32_t slot = slot_for(socket.cookie, socket.tuple, 0);
+    if (slot == CookieIndex::kNone) continue;
+    if (!known) ++drift.added;
+    TimeWaitEntry& entry = slots_[slot];
+    entry.listed_in_snapshot = snapshot;
+    // The kernel's own timer beats the 60 s estimate.
+    set_expiry(entry, now_ns + socket.time_wait_remaining_ns);
   }
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    auto next = std::next(it);
-    if (!in_kernel.count(it->first) && it->second.entered_ns < snapshot_start_ns &&
-        listed(it->second.tuple)) {
-      ++drift.removed;
-      remove(it);
-    }
-    it = next;
-  }
+  std::vector<uint32_t> gone;
+  uint32_t slot = 0;
+  slots_.for_each_slot([&](const TimeWaitEntry& entry) {
+    if (entry.cookie != 0 && entry.listed_in_snapshot != snapshot &&
+        entry.entered_ns < snapshot_start_ns && listed(entry.tuple))
+      gone.push_back(slot);
+    ++slot;
+  });
+  for (uint32_t unlisted : gone) remove(unlisted);
+  drift.removed = gone.size();
   return drift;
 }
 

@@ -6,11 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory_resource>
 #include <span>
 #include <unordered_map>
 #include <vector>
 
+#include "model/cookie_index.h"
 #include "model/event.h"
 
 namespace synfin::model {
@@ -18,10 +18,12 @@ namespace synfin::model {
 inline constexpr uint64_t kTimeWaitLengthNs = 60'000'000'000ull;  // TCP_TIMEWAIT_LEN
 
 struct TimeWaitEntry {
-  uint64_t cookie = 0;
+  uint64_t cookie = 0;  // 0: a free slot
   SocketTuple tuple;
-  uint64_t entered_ns = 0;  // 0: found by a snapshot, entry time unknown
+  uint32_t listed_in_snapshot = 0;  // the last reconciliation that found it in the kernel
+  uint64_t entered_ns = 0;          // 0: found by a snapshot, entry time unknown
   uint64_t expires_ns = 0;
+  uint64_t deadline_ns = 0;  // its earliest deadline waiting in the tracker's queue
 };
 
 // (local address, remote endpoint): the unit of ephemeral-port exhaustion.
@@ -41,6 +43,9 @@ struct ReconcileDrift {
   uint64_t removed = 0;  // inferred, but the kernel no longer has them
 };
 
+// Entries live in chunked slots found by cookie; expiry follows a queue of deadlines ordered
+// by time, so a tick looks only at what has run out, and a reconciliation marks what the
+// kernel listed instead of building a set of it.
 class TimeWaitTracker {
  public:
   // At most `capacity` entries: TIME_WAIT sockets beyond it are counted, not tracked.
@@ -48,35 +53,52 @@ class TimeWaitTracker {
   uint64_t untracked() const { return untracked_; }
 
   void enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns);
-  // Removes entries whose kernel timer has run out; returns how many.
-  std::size_t expire(uint64_t now_ns);
-  // `kernel` holds the TIME_WAIT sockets of a snapshot that began at snapshot_start_ns.
+  // Removes entries whose kernel timer has run out, handing each to on_expired first;
+  // returns how many.
+  std::size_t expire(uint64_t now_ns,
+                     const std::function<void(const TimeWaitEntry&)>& on_expired = {});
+  // `kernel` is a snapshot that began at snapshot_start_ns; its TIME_WAIT sockets count.
   // Entries inferred after it began are kept: the snapshot could not have seen them.
   // `listed` says whether the snapshot can list an entry at all (its network namespace);
   // entries it cannot are left alone.
   ReconcileDrift reconcile(std::span<const KernelSocket> kernel, uint64_t snapshot_start_ns,
                            uint64_t now_ns, const std::function<bool(const SocketTuple&)>& listed);
 
-  std::size_t size() const { return entries_.size(); }
-  const std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash>& per_peer() const {
-    return per_peer_;
-  }
+  std::size_t size() const { return index_.size(); }
+  const std::unordered_map<PeerKey, uint64_t, PeerKeyHash>& per_peer() const { return per_peer_; }
   uint64_t largest_peer_count() const;
 
   template <typename Visitor>
   void for_each(Visitor&& visit) const {
-    for (const auto& [cookie, entry] : entries_) visit(entry);
+    slots_.for_each_slot([&](const TimeWaitEntry& entry) {
+      if (entry.cookie != 0) visit(entry);
+    });
   }
 
  private:
-  void add(const TimeWaitEntry& entry);
-  void remove(std::pmr::unordered_map<uint64_t, TimeWaitEntry>::iterator it);
+  struct Deadline {
+    uint64_t at_ns;
+    uint64_t cookie;
+  };
 
-  std::pmr::unsynchronized_pool_resource pool_;
-  std::pmr::unordered_map<uint64_t, TimeWaitEntry> entries_;
-  std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash> per_peer_;
+  auto cookie_of() const {
+    return [this](uint32_t slot) { return slots_[slot].cookie; };
+  }
+  // The entry's slot (a new one when absent), or CookieIndex::kNone when at capacity.
+  uint32_t slot_for(uint64_t cookie, const SocketTuple& tuple, uint64_t entered_ns);
+  void set_expiry(TimeWaitEntry& entry, uint64_t expires_ns);
+  void push_deadline(TimeWaitEntry& entry, uint64_t at_ns);
+  void remove(uint32_t slot);
+
+  ChunkedSlots<TimeWaitEntry> slots_;
+  CookieIndex index_;
+  // A min-heap. An entry whose expiry moves later keeps its deadline, which re-queues it
+  // when reached; one that moves earlier gets a new deadline and the old one goes stale.
+  std::vector<Deadline> deadlines_;
+  std::unordered_map<PeerKey, uint64_t, PeerKeyHash> per_peer_;
   std::size_t capacity_;
   uint64_t untracked_ = 0;
+  uint32_t snapshots_ = 0;
 };
 
 PeerKey peer_of(const SocketTuple& tuple);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <vector>
@@ -63,6 +64,29 @@ TEST(TimeWaitTrackerTest, ReconciliationAddsRemovesAndTakesTheKernelsTimer) {
   EXPECT_EQ(tracker.expire(16 * kSecond), 1u);  // cookie 1: 11 s + 5 s left
   EXPECT_EQ(tracker.expire(18 * kSecond), 1u);  // cookie 4: 11 s + 7 s left
   EXPECT_EQ(tracker.size(), 1u);                // cookie 3 runs its own 60 s
+}
+
+// In parts, with a socket entering TIME_WAIT between them: the same drift as in one go, and
+// the newcomer (entered after the snapshot began) is kept.
+TEST(TimeWaitTrackerTest, ReconcilingInPartsAgreesWithReconcilingAtOnce) {
+  TimeWaitTracker tracker;
+  tracker.enter(1, towards(80, 40001), 1 * kSecond);  // listed
+  tracker.enter(2, towards(80, 40002), 2 * kSecond);  // gone from the kernel
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 5 * kSecond),
+                                      kernel_time_wait(4, towards(80, 40004), 7 * kSecond),
+                                      kernel_time_wait(5, towards(80, 40005), 9 * kSecond)};
+  tracker.begin_reconcile();
+  tracker.reconcile_part(std::span(kernel).first(1), 11 * kSecond);
+  tracker.enter(3, towards(80, 40003), 12 * kSecond);
+  tracker.reconcile_part(std::span(kernel).subspan(1), 11 * kSecond);
+  ReconcileDrift drift =
+      tracker.finish_reconcile(10 * kSecond, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(drift.added, 2u);
+  EXPECT_EQ(drift.removed, 1u);
+  std::vector<uint64_t> tracked;
+  tracker.for_each([&](const TimeWaitEntry& e) { tracked.push_back(e.cookie); });
+  std::sort(tracked.begin(), tracked.end());
+  EXPECT_EQ(tracked, (std::vector<uint64_t>{1, 3, 4, 5}));
 }
 
 TEST(TimeWaitTrackerTest, AKernelTimerLaterThanTheEstimateKeepsTheEntry) {

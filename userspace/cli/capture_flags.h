@@ -1,6 +1,8 @@
 #pragma once
 // Flags every capturing command shares (trace, daemon), registered once.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <bit>
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include "capture/xdp_program.h"
 #include "common/report_error.h"
 #include "model/connection_table.h"
+#include "model/cookie_index.h"
 
 namespace synfin::cli {
 
@@ -26,10 +29,18 @@ struct CaptureFlags {
   uint32_t xdp_records_per_second = 50000;
   double handshake_timeout_s = 10;
 
-  // Per-step records need room for a burst of every step of every socket; the daemon's
-  // compact mode sends one 216-byte record per socket end (4 MiB: ~19 000 sockets ending
-  // within one drain interval). The ring's pages are mapped twice: its size counts twice in RSS.
-  uint32_t ring_mib_or(bool compact) const { return ring_mib ? ring_mib : compact ? 4 : 16; }
+  // The ring holds what arrives between two drains, and what arrives grows with the CPUs
+  // making connections. Per-step records: `synfin trace` 16 MiB (its output can block on a
+  // slow reader); the daemon 2 MiB per CPU, 4 to 64 (a 2-vCPU host churning 33 000
+  // connections/s fills ~1 MiB per 20 ms). The daemon's compact mode sends one 216-byte
+  // record per socket end: 4 MiB holds ~19 000 ends. The ring's pages are mapped twice:
+  // its size counts twice in RSS.
+  uint32_t trace_ring_mib() const { return ring_mib ? ring_mib : 16; }
+  uint32_t daemon_ring_mib(bool compact, unsigned cpus) const {
+    if (ring_mib) return ring_mib;
+    if (compact) return 4;
+    return std::clamp(std::bit_ceil(2 * std::max(cpus, 1u)), 4u, 64u);
+  }
 
   // Null when no --xdp was given.
   std::optional<capture::XdpOptions> xdp_options() const {
@@ -54,12 +65,14 @@ struct CaptureFlags {
 inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
   command
       ->add_option("--max-connections", flags.max_connections,
-                   "Cap on connections tracked at once (memory bound)")
-      ->capture_default_str();
+                   "Cap on connections tracked at once (memory bound; TIME_WAIT sockets are\n"
+                   "capped by it too)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{model::CookieIndex::kMaxSlots}));
   command
       ->add_option("--ring-size-mib", flags.ring_mib,
-                   "BPF ring buffer size in MiB (power of 2). Default: 16 for per-step records\n"
-                   "(trace, daemon with --xdp), 4 for the daemon's compact mode")
+                   "BPF ring buffer size in MiB (power of 2). Default: 16 for trace; for the\n"
+                   "daemon 2 per CPU (4 to 64), 4 in compact mode")
       ->check(CLI::IsMember({1, 2, 4, 8, 16, 32, 64, 128, 256}));
   command
       ->add_option("--drain-interval-ms", flags.drain_interval_ms,

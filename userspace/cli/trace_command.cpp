@@ -80,7 +80,7 @@ int run_trace(const TraceOptions& o) {
   capture_options.family = o.filter.family();
   capture_options.local_ports = o.filter.local_ports;
   capture_options.remote_ports = o.filter.remote_ports;
-  capture_options.ring_bytes = o.capture.ring_mib_or(/*compact=*/false) << 20;
+  capture_options.ring_bytes = o.capture.trace_ring_mib() << 20;
   capture_options.verbose = o.capture.verbose;
   auto xdp = o.capture.xdp_options();
   if (xdp) {

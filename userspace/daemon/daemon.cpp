@@ -11,6 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
+#include <span>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -99,7 +102,8 @@ class Daemon {
     capture_options.verbose = options_.capture.verbose;
     compact_ = config.compact;
     capture_options.compact_paths = compact_;
-    capture_options.ring_bytes = options_.capture.ring_mib_or(compact_) << 20;
+    capture_options.ring_bytes =
+        options_.capture.daemon_ring_mib(compact_, std::thread::hardware_concurrency()) << 20;
     // Our own scrapes and API calls are left out: a scrape must not count itself.
     capture_options.exclude_port = static_cast<uint16_t>(listen->port);
     auto xdp = options_.capture.xdp_options();
@@ -116,7 +120,7 @@ class Daemon {
     // Attached first, then the snapshot: a socket that changes state in between is seen by
     // both and reconciled by the model, so nothing falls into a gap.
     session_->drain(/*final=*/true);
-    if (auto seeded = apply_walk(walk_socket_table()); !seeded) return fail(seeded.error().message);
+    if (auto seeded = seed(walk_socket_table()); !seeded) return fail(seeded.error().message);
     // Loading parsed the kernel's BTF (tens of MB, freed by now): give those pages back.
     malloc_trim(0);
 
@@ -178,14 +182,18 @@ class Daemon {
         next_tick = now + 1'000'000'000ull;
       }
       // The walk runs beside the drain: a table of 100 000s of TIME_WAIT sockets takes
-      // about half a second to read, which the ring would otherwise have to hold.
-      if (!walk_.valid() && now >= next_reconcile)
+      // about half a second to read, which the ring would otherwise have to hold. It is then
+      // applied in parts, draining in between.
+      if (!walk_.valid() && !reconciling_ && now >= next_reconcile)
         walk_ = std::async(std::launch::async, [this] { return walk_socket_table(); });
       if (walk_.valid() && walk_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-        if (auto reconciled = apply_walk(walk_.get()); !reconciled)
-          fmt::print(stderr, "synfin: warning: {}\n", reconciled.error().message);
-        next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+        if (auto started = begin_reconcile(walk_.get()); !started) {
+          fmt::print(stderr, "synfin: warning: {}\n", started.error().message);
+          next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
+        }
       }
+      if (reconciling_ && reconcile_part())
+        next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
       return true;
     });
     if (walk_.valid()) walk_.wait();
@@ -213,21 +221,45 @@ class Daemon {
 
   // Startup: seeded before the records made during the walk are applied, which the model
   // then reconciles (a step already reflected in the seeded state is skipped, an older
-  // seeded state is advanced). Later: those records are applied first, so a socket destroyed
-  // during the walk is finished by its own destroy record, not resurrected.
-  Status apply_walk(SocketTableWalk walk) {
+  // seeded state is advanced).
+  Status seed(SocketTableWalk walk) {
     if (!walk.sockets) return walk.sockets.error();
     last_walk_size_ = walk.sockets->size();
-    bool first = snapshots_taken_++ == 0;
-    if (!first) session_->drain(/*final=*/true);  // nothing held back across a walk
     std::lock_guard lock(mutex_);
-    if (first)
-      model_->seed(*walk.sockets, walk.end_ns);
-    else
-      model_->reconcile(*walk.sockets, walk.start_ns, walk.end_ns);
+    model_->seed(*walk.sockets, walk.end_ns);
     model_->tick(walk.end_ns);
     last_snapshot_ns_ = walk.end_ns;
     return Ok{};
+  }
+
+  // Later: the records made during the walk are applied first, so a socket destroyed during
+  // the walk is finished by its own destroy record, not resurrected.
+  Status begin_reconcile(SocketTableWalk walk) {
+    if (!walk.sockets) return walk.sockets.error();
+    last_walk_size_ = walk.sockets->size();
+    session_->drain(/*final=*/true);  // nothing held back across a walk
+    std::lock_guard lock(mutex_);
+    model_->begin_reconcile();
+    reconciling_.emplace(std::move(walk));
+    reconciled_rows_ = 0;
+    return Ok{};
+  }
+
+  // One part of the reconciliation under way; true once it is finished.
+  bool reconcile_part() {
+    constexpr std::size_t kRowsPerPart = 16384;  // ~10-20 ms of work
+    SocketTableWalk& walk = *reconciling_;
+    std::span<const model::KernelSocket> rows = *walk.sockets;
+    std::size_t part = std::min(kRowsPerPart, rows.size() - reconciled_rows_);
+    std::lock_guard lock(mutex_);
+    model_->reconcile_time_wait(rows.subspan(reconciled_rows_, part), walk.end_ns);
+    reconciled_rows_ += part;
+    if (reconciled_rows_ < rows.size()) return false;
+    model_->finish_reconcile(rows, walk.start_ns, walk.end_ns);
+    model_->tick(walk.end_ns);
+    last_snapshot_ns_ = walk.end_ns;
+    reconciling_.reset();
+    return true;
   }
 
   // Compact mode: the live sockets' paths, walked; records of sockets that ended meanwhile are
@@ -335,9 +367,10 @@ class Daemon {
   }
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
-  uint64_t snapshots_taken_ = 0;
-  std::future<SocketTableWalk> walk_;  // the periodic walk, while it runs
+  std::future<SocketTableWalk> walk_;          // the periodic walk, while it runs
   std::size_t last_walk_size_ = 0;
+  std::optional<SocketTableWalk> reconciling_;  // a walk being applied, in parts
+  std::size_t reconciled_rows_ = 0;
   uint64_t last_snapshot_ns_ = 0;
   uint64_t loss_window_start_ns_ = 0;
   uint64_t loss_window_lost_ = 0;

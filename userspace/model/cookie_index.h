@@ -14,20 +14,22 @@ namespace synfin::model {
 class CookieIndex {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
+  // Slots are 0 .. kMaxSlots - 1: the owners cap their entries below it.
+  static constexpr uint32_t kMaxSlots = (1u << 24) - 1;
 
   // The slot holding `cookie`, or kNone. CookieOf: uint64_t(uint32_t slot).
   template <typename CookieOf>
   uint32_t find(uint64_t cookie, const CookieOf& cookie_of) const {
     if (size_ == 0) return kNone;
     uint32_t entry = entries_[probe(cookie, cookie_of)];
-    return entry == kEmpty ? kNone : entry - 1;
+    return entry == kEmpty ? kNone : slot_of(entry);
   }
 
   // `cookie` (not present) now lives in `slot`.
   template <typename CookieOf>
   void insert(uint64_t cookie, uint32_t slot, const CookieOf& cookie_of) {
     if ((size_ + 1) * 4 > entries_.size() * 3) grow(cookie_of);
-    entries_[probe(cookie, cookie_of)] = slot + 1;
+    entries_[probe(cookie, cookie_of)] = tag_of(cookie) | (slot + 1);
     ++size_;
   }
 
@@ -42,26 +44,33 @@ class CookieIndex {
     // Later entries of the same run move up into the hole when it lies on their probe path.
     entries_[hole] = kEmpty;
     for (std::size_t later = next(hole); entries_[later] != kEmpty; later = next(later)) {
-      std::size_t wanted = home(cookie_of(entries_[later] - 1));
+      std::size_t wanted = home(cookie_of(slot_of(entries_[later])));
       if (distance(wanted, later) >= distance(hole, later)) {
         entries_[hole] = entries_[later];
         entries_[later] = kEmpty;
         hole = later;
       }
     }
-    return entry - 1;
+    return slot_of(entry);
   }
 
   std::size_t size() const { return size_; }
 
  private:
-  static constexpr uint32_t kEmpty = 0;  // entries hold slot + 1
+  static constexpr uint32_t kEmpty = 0;  // entries hold tag | (slot + 1)
+  static constexpr uint32_t kSlotBits = 0x00FFFFFF;
 
-  // Any index size works: the mixed cookie is scaled onto it by a multiply, not a modulo.
+  static uint64_t mixed(uint64_t cookie) { return cookie * 0x9E3779B97F4A7C15ull; }
+  // Any index size works: the mixed cookie's high bits are scaled onto it by a multiply, not
+  // a modulo. The tag comes from its low bits, which the scaling leaves out.
   std::size_t home(uint64_t cookie) const {
-    unsigned __int128 mixed = cookie * 0x9E3779B97F4A7C15ull;
-    return static_cast<std::size_t>((mixed * entries_.size()) >> 64);
+    return static_cast<std::size_t>(
+        (static_cast<unsigned __int128>(mixed(cookie)) * entries_.size()) >> 64);
   }
+  static uint32_t tag_of(uint64_t cookie) {
+    return static_cast<uint32_t>(mixed(cookie) >> 8) << 24;
+  }
+  static uint32_t slot_of(uint32_t entry) { return (entry & kSlotBits) - 1; }
   std::size_t next(std::size_t position) const {
     return position + 1 == entries_.size() ? 0 : position + 1;
   }
@@ -72,9 +81,11 @@ class CookieIndex {
   // The position holding `cookie`, or the empty one where it would go.
   template <typename CookieOf>
   std::size_t probe(uint64_t cookie, const CookieOf& cookie_of) const {
+    uint32_t tag = tag_of(cookie);
     for (std::size_t at = home(cookie);; at = next(at)) {
       uint32_t entry = entries_[at];
-      if (entry == kEmpty || cookie_of(entry - 1) == cookie) return at;
+      if (entry == kEmpty) return at;
+      if ((entry & ~kSlotBits) == tag && cookie_of(slot_of(entry)) == cookie) return at;
     }
   }
   template <typename CookieOf>
@@ -83,7 +94,7 @@ class CookieIndex {
     std::vector<uint32_t> old = std::move(entries_);
     entries_.assign(capacity, kEmpty);
     for (uint32_t entry : old)
-      if (entry != kEmpty) entries_[probe(cookie_of(entry - 1), cookie_of)] = entry;
+      if (entry != kEmpty) entries_[probe(cookie_of(slot_of(entry)), cookie_of)] = entry;
   }
 
   std::vector<uint32_t> entries_;

@@ -127,6 +127,21 @@ void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) 
 
 void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
                             uint64_t now_ns) {
+  begin_reconcile();
+  reconcile_time_wait(snapshot, now_ns);
+  finish_reconcile(snapshot, start_ns, now_ns);
+}
+
+void DaemonModel::begin_reconcile() {
+  time_wait_.begin_reconcile();
+}
+
+void DaemonModel::reconcile_time_wait(std::span<const KernelSocket> part, uint64_t now_ns) {
+  time_wait_.reconcile_part(part, now_ns);
+}
+
+void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
+                                   uint64_t now_ns) {
   std::vector<uint64_t> closed = recently_closed_.since(start_ns);
   auto closed_during_walk = [&closed](uint64_t cookie) {
     return std::binary_search(closed.begin(), closed.end(), cookie);
@@ -154,9 +169,8 @@ void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t sta
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
   live_drift_.lost += gone.size();
   recently_closed_.forget_before(start_ns);
-  ReconcileDrift drift = time_wait_.reconcile(
-      snapshot, start_ns, now_ns,
-      [this](const SocketTuple& tuple) { return in_snapshot_namespace(tuple); });
+  ReconcileDrift drift = time_wait_.finish_reconcile(
+      start_ns, [this](const SocketTuple& tuple) { return in_snapshot_namespace(tuple); });
   time_wait_drift_.added += drift.added;
   time_wait_drift_.removed += drift.removed;
   ++reconciliations_;

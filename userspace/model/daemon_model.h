@@ -74,6 +74,12 @@ class DaemonModel final : public ConnectionObserver {
   void seed(std::span<const KernelSocket> snapshot, uint64_t end_ns);
   // Periodic: corrects TIME_WAIT inference and live tracking against the kernel's table.
   void reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
+  // The same in parts, so records keep being applied in between (a table of 100 000s of
+  // TIME_WAIT sockets takes ~100 ms): begin, the TIME_WAIT sockets in as many parts as
+  // wanted, then finish with the whole snapshot (its other sockets).
+  void begin_reconcile();
+  void reconcile_time_wait(std::span<const KernelSocket> part, uint64_t now_ns);
+  void finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
   // Compact mode: the paths of every live socket the kernel keeps one for, read by a walk that
   // began at start_ns; records ended since have been applied. Brings each connection up to
   // date; a connection the walk no longer lists lost its end record.

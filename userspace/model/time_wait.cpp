@@ -18,9 +18,7 @@ uint64_t word_at(const std::array<uint8_t, 16>& bytes, std::size_t offset) {
 }
 
 // Later deadlines sink: std::push_heap keeps the earliest at the front.
-bool later(const auto& a, const auto& b) {
-  return a.at_ns > b.at_ns;
-}
+constexpr auto later = [](const auto& a, const auto& b) { return a.at_ns > b.at_ns; };
 }  // namespace
 
 std::size_t PeerKeyHash::operator()(const PeerKey& key) const {
@@ -57,7 +55,7 @@ uint32_t TimeWaitTracker::slot_for(uint64_t cookie, const SocketTuple& tuple, ui
 void TimeWaitTracker::push_deadline(TimeWaitEntry& entry, uint64_t at_ns) {
   entry.deadline_ns = at_ns;
   deadlines_.push_back({at_ns, entry.cookie});
-  std::push_heap(deadlines_.begin(), deadlines_.end(), later<Deadline, Deadline>);
+  std::push_heap(deadlines_.begin(), deadlines_.end(), later);
 }
 
 void TimeWaitTracker::set_expiry(TimeWaitEntry& entry, uint64_t expires_ns) {
@@ -84,7 +82,7 @@ std::size_t TimeWaitTracker::expire(uint64_t now_ns,
   std::size_t removed = 0;
   while (!deadlines_.empty() && deadlines_.front().at_ns <= now_ns) {
     Deadline due = deadlines_.front();
-    std::pop_heap(deadlines_.begin(), deadlines_.end(), later<Deadline, Deadline>);
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
     deadlines_.pop_back();
     uint32_t slot = index_.find(due.cookie, cookie_of());
     if (slot == CookieIndex::kNone) continue;  // removed by a reconciliation
@@ -104,30 +102,42 @@ std::size_t TimeWaitTracker::expire(uint64_t now_ns,
 ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
                                           uint64_t snapshot_start_ns, uint64_t now_ns,
                                           const std::function<bool(const SocketTuple&)>& listed) {
-  ReconcileDrift drift;
-  uint32_t snapshot = ++snapshots_;
+  begin_reconcile();
+  reconcile_part(kernel, now_ns);
+  return finish_reconcile(snapshot_start_ns, listed);
+}
+
+void TimeWaitTracker::begin_reconcile() {
+  ++snapshots_;
+  added_this_snapshot_ = 0;
+}
+
+void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint64_t now_ns) {
   for (const KernelSocket& socket : kernel) {
     if (socket.state != TcpState::TimeWait) continue;
-    bool known = index_.find(socket.cookie, cookie_of()) != CookieIndex::kNone;
+    std::size_t before = index_.size();
     uint32_t slot = slot_for(socket.cookie, socket.tuple, 0);
     if (slot == CookieIndex::kNone) continue;
-    if (!known) ++drift.added;
+    if (index_.size() != before) ++added_this_snapshot_;
     TimeWaitEntry& entry = slots_[slot];
-    entry.listed_in_snapshot = snapshot;
+    entry.listed_in_snapshot = snapshots_;
     // The kernel's own timer beats the 60 s estimate.
     set_expiry(entry, now_ns + socket.time_wait_remaining_ns);
   }
+}
+
+ReconcileDrift TimeWaitTracker::finish_reconcile(
+    uint64_t snapshot_start_ns, const std::function<bool(const SocketTuple&)>& listed) {
   std::vector<uint32_t> gone;
   uint32_t slot = 0;
   slots_.for_each_slot([&](const TimeWaitEntry& entry) {
-    if (entry.cookie != 0 && entry.listed_in_snapshot != snapshot &&
+    if (entry.cookie != 0 && entry.listed_in_snapshot != snapshots_ &&
         entry.entered_ns < snapshot_start_ns && listed(entry.tuple))
       gone.push_back(slot);
     ++slot;
   });
   for (uint32_t unlisted : gone) remove(unlisted);
-  drift.removed = gone.size();
-  return drift;
+  return {added_this_snapshot_, gone.size()};
 }
 
 uint64_t TimeWaitTracker::largest_peer_count() const {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory_resource>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -63,9 +64,17 @@ class TimeWaitTracker {
   // entries it cannot are left alone.
   ReconcileDrift reconcile(std::span<const KernelSocket> kernel, uint64_t snapshot_start_ns,
                            uint64_t now_ns, const std::function<bool(const SocketTuple&)>& listed);
+  // The same in steps, so a caller can do other work between them: begin, take the snapshot
+  // in as many parts as it likes, finish. Entering and expiring may go on in between.
+  void begin_reconcile();
+  void reconcile_part(std::span<const KernelSocket> kernel, uint64_t now_ns);
+  ReconcileDrift finish_reconcile(uint64_t snapshot_start_ns,
+                                  const std::function<bool(const SocketTuple&)>& listed);
 
   std::size_t size() const { return index_.size(); }
-  const std::unordered_map<PeerKey, uint64_t, PeerKeyHash>& per_peer() const { return per_peer_; }
+  const std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash>& per_peer() const {
+    return per_peer_;
+  }
   uint64_t largest_peer_count() const;
 
   template <typename Visitor>
@@ -95,10 +104,13 @@ class TimeWaitTracker {
   // A min-heap. An entry whose expiry moves later keeps its deadline, which re-queues it
   // when reached; one that moves earlier gets a new deadline and the old one goes stale.
   std::vector<Deadline> deadlines_;
-  std::unordered_map<PeerKey, uint64_t, PeerKeyHash> per_peer_;
+  // Peers come and go with their last entry: pooled nodes make that allocation-free.
+  std::pmr::unsynchronized_pool_resource peer_pool_;
+  std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash> per_peer_{&peer_pool_};
   std::size_t capacity_;
   uint64_t untracked_ = 0;
   uint32_t snapshots_ = 0;
+  uint64_t added_this_snapshot_ = 0;
 };
 
 PeerKey peer_of(const SocketTuple& tuple);

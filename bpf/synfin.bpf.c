@@ -892,7 +892,9 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 		emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 		forget_verdict(cookie);
 	}
-	bpf_map_delete_elem(&listener_counters, &cookie);
+	/* Only listeners have counters: a lookup takes no lock, a delete of a missing key does. */
+	if (bpf_map_lookup_elem(&listener_counters, &cookie))
+		bpf_map_delete_elem(&listener_counters, &cookie);
 	return 0;
 }
 

@@ -158,7 +158,7 @@ daemon_flags=()
 start_daemon
 rate=$("$churn" "$sustained" 29199 | awk '{print $(NF-1)}')
 read -r lost invalid < <(daemon_figures)
-drift=$(curl -fs "http://$api/api/v1/time_wait" |
+drift=$(curl -fs "http://$api/api/v1/timewait" |
   python3 -c 'import json, sys; d = json.load(sys.stdin)["drift"]; print(d["added"], d["removed"], d["reconciliations"])')
 printf '  %s connections/s, %s lost, %s invalid, peak RSS %s MB; TIME_WAIT corrected: %s\n' \
   "$rate" "$lost" "$invalid" "$(peak_rss_mb "$tracer")" \

@@ -89,6 +89,34 @@ TEST(TimeWaitTrackerTest, ReconcilingInPartsAgreesWithReconcilingAtOnce) {
   EXPECT_EQ(tracked, (std::vector<uint64_t>{1, 3, 4, 5}));
 }
 
+// Past tcp_max_tw_buckets the kernel makes no TIME_WAIT socket: inference in that namespace
+// stops there too, other namespaces are not limited, and a walk's entries are always kept.
+TEST(TimeWaitTrackerTest, InferenceStopsAtTheKernelsBucketLimit) {
+  TimeWaitTracker tracker;
+  tracker.limit_namespace(77, 2);
+  auto in = [](uint32_t netns, uint16_t port) {
+    SocketTuple tuple = towards(80, port);
+    tuple.netns = netns;
+    return tuple;
+  };
+  tracker.enter(1, in(77, 40001), kSecond);
+  tracker.enter(2, in(77, 40002), kSecond);
+  tracker.enter(3, in(77, 40003), kSecond);      // refused: the kernel closed it at once
+  tracker.enter(2, in(77, 40002), 2 * kSecond);  // already tracked: not a refusal
+  tracker.enter(4, in(88, 40004), kSecond);      // another namespace
+  EXPECT_EQ(tracker.size(), 3u);
+  EXPECT_EQ(tracker.refused_by_kernel_limit(), 1u);
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, in(77, 40001), kSecond),
+                                      kernel_time_wait(2, in(77, 40002), kSecond),
+                                      kernel_time_wait(5, in(77, 40005), kSecond)};
+  tracker.reconcile(kernel, 0, 3 * kSecond, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(tracker.size(), 4u);  // 1, 2, 5 listed; 4 entered after the walk began (at 0)
+  EXPECT_EQ(tracker.expire(4 * kSecond), 3u);
+  tracker.enter(6, in(77, 40006), 5 * kSecond);  // room again
+  EXPECT_EQ(tracker.size(), 2u);
+  EXPECT_EQ(tracker.refused_by_kernel_limit(), 1u);
+}
+
 TEST(TimeWaitTrackerTest, AKernelTimerLaterThanTheEstimateKeepsTheEntry) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40001), 0);  // estimated to run out at 60 s

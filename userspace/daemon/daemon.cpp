@@ -46,6 +46,13 @@ outputs::PortRange read_port_range() {
   return range;
 }
 
+// net.ipv4.tcp_max_tw_buckets of the daemon's network namespace; 0 if unreadable.
+uint64_t read_max_time_wait_buckets() {
+  std::ifstream file("/proc/sys/net/ipv4/tcp_max_tw_buckets");
+  uint64_t buckets = 0;
+  return file >> buckets ? buckets : 0;
+}
+
 // The namespace the socket-table iterator walks: the daemon's own.
 uint32_t own_network_namespace() {
   struct stat st {};
@@ -88,6 +95,7 @@ class Daemon {
     // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
     config.compact = options_.compact_paths && !config.xdp;
     config.netns = own_network_namespace();
+    config.time_wait_buckets = read_max_time_wait_buckets();
     for (const auto& text : options_.stuck_thresholds)
       if (auto set = config.stuck.set_from_text(text); !set)
         return report_error(fmt::format("--stuck-threshold {}: {}", text, set.error().message), 2);

@@ -468,6 +468,7 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
     body["drift"] = {{"added", model_.time_wait_drift().added},
                      {"removed", model_.time_wait_drift().removed},
                      {"reconciliations", model_.reconciliations()}};
+    body["refused_by_kernel_limit"] = model_.time_wait().refused_by_kernel_limit();
   }
   std::sort(peers.begin(), peers.end(),
             [](const PeerRow& a, const PeerRow& b) { return a.count > b.count; });

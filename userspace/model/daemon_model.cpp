@@ -25,6 +25,8 @@ DaemonModel::DaemonModel(const DaemonModelConfig& config)
       recent_(config.recent_closes ? config.recent_closes : 1) {
   for (uint16_t port : config.metrics_ports) port_sockets_.push_back({port, {}});
   table_.follow_paths(config.compact);
+  if (config.netns && config.time_wait_buckets)
+    time_wait_.limit_namespace(config.netns, config.time_wait_buckets);
 }
 
 void DaemonModel::on_transition(const Connection& c, TcpState from, TcpState to, uint64_t ts_ns) {

@@ -45,6 +45,9 @@ struct DaemonModelConfig {
   // The namespace whose socket table snapshots list (the daemon's own); sockets of other
   // namespaces are tracked from their events alone. 0: every socket is in it.
   uint32_t netns = 0;
+  // net.ipv4.tcp_max_tw_buckets of that namespace (0: unknown): no more TIME_WAIT sockets than
+  // this are inferred there, as the kernel creates no more.
+  uint64_t time_wait_buckets = 0;
 };
 
 // Connections finished lately, in the order they finished: appended at each close (no

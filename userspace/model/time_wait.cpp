@@ -49,6 +49,7 @@ uint32_t TimeWaitTracker::slot_for(uint64_t cookie, const SocketTuple& tuple, ui
   entry.entered_ns = entered_ns;
   index_.insert(cookie, slot, cookie_of());
   ++per_peer_[peer_of(tuple)];
+  if (in_limited_netns(tuple)) ++in_limited_netns_;
   return slot;
 }
 
@@ -67,12 +68,25 @@ void TimeWaitTracker::remove(uint32_t slot) {
   TimeWaitEntry& entry = slots_[slot];
   auto peer = per_peer_.find(peer_of(entry.tuple));
   if (peer != per_peer_.end() && --peer->second == 0) per_peer_.erase(peer);
+  if (in_limited_netns(entry.tuple)) --in_limited_netns_;
   index_.erase(entry.cookie, cookie_of());
   entry = TimeWaitEntry{};
   slots_.release(slot);
 }
 
+void TimeWaitTracker::limit_namespace(uint32_t netns, uint64_t max_buckets) {
+  limited_netns_ = netns;
+  limit_ = max_buckets;
+  in_limited_netns_ = 0;
+  for_each([&](const TimeWaitEntry& entry) { in_limited_netns_ += in_limited_netns(entry.tuple); });
+}
+
 void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns) {
+  if (in_limited_netns(tuple) && in_limited_netns_ >= limit_ &&
+      index_.find(cookie, cookie_of()) == CookieIndex::kNone) {
+    ++refused_;
+    return;
+  }
   uint32_t slot = slot_for(cookie, tuple, now_ns);
   if (slot != CookieIndex::kNone) set_expiry(slots_[slot], now_ns + kTimeWaitLengthNs);
 }

@@ -53,6 +53,14 @@ class TimeWaitTracker {
   explicit TimeWaitTracker(std::size_t capacity = SIZE_MAX);
   uint64_t untracked() const { return untracked_; }
 
+  // The kernel creates no TIME_WAIT socket past net.ipv4.tcp_max_tw_buckets of its network
+  // namespace: it closes the socket at once (TcpExtTCPTimeWaitOverflow), and the state
+  // changes look the same. Entries inferred in `netns` (or of no known namespace) stop at
+  // `max_buckets` as the kernel's do; those refused are counted. Entries a walk lists are real
+  // and always kept.
+  void limit_namespace(uint32_t netns, uint64_t max_buckets);
+  uint64_t refused_by_kernel_limit() const { return refused_; }
+
   void enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns);
   // Removes entries whose kernel timer has run out, handing each to on_expired first;
   // returns how many.
@@ -98,6 +106,9 @@ class TimeWaitTracker {
   void set_expiry(TimeWaitEntry& entry, uint64_t expires_ns);
   void push_deadline(TimeWaitEntry& entry, uint64_t at_ns);
   void remove(uint32_t slot);
+  bool in_limited_netns(const SocketTuple& tuple) const {
+    return limit_ && (tuple.netns == limited_netns_ || tuple.netns == 0);
+  }
 
   ChunkedSlots<TimeWaitEntry> slots_;
   CookieIndex index_;
@@ -111,6 +122,10 @@ class TimeWaitTracker {
   uint64_t untracked_ = 0;
   uint32_t snapshots_ = 0;
   uint64_t added_this_snapshot_ = 0;
+  uint32_t limited_netns_ = 0;
+  uint64_t limit_ = 0;  // 0: none
+  uint64_t in_limited_netns_ = 0;
+  uint64_t refused_ = 0;
 };
 
 PeerKey peer_of(const SocketTuple& tuple);

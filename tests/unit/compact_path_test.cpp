@@ -312,5 +312,32 @@ TEST(CompactPathTest, DecoderRefusesDamagedPathRecords) {
   EXPECT_FALSE(decoder.decode(bytes_of(good)));
 }
 
+// A compact-mode refresh while a walk of the kernel's table is under way keeps the closes that
+// walk must know of: a socket it listed, closed since, does not come back from it.
+TEST(CompactPathTest, ARefreshDuringAWalkKeepsTheClosesTheWalkNeeds) {
+  DaemonModel model({});
+  // Steps 1 µs apart from 1 ms: ESTABLISHED at +2 µs, CLOSE at +5 µs, destroyed at +6 µs.
+  std::vector<Event> life =
+      testing::Sequence(5, testing::loopback_tuple(40000, 80))
+          .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+          .signal(EventKind::Destroyed)
+          .events();
+  uint64_t walk_start = life[1].ts_ns + 500;  // the walk lists cookie 5 while it is open
+  for (std::size_t i = 0; i < 2; ++i) model.apply(life[i]);
+  model.note_walk(walk_start);
+  for (std::size_t i = 2; i < life.size(); ++i) model.apply(life[i]);
+  ASSERT_EQ(model.table().find(5), nullptr);
+  KernelSocket listed;
+  listed.cookie = 5;
+  listed.tuple = testing::loopback_tuple(40000, 80);
+  listed.state = S::Established;
+  uint64_t after = life.back().ts_ns + 1000;
+  model.refresh({}, after, after + 1000);  // a live walk that began after the close
+  model.reconcile(std::vector<KernelSocket>{listed}, walk_start, after + 2000);
+  model.note_walk(std::nullopt);
+  EXPECT_EQ(model.table().find(5), nullptr);
+  EXPECT_EQ(model.live_drift().found, 0u);
+}
+
 }  // namespace
 }  // namespace synfin::model

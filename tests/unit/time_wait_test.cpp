@@ -76,9 +76,9 @@ TEST(TimeWaitTrackerTest, ReconcilingInPartsAgreesWithReconcilingAtOnce) {
                                       kernel_time_wait(4, towards(80, 40004), 7 * kSecond),
                                       kernel_time_wait(5, towards(80, 40005), 9 * kSecond)};
   tracker.begin_reconcile();
-  tracker.reconcile_part(std::span(kernel).first(1), 11 * kSecond);
+  tracker.reconcile_part(std::span(kernel).first(1), 11 * kSecond, 11 * kSecond);
   tracker.enter(3, towards(80, 40003), 12 * kSecond);
-  tracker.reconcile_part(std::span(kernel).subspan(1), 11 * kSecond);
+  tracker.reconcile_part(std::span(kernel).subspan(1), 11 * kSecond, 12 * kSecond);
   ReconcileDrift drift =
       tracker.finish_reconcile(10 * kSecond, [](const SocketTuple&) { return true; });
   EXPECT_EQ(drift.added, 2u);
@@ -115,6 +115,23 @@ TEST(TimeWaitTrackerTest, InferenceStopsAtTheKernelsBucketLimit) {
   tracker.enter(6, in(77, 40006), 5 * kSecond);  // room again
   EXPECT_EQ(tracker.size(), 2u);
   EXPECT_EQ(tracker.refused_by_kernel_limit(), 1u);
+}
+
+// A part applied after some of the walk's TIME_WAIT sockets ran out (and were expired here in
+// the meantime) does not bring them back, nor count them as drift.
+TEST(TimeWaitTrackerTest, APartAppliedLateDoesNotResurrectExpiredSockets) {
+  TimeWaitTracker tracker;
+  tracker.enter(1, towards(80, 40001), 0);  // runs out at 60 s
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 1 * kSecond),
+                                      kernel_time_wait(2, towards(80, 40002), 1 * kSecond),
+                                      kernel_time_wait(3, towards(80, 40003), 30 * kSecond)};
+  tracker.begin_reconcile();  // the walk ended at 59.5 s
+  tracker.reconcile_part(std::span(kernel).first(1), 59'500'000'000, 59'600'000'000);
+  EXPECT_EQ(tracker.expire(61 * kSecond), 1u);  // the tick between parts: cookie 1 is gone
+  tracker.reconcile_part(std::span(kernel).subspan(1), 59'500'000'000, 61 * kSecond);
+  ReconcileDrift drift = tracker.finish_reconcile(0, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(drift.added, 1u);  // only cookie 3: cookie 2's timer ran out at 60.5 s
+  EXPECT_EQ(tracker.size(), 1u);
 }
 
 TEST(TimeWaitTrackerTest, AKernelTimerLaterThanTheEstimateKeepsTheEntry) {

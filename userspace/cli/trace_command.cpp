@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "decode/recording.h"
 #include "decode/replay.h"
+#include "model/cookie_index.h"
 #include "outputs/json_lines.h"
 
 namespace synfin::cli {
@@ -169,7 +170,8 @@ Runner register_replay(CLI::App& app) {
   replay
       ->add_option("--max-connections", options->max_connections,
                    "Cap on connections tracked at once")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{model::CookieIndex::kMaxSlots}));
   replay
       ->add_option("--handshake-timeout", options->handshake_timeout_s,
                    "As for trace: seconds a SYN may wait for its socket")

@@ -192,8 +192,13 @@ class Daemon {
       // The walk runs beside the drain: a table of 100 000s of TIME_WAIT sockets takes
       // about half a second to read, which the ring would otherwise have to hold. It is then
       // applied in parts, draining in between.
-      if (!walk_.valid() && !reconciling_ && now >= next_reconcile)
+      if (!walk_.valid() && !reconciling_ && now >= next_reconcile) {
+        {
+          std::lock_guard lock(mutex_);
+          model_->note_walk(now);  // no later than the walk's own start
+        }
         walk_ = std::async(std::launch::async, [this] { return walk_socket_table(); });
+      }
       if (walk_.valid() && walk_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
         if (auto started = begin_reconcile(walk_.get()); !started) {
           fmt::print(stderr, "synfin: warning: {}\n", started.error().message);
@@ -243,7 +248,11 @@ class Daemon {
   // Later: the records made during the walk are applied first, so a socket destroyed during
   // the walk is finished by its own destroy record, not resurrected.
   Status begin_reconcile(SocketTableWalk walk) {
-    if (!walk.sockets) return walk.sockets.error();
+    if (!walk.sockets) {
+      std::lock_guard lock(mutex_);
+      model_->note_walk(std::nullopt);
+      return walk.sockets.error();
+    }
     last_walk_size_ = walk.sockets->size();
     session_->drain(/*final=*/true);  // nothing held back across a walk
     std::lock_guard lock(mutex_);
@@ -260,11 +269,13 @@ class Daemon {
     std::span<const model::KernelSocket> rows = *walk.sockets;
     std::size_t part = std::min(kRowsPerPart, rows.size() - reconciled_rows_);
     std::lock_guard lock(mutex_);
-    model_->reconcile_time_wait(rows.subspan(reconciled_rows_, part), walk.end_ns);
+    uint64_t now = monotonic_now_ns();
+    model_->reconcile_time_wait(rows.subspan(reconciled_rows_, part), walk.end_ns, now);
     reconciled_rows_ += part;
     if (reconciled_rows_ < rows.size()) return false;
     model_->finish_reconcile(rows, walk.start_ns, walk.end_ns);
-    model_->tick(walk.end_ns);
+    model_->note_walk(std::nullopt);
+    model_->tick(now);
     last_snapshot_ns_ = walk.end_ns;
     reconciling_.reset();
     return true;

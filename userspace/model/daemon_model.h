@@ -4,6 +4,7 @@
 // daemon serialises access (one mutex around it).
 #include <cstdint>
 #include <memory_resource>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -80,8 +81,12 @@ class DaemonModel final : public ConnectionObserver {
   // The same in parts, so records keep being applied in between (a table of 100 000s of
   // TIME_WAIT sockets takes ~100 ms): begin, the TIME_WAIT sockets in as many parts as
   // wanted, then finish with the whole snapshot (its other sockets).
+  // A walk of the kernel's table began at start_ns (nullopt: none is under way any more):
+  // until its reconciliation finishes, the closes it must know of are kept.
+  void note_walk(std::optional<uint64_t> start_ns) { walk_start_ns_ = start_ns; }
   void begin_reconcile();
-  void reconcile_time_wait(std::span<const KernelSocket> part, uint64_t now_ns);
+  void reconcile_time_wait(std::span<const KernelSocket> part, uint64_t walk_end_ns,
+                           uint64_t now_ns);
   void finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
   // Compact mode: the paths of every live socket the kernel keeps one for, read by a walk that
   // began at start_ns; records ended since have been applied. Brings each connection up to
@@ -131,6 +136,7 @@ class DaemonModel final : public ConnectionObserver {
   // Cookies finished since the last reconciliation began: a snapshot walked while they were
   // being destroyed still lists them, and they must not come back as untracked sockets.
   RecentCloses recently_closed_;
+  std::optional<uint64_t> walk_start_ns_;  // a walk under way: its closes are kept
   ReconcileDrift time_wait_drift_;
   LiveDrift live_drift_;
   uint64_t reconciliations_ = 0;

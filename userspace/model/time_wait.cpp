@@ -117,7 +117,7 @@ ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
                                           uint64_t snapshot_start_ns, uint64_t now_ns,
                                           const std::function<bool(const SocketTuple&)>& listed) {
   begin_reconcile();
-  reconcile_part(kernel, now_ns);
+  reconcile_part(kernel, now_ns, now_ns);
   return finish_reconcile(snapshot_start_ns, listed);
 }
 
@@ -126,17 +126,20 @@ void TimeWaitTracker::begin_reconcile() {
   added_this_snapshot_ = 0;
 }
 
-void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint64_t now_ns) {
+void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint64_t walk_end_ns,
+                                     uint64_t current_ns) {
   for (const KernelSocket& socket : kernel) {
     if (socket.state != TcpState::TimeWait) continue;
-    std::size_t before = index_.size();
+    // The kernel's own timer beats the 60 s estimate.
+    uint64_t expires = walk_end_ns + socket.time_wait_remaining_ns;
+    bool known = index_.find(socket.cookie, cookie_of()) != CookieIndex::kNone;
+    if (!known && expires <= current_ns) continue;  // gone from the kernel by now
     uint32_t slot = slot_for(socket.cookie, socket.tuple, 0);
     if (slot == CookieIndex::kNone) continue;
-    if (index_.size() != before) ++added_this_snapshot_;
+    if (!known) ++added_this_snapshot_;
     TimeWaitEntry& entry = slots_[slot];
     entry.listed_in_snapshot = snapshots_;
-    // The kernel's own timer beats the 60 s estimate.
-    set_expiry(entry, now_ns + socket.time_wait_remaining_ns);
+    set_expiry(entry, expires);
   }
 }
 

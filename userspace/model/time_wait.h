@@ -73,9 +73,12 @@ class TimeWaitTracker {
   ReconcileDrift reconcile(std::span<const KernelSocket> kernel, uint64_t snapshot_start_ns,
                            uint64_t now_ns, const std::function<bool(const SocketTuple&)>& listed);
   // The same in steps, so a caller can do other work between them: begin, take the snapshot
-  // in as many parts as it likes, finish. Entering and expiring may go on in between.
+  // in as many parts as it likes, finish. Entering and expiring may go on in between: a part
+  // applied at current_ns of a walk that ended at walk_end_ns does not bring back a socket
+  // whose kernel timer has run out since (expired here meanwhile, or about to be).
   void begin_reconcile();
-  void reconcile_part(std::span<const KernelSocket> kernel, uint64_t now_ns);
+  void reconcile_part(std::span<const KernelSocket> kernel, uint64_t walk_end_ns,
+                      uint64_t current_ns);
   ReconcileDrift finish_reconcile(uint64_t snapshot_start_ns,
                                   const std::function<bool(const SocketTuple&)>& listed);
 

@@ -159,10 +159,11 @@ start_daemon
 rate=$("$churn" "$sustained" 29199 | awk '{print $(NF-1)}')
 read -r lost invalid < <(daemon_figures)
 drift=$(curl -fs "http://$api/api/v1/timewait" |
-  python3 -c 'import json, sys; d = json.load(sys.stdin)["drift"]; print(d["added"], d["removed"], d["reconciliations"])')
+  python3 -c 'import json, sys; t = json.load(sys.stdin); d = t["drift"]
+print(d["added"], d["removed"], d["reconciliations"], t["total"], t["refused_by_kernel_limit"])')
 printf '  %s connections/s, %s lost, %s invalid, peak RSS %s MB; TIME_WAIT corrected: %s\n' \
   "$rate" "$lost" "$invalid" "$(peak_rss_mb "$tracer")" \
-  "$(awk '{printf "%d added, %d removed in %d reconciliations", $1, $2, $3}' <<< "$drift")"
+  "$(awk '{printf "%d added, %d removed in %d reconciliations; %d tracked, %d past the kernel'"'"'s limit", $1, $2, $3, $4, $5}' <<< "$drift")"
 stop_tracer
 
 echo

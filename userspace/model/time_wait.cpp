@@ -36,8 +36,7 @@ PeerKey peer_of(const SocketTuple& tuple) {
 
 TimeWaitTracker::TimeWaitTracker(std::size_t capacity) : capacity_(capacity) {}
 
-uint32_t TimeWaitTracker::slot_for(uint64_t cookie, const SocketTuple& tuple, uint64_t entered_ns) {
-  if (uint32_t slot = index_.find(cookie, cookie_of()); slot != CookieIndex::kNone) return slot;
+uint32_t TimeWaitTracker::add(uint64_t cookie, const SocketTuple& tuple, uint64_t entered_ns) {
   if (index_.size() >= capacity_) {
     ++untracked_;
     return CookieIndex::kNone;
@@ -82,12 +81,14 @@ void TimeWaitTracker::limit_namespace(uint32_t netns, uint64_t max_buckets) {
 }
 
 void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns) {
-  if (in_limited_netns(tuple) && in_limited_netns_ >= limit_ &&
-      index_.find(cookie, cookie_of()) == CookieIndex::kNone) {
-    ++refused_;
-    return;
+  uint32_t slot = find(cookie);
+  if (slot == CookieIndex::kNone) {
+    if (in_limited_netns(tuple) && in_limited_netns_ >= limit_) {
+      ++refused_;
+      return;
+    }
+    slot = add(cookie, tuple, now_ns);
   }
-  uint32_t slot = slot_for(cookie, tuple, now_ns);
   if (slot != CookieIndex::kNone) set_expiry(slots_[slot], now_ns + kTimeWaitLengthNs);
 }
 
@@ -132,11 +133,13 @@ void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint6
     if (socket.state != TcpState::TimeWait) continue;
     // The kernel's own timer beats the 60 s estimate.
     uint64_t expires = walk_end_ns + socket.time_wait_remaining_ns;
-    bool known = index_.find(socket.cookie, cookie_of()) != CookieIndex::kNone;
-    if (!known && expires <= current_ns) continue;  // gone from the kernel by now
-    uint32_t slot = slot_for(socket.cookie, socket.tuple, 0);
-    if (slot == CookieIndex::kNone) continue;
-    if (!known) ++added_this_snapshot_;
+    uint32_t slot = find(socket.cookie);
+    if (slot == CookieIndex::kNone) {
+      if (expires <= current_ns) continue;  // gone from the kernel by now
+      slot = add(socket.cookie, socket.tuple, 0);
+      if (slot == CookieIndex::kNone) continue;
+      ++added_this_snapshot_;
+    }
     TimeWaitEntry& entry = slots_[slot];
     entry.listed_in_snapshot = snapshots_;
     set_expiry(entry, expires);

@@ -104,8 +104,9 @@ class TimeWaitTracker {
   auto cookie_of() const {
     return [this](uint32_t slot) { return slots_[slot].cookie; };
   }
-  // The entry's slot (a new one when absent), or CookieIndex::kNone when at capacity.
-  uint32_t slot_for(uint64_t cookie, const SocketTuple& tuple, uint64_t entered_ns);
+  uint32_t find(uint64_t cookie) const { return index_.find(cookie, cookie_of()); }
+  // A new entry for `cookie` (not tracked yet), or CookieIndex::kNone when at capacity.
+  uint32_t add(uint64_t cookie, const SocketTuple& tuple, uint64_t entered_ns);
   void set_expiry(TimeWaitEntry& entry, uint64_t expires_ns);
   void push_deadline(TimeWaitEntry& entry, uint64_t at_ns);
   void remove(uint32_t slot);

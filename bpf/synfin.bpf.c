@@ -9,6 +9,7 @@
 
 #include "synfin/abi.h"
 #include "synfin_bpf.h"
+#include "ring_wakeup.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -21,8 +22,8 @@ const volatile __u16 filter_local_ports[SYNFIN_MAX_PORT_FILTERS] = {};
 const volatile __u16 exclude_port = 0;
 const volatile __u32 filter_remote_port_count = 0;
 const volatile __u16 filter_remote_ports[SYNFIN_MAX_PORT_FILTERS] = {};
-/* Wake the consumer early only once this many bytes wait; otherwise it drains on its own
- * interval. Per-event wakeups cost ~30% of connection throughput on 2 cores. */
+/* Wake the consumer early only once this many bytes wait (ring_wakeup.h); otherwise it drains
+ * on its own interval. Per-event wakeups cost ~30% of connection throughput on 2 cores. */
 const volatile __u64 wakeup_threshold_bytes = 1 << 20;
 /* The daemon's compact mode: state steps, owners and counters stay in each socket's own
  * storage; the ring carries one record per socket, when it is destroyed. */
@@ -238,10 +239,7 @@ static __always_inline struct synfin_event *reserve_event(__u32 type)
 
 static __always_inline void submit_event(struct synfin_event *e)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_threshold_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, ring_submit_flags(&events, wakeup_threshold_bytes, e->ts_ns));
 }
 
 static __always_inline void emit_untrack(__u64 cookie)
@@ -735,10 +733,7 @@ static __always_inline void emit_path(const struct sock *sk, __u64 cookie)
 			return;
 		}
 	}
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_threshold_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(r, flags);
+	bpf_ringbuf_submit(r, ring_submit_flags(&events, wakeup_threshold_bytes, r->ts_ns));
 }
 
 SEC("tp_btf/inet_sock_set_state")

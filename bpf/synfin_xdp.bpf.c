@@ -13,6 +13,7 @@
 #include "synfin/abi.h"
 #include "synfin_bpf.h"
 #include "packet_parsing.h"
+#include "ring_wakeup.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -214,10 +215,7 @@ static __always_inline void emit_packet(struct xdp_md *ctx, __u32 slot,
 		}
 	}
 	count(slot, SYNFIN_XDP_RECORD_SENT);
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&packets, BPF_RB_AVAIL_DATA) >= wakeup_threshold_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(r, flags);
+	bpf_ringbuf_submit(r, ring_submit_flags(&packets, wakeup_threshold_bytes, r->ts_ns));
 }
 
 SEC("xdp")

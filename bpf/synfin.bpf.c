@@ -13,6 +13,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Typed views of plain kernel addresses (6.2+): loads through them are fault-safe plain
+ * loads, where a bpf_probe_read_kernel() per field costs ~40 ns. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* Load-time configuration, frozen in .rodata so the verifier prunes unused filters. */
 const volatile __u16 filter_family = 0; /* 0: both */
 const volatile __u32 filter_local_port_count = 0;
@@ -194,20 +198,22 @@ static __always_inline bool port_filters_configured(void)
 }
 
 /* One reader for a socket's two ends, shared by the tracepoint records and the
- * iterator's rows. */
+ * iterator's rows. skc is a BTF pointer in every caller (tp_btf arguments, the iterator's
+ * socket): plain loads, which the verifier makes fault-safe, cost a few ns where a
+ * bpf_probe_read_kernel() call costs ~40. */
 static __always_inline void read_endpoints(const struct sock_common *skc, __u16 *family,
 					   __u16 *local_port, __u16 *remote_port, __u8 *local_addr,
 					   __u8 *remote_addr)
 {
-	*family = BPF_CORE_READ(skc, skc_family);
-	*local_port = BPF_CORE_READ(skc, skc_num);
-	*remote_port = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	*family = skc->skc_family;
+	*local_port = skc->skc_num;
+	*remote_port = bpf_ntohs(skc->skc_dport);
 	if (*family == SYNFIN_AF_INET) {
-		bpf_core_read(local_addr, 4, &skc->skc_rcv_saddr);
-		bpf_core_read(remote_addr, 4, &skc->skc_daddr);
+		__builtin_memcpy(local_addr, &skc->skc_rcv_saddr, 4);
+		__builtin_memcpy(remote_addr, &skc->skc_daddr, 4);
 	} else {
-		bpf_core_read(local_addr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(remote_addr, 16, &skc->skc_v6_daddr);
+		__builtin_memcpy(local_addr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(remote_addr, &skc->skc_v6_daddr, 16);
 	}
 }
 
@@ -215,7 +221,7 @@ static __always_inline void read_event_endpoints(struct synfin_event *e,
 						 const struct sock_common *skc)
 {
 	read_endpoints(skc, &e->family, &e->sport, &e->dport, e->saddr, e->daddr);
-	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	e->netns = skc->skc_net.net->ns.inum;
 }
 
 /* The one way a record enters the ring: reserve, zeroed whole (a field added to the ABI
@@ -232,9 +238,16 @@ static __always_inline struct synfin_event *reserve_event(__u32 type)
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
 	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+/* Only where the hook runs in the owner's own context is the current task worth a record's
+ * bytes; elsewhere it is whoever the softirq interrupted. */
+static __always_inline void name_owner(struct synfin_event *e)
+{
+	e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
 	e->tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	return e;
 }
 
 static __always_inline void submit_event(struct synfin_event *e)
@@ -257,15 +270,15 @@ static __always_inline void emit_untrack(__u64 cookie)
 static __always_inline bool socket_wanted(const struct sock_common *skc, __u64 cookie,
 					  bool remote_port_known)
 {
-	if (!family_wanted(BPF_CORE_READ(skc, skc_family)))
+	if (!family_wanted(skc->skc_family))
 		return false;
 	if (!port_filters_configured())
 		return true;
 	__u8 *known = bpf_map_lookup_elem(&socket_verdicts, &cookie);
 	if (known && *known != VERDICT_PENDING)
 		return *known == VERDICT_KEEP;
-	__u16 local_port = BPF_CORE_READ(skc, skc_num);
-	__u16 remote_port = remote_port_known ? bpf_ntohs(BPF_CORE_READ(skc, skc_dport)) : 0;
+	__u16 local_port = skc->skc_num;
+	__u16 remote_port = remote_port_known ? bpf_ntohs(skc->skc_dport) : 0;
 	__u8 verdict = decide(local_port, remote_port);
 	if (verdict == VERDICT_PENDING) {
 		if (!known)
@@ -285,17 +298,16 @@ static __always_inline void forget_verdict(__u64 cookie)
 }
 
 /* Only full sockets carry tcp_sock fields; request and TIME_WAIT sockets stop at
- * sock_common, so the state is checked before reading past it. */
+ * sock_common: bpf_skc_to_tcp_sock() says which this is. */
 static __always_inline void read_socket_counters(struct synfin_event *e, const struct sock *sk)
 {
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state == SYNFIN_TCP_TIME_WAIT || state == SYNFIN_TCP_NEW_SYN_RECV)
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
 		return;
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	e->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-	e->snd_una = BPF_CORE_READ(tp, snd_una);
-	e->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
-	e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	e->bytes_sent = tp->bytes_sent;
+	e->snd_una = tp->snd_una;
+	e->snd_nxt = tp->snd_nxt;
+	e->rcv_nxt = tp->rcv_nxt;
 	e->flags |= SYNFIN_FLAG_SEQ_VALID;
 }
 
@@ -362,6 +374,7 @@ struct tcp_segment {
 	__u16 family;
 	__u16 local_port;
 	__u16 remote_port;
+	__u8 tcp_flags;
 	__u8 local_addr[SYNFIN_ADDR_LEN];
 	__u8 remote_addr[SYNFIN_ADDR_LEN];
 };
@@ -370,9 +383,11 @@ struct tcp_segment {
  * headers) whose network header the skb knows. */
 static __always_inline bool read_tcp_segment(const struct sk_buff *skb, struct tcp_segment *seg)
 {
-	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	__u16 network = BPF_CORE_READ(skb, network_header);
-	unsigned char *head = BPF_CORE_READ(skb, head);
+	/* skb is a BTF pointer (tp_btf): plain loads. The packet's bytes are not typed memory
+	 * and need bpf_probe_read_kernel(), once for the IP header and once for the TCP one. */
+	__u16 protocol = bpf_ntohs(skb->protocol);
+	__u16 network = skb->network_header;
+	unsigned char *head = skb->head;
 	__u8 header[40];
 	__u32 transport;
 
@@ -400,11 +415,12 @@ static __always_inline bool read_tcp_segment(const struct sk_buff *skb, struct t
 	} else {
 		return false;
 	}
-	__be16 ports[2];
-	if (bpf_probe_read_kernel(ports, sizeof(ports), head + transport))
+	__u8 tcp[14]; /* ports, sequence and acknowledgement numbers, offset, flags */
+	if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + transport))
 		return false;
-	seg->remote_port = bpf_ntohs(ports[0]);
-	seg->local_port = bpf_ntohs(ports[1]);
+	seg->remote_port = (__u16)tcp[0] << 8 | tcp[1];
+	seg->local_port = (__u16)tcp[2] << 8 | tcp[3];
+	seg->tcp_flags = tcp[13];
 	return true;
 }
 
@@ -469,7 +485,7 @@ struct {
 	__type(value, __u64);
 } percpu_anchor SEC(".maps");
 
-static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
+static __always_inline bool compute_cpu_offset(__u32 cpu, unsigned long *offset)
 {
 	__u32 zero = 0;
 	void *element = bpf_map_lookup_percpu_elem(&percpu_anchor, &zero, cpu);
@@ -490,11 +506,45 @@ static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
 	return true;
 }
 
+/* A CPU's offset never changes: each CPU computes its own once (three probe reads). */
+struct known_offset {
+	__u64 offset;
+	__u64 known;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct known_offset);
+} this_cpu_offset SEC(".maps");
+
+static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
+{
+	__u32 zero = 0;
+	struct known_offset *mine = NULL;
+	if (cpu == bpf_get_smp_processor_id()) {
+		mine = bpf_map_lookup_elem(&this_cpu_offset, &zero);
+		if (mine && mine->known) {
+			*offset = mine->offset;
+			return true;
+		}
+	}
+	if (!compute_cpu_offset(cpu, offset))
+		return false;
+	if (mine) {
+		mine->offset = *offset;
+		mine->known = 1;
+	}
+	return true;
+}
+
 static __always_inline bool read_listen_mibs(struct net *net, __u32 cpu, struct mib_seen *out)
 {
 	unsigned long offset;
 	if (!mib_listen_overflows || !cpu_offset(cpu, &offset))
 		return false;
+	/* Read as a number: the verifier allows no arithmetic on a typed pointer. */
 	unsigned long base = (unsigned long)BPF_CORE_READ(net, mib.net_statistics) + offset;
 	if (bpf_probe_read_kernel(&out->overflows, sizeof(out->overflows),
 				  (void *)(base + mib_listen_overflows * sizeof(unsigned long))))
@@ -507,7 +557,7 @@ static __always_inline bool read_listen_mibs(struct net *net, __u32 cpu, struct 
 
 static __always_inline __u32 netns_of(struct net *net)
 {
-	return BPF_CORE_READ(net, ns.inum);
+	return net->ns.inum;
 }
 
 /* Before any listener of a namespace can be refused anything: where each CPU's counters stand. */
@@ -528,7 +578,7 @@ static __always_inline void start_listen_mibs(struct net *net)
 
 static __always_inline void register_listener(const struct sock *sk, __u64 cookie)
 {
-	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct net *net = sk->__sk_common.skc_net.net;
 	struct listener_key key = {.netns = netns_of(net),
 				   .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
 	bpf_map_update_elem(&listeners_by_port, &key, &cookie, BPF_ANY);
@@ -537,7 +587,7 @@ static __always_inline void register_listener(const struct sock *sk, __u64 cooki
 
 static __always_inline void forget_listener(const struct sock *sk, __u64 cookie)
 {
-	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	struct net *net = sk->__sk_common.skc_net.net;
 	struct listener_key key = {.netns = netns_of(net),
 				   .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
 	__u64 *registered = bpf_map_lookup_elem(&listeners_by_port, &key);
@@ -670,9 +720,11 @@ static __always_inline void record_step(const struct sock *sk, int old_state, in
 	remember_endpoints(p, sk, !child_being_cloned);
 	if (p->verdict == PATH_UNDECIDED)
 		p->verdict = path_verdict_now(p);
-	if (!child_being_cloned && new_state != SYNFIN_TCP_TIME_WAIT &&
-	    new_state != SYNFIN_TCP_NEW_SYN_RECV)
-		p->bytes_sent_at_entry = BPF_CORE_READ((const struct tcp_sock *)sk, bytes_sent);
+	if (!child_being_cloned) {
+		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+		if (tp)
+			p->bytes_sent_at_entry = tp->bytes_sent;
+	}
 }
 
 /* The owner accept() found, for a path that has none of its own. */
@@ -695,9 +747,9 @@ static __always_inline void fill_path_record(struct synfin_path_record *r, const
 {
 	r->type = SYNFIN_EV_PATH;
 	__builtin_memcpy(&r->path, p, sizeof(*p));
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state != SYNFIN_TCP_TIME_WAIT && state != SYNFIN_TCP_NEW_SYN_RECV)
-		r->bytes_sent = BPF_CORE_READ((const struct tcp_sock *)sk, bytes_sent);
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (tp)
+		r->bytes_sent = tp->bytes_sent;
 }
 
 /* The socket is gone: its whole path crosses the ring once. A socket without a path (born
@@ -707,7 +759,7 @@ static __always_inline void emit_path(const struct sock *sk, __u64 cookie)
 	struct synfin_path *p = path_of(sk, false);
 	if (p && path_verdict_now(p) == PATH_DROP)
 		return;
-	if (!p && !family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
+	if (!p && !family_wanted(sk->__sk_common.skc_family))
 		return;
 	__u32 type = SYNFIN_EV_PATH;
 	struct synfin_path_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -739,7 +791,7 @@ static __always_inline void emit_path(const struct sock *sk, __u64 cookie)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int new_state)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != SYNFIN_IPPROTO_TCP)
+	if (sk->sk_protocol != SYNFIN_IPPROTO_TCP)
 		return 0;
 	bool child_being_cloned =
 		old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_SYN_RECV;
@@ -748,7 +800,7 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 	else if (old_state == SYNFIN_TCP_LISTEN && new_state == SYNFIN_TCP_CLOSE)
 		forget_listener(sk, bpf_get_socket_cookie((void *)sk));
 	if (compact_paths) {
-		if (family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
+		if (family_wanted(sk->__sk_common.skc_family))
 			record_step(sk, old_state, new_state, child_being_cloned);
 		return 0;
 	}
@@ -765,7 +817,7 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 	 * step may run in softirq on behalf of whoever happens to be on the CPU. */
 	if (old_state == SYNFIN_TCP_CLOSE &&
 	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
-		e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
+		name_owner(e);
 	read_event_endpoints(e, &sk->__sk_common);
 	/* A child's tcp_sock is still the listener's copy at LISTEN -> SYN_RECV. */
 	if (!child_being_cloned)
@@ -899,23 +951,24 @@ static __always_inline int record_accepted_socket(long fd)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *file = NULL;
-	if (bpf_core_read(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & SYNFIN_S_IFMT) != SYNFIN_S_IFSOCK)
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	if ((file->f_inode->i_mode & SYNFIN_S_IFMT) != SYNFIN_S_IFSOCK)
 		return 0;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != SYNFIN_IPPROTO_TCP)
+	struct socket *sock =
+		bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
+	struct sock *sk = sock->sk;
+	if (!sk || sk->sk_protocol != SYNFIN_IPPROTO_TCP)
 		return 0;
 	/* The state-change program already assigned the cookie when the child was created. */
-	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	if (compact_paths) {
 		struct synfin_owner owner = {.tgid = bpf_get_current_pid_tgid() >> 32};
 		if (!cookie)
@@ -930,7 +983,7 @@ static __always_inline int record_accepted_socket(long fd)
 	if (!e)
 		return 0;
 	e->cookie = cookie;
-	e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
+	name_owner(e);
 	read_event_endpoints(e, &sk->__sk_common);
 	submit_event(e);
 	return 0;
@@ -956,8 +1009,7 @@ static __always_inline bool is_tcp_socket(const struct sock *sk, __u8 state)
 {
 	if (state == SYNFIN_TCP_TIME_WAIT || state == SYNFIN_TCP_NEW_SYN_RECV)
 		return true; /* mini-sockets exist for TCP only */
-	return BPF_CORE_READ(sk, sk_protocol) == SYNFIN_IPPROTO_TCP &&
-	       BPF_CORE_READ(sk, sk_type) == SYNFIN_SOCK_STREAM;
+	return sk->sk_protocol == SYNFIN_IPPROTO_TCP && sk->sk_type == SYNFIN_SOCK_STREAM;
 }
 
 static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_reason,
@@ -968,13 +1020,13 @@ static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_r
 	const struct sock *sk = rx_sk;
 	bool from_rx_sk = sk != NULL;
 	if (!sk)
-		sk = BPF_CORE_READ(skb, sk);
+		sk = skb->sk;
 	struct tcp_segment seg;
 	bool tcp = read_tcp_segment(skb, &seg);
 	__u8 state = 0;
 	if (sk) {
-		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		__u16 family = sk->__sk_common.skc_family;
+		state = sk->__sk_common.skc_state;
 		if (family != SYNFIN_AF_INET && family != SYNFIN_AF_INET6)
 			sk = NULL;
 		else if (!tcp && !is_tcp_socket(sk, state))
@@ -992,13 +1044,13 @@ static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_r
 	if (!sk || state == SYNFIN_TCP_NEW_SYN_RECV)
 		return 0;
 	__u64 cookie = from_rx_sk ? bpf_get_socket_cookie((void *)rx_sk)
-				  : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+				  : sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		return 0; /* a socket no synfin program ever met */
 	if (state == SYNFIN_TCP_LISTEN) {
 		/* Overflows on the handshake's last ACK are in the kernel's counter already. */
 		if (from_rx_sk)
-			account_listen_refusals(BPF_CORE_READ(sk, __sk_common.skc_net.net), cookie,
+			account_listen_refusals(sk->__sk_common.skc_net.net, cookie,
 						BPF_CORE_READ(sk, __sk_common.skc_num),
 						BPF_CORE_READ(sk, __sk_common.skc_family));
 		if (reason != SYNFIN_DROP_TCP_LISTEN_OVERFLOW)
@@ -1043,24 +1095,16 @@ int BPF_PROG(on_consume_skb, struct sk_buff *skb, void *location)
 	if (at < rcv_state_process_start || at >= rcv_state_process_end)
 		return 0;
 	struct tcp_segment seg;
-	if (!read_tcp_segment(skb, &seg))
-		return 0;
-	__u16 network = BPF_CORE_READ(skb, network_header);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u8 flags = 0;
-	__u32 transport = network + (seg.family == SYNFIN_AF_INET ? 20 : 40);
-	if (seg.family == SYNFIN_AF_INET) {
-		__u8 version_ihl = 0;
-		bpf_probe_read_kernel(&version_ihl, 1, head + network);
-		transport = network + (version_ihl & 0xf) * 4;
-	}
-	if (bpf_probe_read_kernel(&flags, 1, head + transport + 13) ||
-	    (flags & (SYNFIN_TCP_SYN | SYNFIN_TCP_ACK)) != SYNFIN_TCP_SYN)
+	if (!read_tcp_segment(skb, &seg) ||
+	    (seg.tcp_flags & (SYNFIN_TCP_SYN | SYNFIN_TCP_ACK)) != SYNFIN_TCP_SYN)
 		return 0;
 	/* TCP has cleared skb->dev by now; the input route still names the device. */
+	unsigned long refdst = skb->_skb_refdst & ~SYNFIN_SKB_DST_NOREF;
+	if (!refdst)
+		return 0;
 	struct dst_entry *route =
-		(struct dst_entry *)(BPF_CORE_READ(skb, _skb_refdst) & ~SYNFIN_SKB_DST_NOREF);
-	struct net *net = route ? BPF_CORE_READ(route, dev, nd_net.net) : NULL;
+		bpf_rdonly_cast((void *)refdst, bpf_core_type_id_kernel(struct dst_entry));
+	struct net *net = route->dev->nd_net.net;
 	if (!net)
 		return 0;
 	struct listener_key key = {.netns = netns_of(net), .port = seg.local_port};
@@ -1102,9 +1146,8 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 			r.rx_queue = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
 			r.tx_queue = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
 			r.syn_queue = tp->inet_conn.icsk_accept_queue.qlen.counter;
-			struct listener_key key = {
-				.netns = netns_of(BPF_CORE_READ(skc, skc_net.net)),
-				.port = r.sport};
+			struct listener_key key = {.netns = netns_of(skc->skc_net.net),
+						   .port = r.sport};
 			if (!bpf_map_lookup_elem(&listeners_by_port, &key))
 				register_listener((const struct sock *)skc, r.cookie);
 		} else {

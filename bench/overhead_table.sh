@@ -93,18 +93,18 @@ start_daemon() {
   wait_for_daemon
 }
 start_trace() {
-  "$synfin" trace 2> "$work/trace.err" | tee >(grep -c '"verdict":"invalid"' > "$work/invalid" || true) > /dev/null &
-  sleep 0.1
-  tracer=$(pgrep -n -f "^$synfin trace$")
+  "$synfin" trace > /dev/null 2> "$work/trace.err" &
+  tracer=$!
   sleep 1.5
 }
-trace_figures() {  # after the trace stops: its summary names lost records
+trace_figures() {  # after the trace stops: its summary names lost records and invalid closes
   kill -INT "$tracer" 2>/dev/null || true
   while kill -0 "$tracer" 2>/dev/null; do sleep 0.1; done
   sleep 0.2
-  local lost
+  local lost invalid
   lost=$(grep -oE '[0-9]+ lost' "$work/trace.err" | awk '{s += $1} END {print s + 0}')
-  echo "$lost $(cat "$work/invalid" 2>/dev/null || echo 0)"
+  invalid=$(grep -oE '[0-9]+ invalid' "$work/trace.err" | awk '{s += $1} END {print s + 0}')
+  echo "$lost $invalid"
 }
 start_tcpstates() {
   tcpstates > /dev/null 2>&1 &

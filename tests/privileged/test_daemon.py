@@ -3,6 +3,7 @@
 
 usage: test_daemon.py SYNFIN stuck|timewait|snapshot"""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -243,8 +244,24 @@ def scenario_self_steps(synfin):
                    if line.startswith("synfin_tcp_invalid_sequences_total")]
         check(all(line.endswith(" 0") for line in invalid), f"invalid sequences: {invalid}")
         print("self-steps: valid closes, counted as transitions, 0 invalid")
+        check_thread_priorities(daemon.proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
     finally:
         daemon.stop()
+
+
+def check_thread_priorities(pid, inherited):
+    """Only the thread that drains the ring runs ahead of the host (root may raise it); the
+    API's and the socket-table walk's threads do not."""
+    nice = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        nice[int(tid)] = int(fields[16])  # field 19 of stat; fields[0] is field 3
+    check(nice.get(pid) == inherited - 5, f"drain thread nice {nice.get(pid)}, want {inherited - 5}")
+    others = {tid: n for tid, n in nice.items() if tid != pid}
+    check(others and all(n >= inherited for n in others.values()),
+          f"other threads boosted too: {others}")
+    print(f"priorities: drain thread {nice[pid]}, others {sorted(set(others.values()))}")
 
 
 def scenario_namespaces(synfin):

@@ -157,5 +157,29 @@ TEST(JsonLinesTest, FilterMatchesOwnerPortsAndFamily) {
   EXPECT_FALSE((OutputFilter{0, {}, {}, 999}).matches(c));
 }
 
+TEST(JsonLinesTest, WriterCountsEveryJudgedCloseByVerdictFilteredOrNot) {
+  std::FILE* sink = std::tmpfile();
+  ASSERT_NE(sink, nullptr);
+  {
+    // Only port 443 is written: the test connection (40000 -> 80) is judged but not written.
+    JsonLinesWriter writer(sink, OutputFilter{0, {}, {443}, std::nullopt}, Clock{});
+    model::Connection valid = finished_client();
+    model::Connection invalid = finished_client();
+    invalid.first_violation = model::Reason::IllegalTransition;
+    invalid.violation_from = S::Established;
+    invalid.violation_to = S::SynSent;
+    writer.on_closed(valid, model::classify(valid), 5);
+    writer.on_closed(invalid, model::classify(invalid), 6);
+    writer.on_closed(invalid, model::classify(invalid), 7);
+    writer.flush();
+    const auto& closes = writer.closes_by_verdict();
+    EXPECT_EQ(closes[static_cast<std::size_t>(model::Verdict::Valid)], 1u);
+    EXPECT_EQ(closes[static_cast<std::size_t>(model::Verdict::Invalid)], 2u);
+    EXPECT_EQ(closes[static_cast<std::size_t>(model::Verdict::Incomplete)], 0u);
+    EXPECT_EQ(writer.lines_written(), 0u);
+  }
+  std::fclose(sink);
+}
+
 }  // namespace
 }  // namespace synfin::outputs

@@ -107,10 +107,15 @@ int run_trace(const TraceOptions& o) {
   const auto& decoded = (*session)->decode_counters();
   uint64_t lost = 0;
   for (uint64_t count : (*session)->lost_counts()) lost += count;
-  fmt::print(stderr, "synfin: {} events decoded, {} lost, {} undecodable, {} lines written\n",
+  const auto& closes = writer.closes_by_verdict();
+  fmt::print(stderr,
+             "synfin: {} events decoded, {} lost, {} undecodable, {} lines written; "
+             "closes judged: {} valid, {} incomplete, {} invalid\n",
              decoded.decoded, lost,
              decoded.truncated + decoded.oversized + decoded.unknown_type + decoded.bad_field,
-             writer.lines_written());
+             writer.lines_written(), closes[static_cast<std::size_t>(model::Verdict::Valid)],
+             closes[static_cast<std::size_t>(model::Verdict::Incomplete)],
+             closes[static_cast<std::size_t>(model::Verdict::Invalid)]);
   if (recording) recording->close();
   if (recording && recording->failed())
     return report_error(
@@ -126,9 +131,14 @@ int run_replay(const ReplayOptions& o) {
   model::ConnectionTable table(o.max_connections, writer, o.packet_view());
   decode::ReplayStats stats = decode::replay(*recording, table);
   writer.flush();
-  fmt::print(stderr, "synfin: replayed {} records: {} decoded, {} undecodable, {} lines written\n",
+  const auto& closes = writer.closes_by_verdict();
+  fmt::print(stderr,
+             "synfin: replayed {} records: {} decoded, {} undecodable, {} lines written; "
+             "closes judged: {} valid, {} incomplete, {} invalid\n",
              stats.records, stats.decoded.decoded, stats.decoded.undecodable(),
-             writer.lines_written());
+             writer.lines_written(), closes[static_cast<std::size_t>(model::Verdict::Valid)],
+             closes[static_cast<std::size_t>(model::Verdict::Incomplete)],
+             closes[static_cast<std::size_t>(model::Verdict::Invalid)]);
   if (recording->truncated)
     return report_error(fmt::format(
         "{} {}: replayed the {} whole records before it (was the trace killed while writing?)",

@@ -1,6 +1,8 @@
 #include "daemon/daemon.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -159,10 +161,15 @@ class Daemon {
                  "synfin: warning: --listen {} is reachable from other hosts: the API is "
                  "unauthenticated and shows every connection and its owner; prefer 127.0.0.1\n",
                  options_.listen);
+    // While privileged: the thread that drains the ring runs ahead of the host's own threads
+    // where the kernel allows it (as auditd's priority_boost does). On a host whose CPUs are
+    // all busy, a drain that waits its turn lets the ring fill and records be lost.
+    inherited_nice_ = ::getpriority(PRIO_PROCESS, 0);
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), inherited_nice_ - kDrainNiceBoost);
     bool xdp_dispatcher = session_->xdp() && session_->xdp()->uses_dispatcher();
     if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher); !dropped)
       return fail(dropped.error().message);
-    server_->serve();
+    server_->serve(inherited_nice_);
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
                model_->table().size() + model_->time_wait().size(), listen->host, listen->port);
     for (const std::string& missing : cannot_report())
@@ -197,7 +204,11 @@ class Daemon {
           std::lock_guard lock(mutex_);
           model_->note_walk(now);  // no later than the walk's own start
         }
-        walk_ = std::async(std::launch::async, [this] { return walk_socket_table(); });
+        walk_ = std::async(std::launch::async, [this] {
+          // Threads inherit their creator's priority: the walk is no more urgent than the host.
+          ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), inherited_nice_);
+          return walk_socket_table();
+        });
       }
       if (walk_.valid() && walk_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
         if (auto started = begin_reconcile(walk_.get()); !started) {
@@ -384,6 +395,8 @@ class Daemon {
           "are walked live");
     return missing;
   }
+  static constexpr int kDrainNiceBoost = 5;
+  int inherited_nice_ = 0;
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
   std::future<SocketTableWalk> walk_;          // the periodic walk, while it runs

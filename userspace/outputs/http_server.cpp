@@ -289,10 +289,14 @@ Status HttpServer::bind(const ListenAddress& address) {
   return Ok{};
 }
 
-void HttpServer::serve() {
+void HttpServer::serve(std::optional<int> thread_nice) {
   computations_ =
       std::make_unique<BackgroundComputations>(std::max(2u, std::thread::hardware_concurrency()));
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this, thread_nice] {
+    // Connection threads are created from this one and inherit its priority.
+    if (thread_nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), *thread_nice);
+    server_->listen_after_bind();
+  });
 }
 
 Status HttpServer::start(const ListenAddress& address) {

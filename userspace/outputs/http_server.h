@@ -9,6 +9,7 @@
 // without Nagle's delay, and the listen backlog is the kernel's maximum, not cpp-httplib's 5.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,7 +42,8 @@ class HttpServer {
   Status bind(const ListenAddress& address);
   // Serves on threads of its own (started here: threads inherit the capabilities of the
   // thread that creates them, so the daemon drops its own before calling this).
-  void serve();
+  // thread_nice: the priority of the server's threads, where the caller's own was raised.
+  void serve(std::optional<int> thread_nice = std::nullopt);
   Status start(const ListenAddress& address);  // bind() then serve()
   void stop();
 

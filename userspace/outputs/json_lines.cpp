@@ -476,6 +476,7 @@ void JsonLinesWriter::on_transition(const model::Connection& c, TcpState from, T
 
 void JsonLinesWriter::on_closed(const model::Connection& c, const model::Classification& k,
                                 uint64_t ts_ns) {
+  ++closes_by_verdict_[static_cast<std::size_t>(k.verdict)];
   if (!filter_.matches(c)) return;
   append_close_json(lines_, c, k, clock_.to_epoch_ns(ts_ns), packet_view_);
   emit();

@@ -85,6 +85,8 @@ class JsonLinesWriter final : public model::ConnectionObserver {
   // `trace` calls it at every drain tick, so a line reaches its reader within one tick.
   void flush();
   uint64_t lines_written() const { return lines_written_; }
+  // Closes judged, by verdict (Valid, Invalid, Incomplete), whether or not a filter wrote them.
+  const std::array<uint64_t, 3>& closes_by_verdict() const { return closes_by_verdict_; }
 
  private:
   // One fwrite per batch this size: /dev/null, a pipe or a file all take it whole.
@@ -96,6 +98,7 @@ class JsonLinesWriter final : public model::ConnectionObserver {
   Clock clock_;
   fmt::memory_buffer lines_;  // whole lines not yet handed to out_
   uint64_t lines_written_ = 0;
+  std::array<uint64_t, 3> closes_by_verdict_{};
   InterfaceNames interfaces_;
   bool packet_view_ = false;  // set once an XDP interface is announced
 };

@@ -15,13 +15,6 @@ namespace synfin::capture {
 
 namespace {
 int on_record(void* binding_ptr, void* data, size_t size) {
-  // Other CPUs just wrote the records that follow: each line of them is a cache miss. Asked
-  // for two records (~240 bytes) ahead, their misses overlap with the handling of this one.
-  // A prefetch past the mapping's end is harmless: it never faults.
-  const char* next = static_cast<const char*>(data);
-  __builtin_prefetch(next + 256);
-  __builtin_prefetch(next + 320);
-  __builtin_prefetch(next + 384);
   auto* binding = static_cast<EventStream::Binding*>(binding_ptr);
   binding->handler(binding->context, {static_cast<const std::byte*>(data), size});
   return 0;

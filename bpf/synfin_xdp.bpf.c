@@ -163,8 +163,9 @@ static __always_inline void describe_socket(struct synfin_packet *r, struct bpf_
 			r->accept_limit = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
 		} else {
 			r->sk_rcv_nxt = tp->rcv_nxt;
-			/* Not snd_nxt: on loopback the reply to a segment can be processed before the
-			 * sender has advanced snd_nxt; write_seq is advanced before transmission. */
+			/* Not snd_nxt: on loopback the reply to a segment can be processed before
+			 * the sender has advanced snd_nxt; write_seq is advanced before
+			 * transmission. */
 			r->sk_write_seq = tp->write_seq;
 			r->sk_rcv_wnd = tp->rcv_wnd;
 			r->packet_flags |= SYNFIN_PACKET_SOCKET_SEQ;

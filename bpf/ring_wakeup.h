@@ -13,8 +13,9 @@ static __u64 ring_last_forced_wakeup_ns;
 
 static __always_inline __u64 ring_submit_flags(void *ring, __u64 threshold, __u64 now_ns)
 {
+	/* Signed: another CPU may have stored a time later than this record's stamp. */
 	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) < threshold ||
-	    now_ns - ring_last_forced_wakeup_ns < SYNFIN_FORCED_WAKEUP_GAP_NS)
+	    (__s64)(now_ns - ring_last_forced_wakeup_ns) < (__s64)SYNFIN_FORCED_WAKEUP_GAP_NS)
 		return BPF_RB_NO_WAKEUP;
 	ring_last_forced_wakeup_ns = now_ns;
 	return BPF_RB_FORCE_WAKEUP;

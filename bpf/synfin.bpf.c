@@ -13,10 +13,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Typed views of plain kernel addresses (6.2+): loads through them are fault-safe plain
- * loads, where a bpf_probe_read_kernel() per field costs ~40 ns. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 /* Load-time configuration, frozen in .rodata so the verifier prunes unused filters. */
 const volatile __u16 filter_family = 0; /* 0: both */
 const volatile __u32 filter_local_port_count = 0;
@@ -267,18 +263,16 @@ static __always_inline void emit_untrack(__u64 cookie)
 /* Whether the socket's records go to userspace; called before reserving, so filtered
  * sockets cost no ring space. remote_port_known is false on a server child's
  * LISTEN -> SYN_RECV, where the clone still carries the listener's (empty) remote end. */
-static __always_inline bool socket_wanted(const struct sock_common *skc, __u64 cookie,
-					  bool remote_port_known)
+static __always_inline bool endpoints_wanted(__u16 family, __u16 local_port, __u16 remote_port,
+					     __u64 cookie)
 {
-	if (!family_wanted(skc->skc_family))
+	if (!family_wanted(family))
 		return false;
 	if (!port_filters_configured())
 		return true;
 	__u8 *known = bpf_map_lookup_elem(&socket_verdicts, &cookie);
 	if (known && *known != VERDICT_PENDING)
 		return *known == VERDICT_KEEP;
-	__u16 local_port = skc->skc_num;
-	__u16 remote_port = remote_port_known ? bpf_ntohs(skc->skc_dport) : 0;
 	__u8 verdict = decide(local_port, remote_port);
 	if (verdict == VERDICT_PENDING) {
 		if (!known)
@@ -289,6 +283,13 @@ static __always_inline bool socket_wanted(const struct sock_common *skc, __u64 c
 	if (verdict == VERDICT_DROP && known)
 		emit_untrack(cookie); /* userspace already has it */
 	return verdict == VERDICT_KEEP;
+}
+
+static __always_inline bool socket_wanted(const struct sock_common *skc, __u64 cookie,
+					  bool remote_port_known)
+{
+	return endpoints_wanted(skc->skc_family, skc->skc_num,
+				remote_port_known ? bpf_ntohs(skc->skc_dport) : 0, cookie);
 }
 
 static __always_inline void forget_verdict(__u64 cookie)
@@ -557,7 +558,7 @@ static __always_inline bool read_listen_mibs(struct net *net, __u32 cpu, struct 
 
 static __always_inline __u32 netns_of(struct net *net)
 {
-	return net->ns.inum;
+	return BPF_CORE_READ(net, ns.inum); /* net may be a plain address (consume_skb's route) */
 }
 
 /* Before any listener of a namespace can be refused anything: where each CPU's counters stand. */
@@ -946,7 +947,9 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 }
 
 /* accept() is where a server-side socket gets its owner; its state changes all ran in
- * softirq before anyone owned it. Resolve fd → file → socket → sock of the caller. */
+ * softirq before anyone owned it. Resolve fd → file → socket → sock of the caller. The fd
+ * table's entries are plain addresses, not BTF pointers, so from there on every field is a
+ * probe read (a kfunc that types them, bpf_rdonly_cast, needs 6.2). */
 static __always_inline int record_accepted_socket(long fd)
 {
 	if (fd < 0)
@@ -959,32 +962,45 @@ static __always_inline int record_accepted_socket(long fd)
 	struct file *file = NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-	if ((file->f_inode->i_mode & SYNFIN_S_IFMT) != SYNFIN_S_IFSOCK)
+	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & SYNFIN_S_IFMT) != SYNFIN_S_IFSOCK)
 		return 0;
-	struct socket *sock =
-		bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
-	struct sock *sk = sock->sk;
-	if (!sk || sk->sk_protocol != SYNFIN_IPPROTO_TCP)
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != SYNFIN_IPPROTO_TCP)
 		return 0;
 	/* The state-change program already assigned the cookie when the child was created. */
-	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
+		return 0;
 	if (compact_paths) {
 		struct synfin_owner owner = {.tgid = bpf_get_current_pid_tgid() >> 32};
-		if (!cookie)
-			return 0;
 		bpf_get_current_comm(owner.comm, sizeof(owner.comm));
 		bpf_map_update_elem(&accepted_owners, &cookie, &owner, BPF_ANY);
 		return 0;
 	}
-	if (!cookie || !socket_wanted(&sk->__sk_common, cookie, true))
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u16 local_port = BPF_CORE_READ(skc, skc_num);
+	__u16 remote_port = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (!endpoints_wanted(family, local_port, remote_port, cookie))
 		return 0;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_ACCEPT);
 	if (!e)
 		return 0;
 	e->cookie = cookie;
 	name_owner(e);
-	read_event_endpoints(e, &sk->__sk_common);
+	e->family = family;
+	e->sport = local_port;
+	e->dport = remote_port;
+	if (family == SYNFIN_AF_INET) {
+		bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &skc->skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
+	}
+	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	submit_event(e);
 	return 0;
 }
@@ -1099,12 +1115,8 @@ int BPF_PROG(on_consume_skb, struct sk_buff *skb, void *location)
 	    (seg.tcp_flags & (SYNFIN_TCP_SYN | SYNFIN_TCP_ACK)) != SYNFIN_TCP_SYN)
 		return 0;
 	/* TCP has cleared skb->dev by now; the input route still names the device. */
-	unsigned long refdst = skb->_skb_refdst & ~SYNFIN_SKB_DST_NOREF;
-	if (!refdst)
-		return 0;
-	struct dst_entry *route =
-		bpf_rdonly_cast((void *)refdst, bpf_core_type_id_kernel(struct dst_entry));
-	struct net *net = route->dev->nd_net.net;
+	struct dst_entry *route = (struct dst_entry *)(skb->_skb_refdst & ~SYNFIN_SKB_DST_NOREF);
+	struct net *net = route ? BPF_CORE_READ(route, dev, nd_net.net) : NULL;
 	if (!net)
 		return 0;
 	struct listener_key key = {.netns = netns_of(net), .port = seg.local_port};
@@ -1164,10 +1176,15 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 	}
 	struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
 	if (tw) {
+		/* Where the timer wheel will run the socket's timer: the end of its bucket. */
 		__u64 expires = BPF_CORE_READ(tw, tw_sk.tw_timer.expires);
+		__u64 bucket =
+			synfin_timer_wheel_bucket_jiffies(SYNFIN_TIME_WAIT_SECONDS * CONFIG_HZ);
+		__u64 runs = (expires / bucket + 1) * bucket;
 		__u64 now = bpf_jiffies64();
-		if (expires > now && CONFIG_HZ > 0)
-			r.timer_expires_ns_from_now = (expires - now) * (1000000000ULL / CONFIG_HZ);
+		if (runs > now && CONFIG_HZ > 0)
+			r.time_wait_reaped_at_ns =
+				bpf_ktime_get_ns() + (runs - now) * (1000000000ULL / CONFIG_HZ);
 		bpf_seq_write(seq, &r, sizeof(r));
 	}
 	/* Request sockets (SYN received, handshake pending) are not connections yet. */

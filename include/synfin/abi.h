@@ -44,7 +44,7 @@
 	X(CLOCK, 11, Clock, "clock",                                                               \
 	  CLOCK) /* userspace: time passed with no record (unanswered SYNs expire) */              \
 	X(DROP, 12, Dropped, "drop",                                                               \
-	  EVENT) /* skb:kfree_skb: the kernel dropped a TCP packet of this socket */              \
+	  EVENT) /* skb:kfree_skb: the kernel dropped a TCP packet of this socket */               \
 	X(PATH, 13, Path, "path",                                                                  \
 	  PATH) /* the daemon's compact mode: a socket's whole path, once, when it is destroyed */
 
@@ -219,7 +219,8 @@ struct synfin_event {
 #define SYNFIN_PATH_STEPS 10
 
 /* Flags of synfin_path.path_flags */
-#define SYNFIN_PATH_TRUNCATED 0x1   /* more steps than SYNFIN_PATH_STEPS: the last slot was reused \
+#define SYNFIN_PATH_TRUNCATED                                                                      \
+	0x1			    /* more steps than SYNFIN_PATH_STEPS: the last slot was reused \
 				     */
 #define SYNFIN_PATH_OWNER_KNOWN 0x2 /* owner_tgid/owner_comm set by connect/listen/accept */
 #define SYNFIN_PATH_RESET_SENT 0x4
@@ -355,10 +356,10 @@ enum synfin_xdp_counter {
  * bpf_seq_write; TIME_WAIT mini-sockets included. */
 struct synfin_socket_record {
 	__u64 cookie;
-	__u64 inode;			 /* socket inode (0 for TIME_WAIT and orphans) */
-	__u64 timer_expires_ns_from_now; /* TIME_WAIT: time left before the kernel reaps it */
-	__u32 rx_queue;			 /* bytes received, not yet read by the application */
-	__u32 tx_queue;			 /* bytes sent, not yet acknowledged */
+	__u64 inode;		      /* socket inode (0 for TIME_WAIT and orphans) */
+	__u64 time_wait_reaped_at_ns; /* TIME_WAIT: when the kernel reaps it (CLOCK_MONOTONIC) */
+	__u32 rx_queue;		      /* bytes received, not yet read by the application */
+	__u32 tx_queue;		      /* bytes sent, not yet acknowledged */
 	__u32 uid;
 	__u16 family;
 	__u16 sport;
@@ -370,6 +371,24 @@ struct synfin_socket_record {
 	__u32 syn_queue; /* LISTEN: request sockets waiting for the handshake's last ACK */
 	__u64 bytes_sent;
 };
+
+/* The kernel's timer wheel (kernel/time/timer.c) runs a timer at the end of the bucket its
+ * expiry falls in, never before: a bucket spans 8^level jiffies, the level set by how far
+ * ahead the timer was armed (level n holds what is due within 63 << 3n jiffies). A TIME_WAIT
+ * socket, armed TCP_TIMEWAIT_LEN ahead, is reaped up to one bucket after its 60 s: 60.05 to
+ * 62.05 s measured at HZ=250 (512 jiffies). Both the iterator and the daemon use this. */
+#define SYNFIN_TIME_WAIT_SECONDS 60
+
+static inline __u64 synfin_timer_wheel_bucket_jiffies(__u64 armed_ahead_jiffies)
+{
+	__u64 bucket = 1;
+	for (int level = 0; level < 8; level++) {
+		if (armed_ahead_jiffies < (63ULL << (3 * level)))
+			break;
+		bucket <<= 3;
+	}
+	return bucket;
+}
 
 #ifdef __cplusplus
 #include <cstddef>

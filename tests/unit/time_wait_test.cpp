@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "event_builders.h"
+#include "synfin/abi.h"
 
 namespace synfin::model {
 namespace {
@@ -18,12 +19,12 @@ SocketTuple towards(uint16_t remote_port, uint16_t local_port) {
   return testing::loopback_tuple(local_port, remote_port);
 }
 
-KernelSocket kernel_time_wait(uint64_t cookie, SocketTuple tuple, uint64_t remaining_ns) {
+KernelSocket kernel_time_wait(uint64_t cookie, SocketTuple tuple, uint64_t reaped_at_ns) {
   KernelSocket s;
   s.cookie = cookie;
   s.tuple = tuple;
   s.state = TcpState::TimeWait;
-  s.time_wait_remaining_ns = remaining_ns;
+  s.time_wait_reaped_at_ns = reaped_at_ns;
   return s;
 }
 
@@ -54,8 +55,8 @@ TEST(TimeWaitTrackerTest, ReconciliationAddsRemovesAndTakesTheKernelsTimer) {
   tracker.enter(1, towards(80, 40001), 1 * kSecond);   // the kernel has it
   tracker.enter(2, towards(80, 40002), 2 * kSecond);   // the kernel no longer has it
   tracker.enter(3, towards(80, 40003), 12 * kSecond);  // inferred after the snapshot began
-  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 5 * kSecond),
-                                      kernel_time_wait(4, towards(80, 40004), 7 * kSecond)};
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 16 * kSecond),
+                                      kernel_time_wait(4, towards(80, 40004), 18 * kSecond)};
   ReconcileDrift drift = tracker.reconcile(kernel, 10 * kSecond, 11 * kSecond,
                                            [](const SocketTuple&) { return true; });
   EXPECT_EQ(drift.added, 1u);
@@ -72,13 +73,13 @@ TEST(TimeWaitTrackerTest, ReconcilingInPartsAgreesWithReconcilingAtOnce) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40001), 1 * kSecond);  // listed
   tracker.enter(2, towards(80, 40002), 2 * kSecond);  // gone from the kernel
-  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 5 * kSecond),
-                                      kernel_time_wait(4, towards(80, 40004), 7 * kSecond),
-                                      kernel_time_wait(5, towards(80, 40005), 9 * kSecond)};
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 16 * kSecond),
+                                      kernel_time_wait(4, towards(80, 40004), 18 * kSecond),
+                                      kernel_time_wait(5, towards(80, 40005), 20 * kSecond)};
   tracker.begin_reconcile();
-  tracker.reconcile_part(std::span(kernel).first(1), 11 * kSecond, 11 * kSecond);
+  tracker.reconcile_part(std::span(kernel).first(1), 11 * kSecond);
   tracker.enter(3, towards(80, 40003), 12 * kSecond);
-  tracker.reconcile_part(std::span(kernel).subspan(1), 11 * kSecond, 12 * kSecond);
+  tracker.reconcile_part(std::span(kernel).subspan(1), 12 * kSecond);
   ReconcileDrift drift =
       tracker.finish_reconcile(10 * kSecond, [](const SocketTuple&) { return true; });
   EXPECT_EQ(drift.added, 2u);
@@ -106,9 +107,9 @@ TEST(TimeWaitTrackerTest, InferenceStopsAtTheKernelsBucketLimit) {
   tracker.enter(4, in(88, 40004), kSecond);      // another namespace
   EXPECT_EQ(tracker.size(), 3u);
   EXPECT_EQ(tracker.refused_by_kernel_limit(), 1u);
-  std::vector<KernelSocket> kernel = {kernel_time_wait(1, in(77, 40001), kSecond),
-                                      kernel_time_wait(2, in(77, 40002), kSecond),
-                                      kernel_time_wait(5, in(77, 40005), kSecond)};
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, in(77, 40001), 4 * kSecond),
+                                      kernel_time_wait(2, in(77, 40002), 4 * kSecond),
+                                      kernel_time_wait(5, in(77, 40005), 4 * kSecond)};
   tracker.reconcile(kernel, 0, 3 * kSecond, [](const SocketTuple&) { return true; });
   EXPECT_EQ(tracker.size(), 4u);  // 1, 2, 5 listed; 4 entered after the walk began (at 0)
   EXPECT_EQ(tracker.expire(4 * kSecond), 3u);
@@ -122,13 +123,13 @@ TEST(TimeWaitTrackerTest, InferenceStopsAtTheKernelsBucketLimit) {
 TEST(TimeWaitTrackerTest, APartAppliedLateDoesNotResurrectExpiredSockets) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40001), 0);  // runs out at 60 s
-  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 1 * kSecond),
-                                      kernel_time_wait(2, towards(80, 40002), 1 * kSecond),
-                                      kernel_time_wait(3, towards(80, 40003), 30 * kSecond)};
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 60'500'000'000),
+                                      kernel_time_wait(2, towards(80, 40002), 60'500'000'000),
+                                      kernel_time_wait(3, towards(80, 40003), 89'500'000'000)};
   tracker.begin_reconcile();  // the walk ended at 59.5 s
-  tracker.reconcile_part(std::span(kernel).first(1), 59'500'000'000, 59'600'000'000);
+  tracker.reconcile_part(std::span(kernel).first(1), 59'600'000'000);
   EXPECT_EQ(tracker.expire(61 * kSecond), 1u);  // the tick between parts: cookie 1 is gone
-  tracker.reconcile_part(std::span(kernel).subspan(1), 59'500'000'000, 61 * kSecond);
+  tracker.reconcile_part(std::span(kernel).subspan(1), 61 * kSecond);
   ReconcileDrift drift = tracker.finish_reconcile(0, [](const SocketTuple&) { return true; });
   EXPECT_EQ(drift.added, 1u);  // only cookie 3: cookie 2's timer ran out at 60.5 s
   EXPECT_EQ(tracker.size(), 1u);
@@ -137,7 +138,7 @@ TEST(TimeWaitTrackerTest, APartAppliedLateDoesNotResurrectExpiredSockets) {
 TEST(TimeWaitTrackerTest, AKernelTimerLaterThanTheEstimateKeepsTheEntry) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40001), 0);  // estimated to run out at 60 s
-  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 55 * kSecond)};
+  std::vector<KernelSocket> kernel = {kernel_time_wait(1, towards(80, 40001), 65 * kSecond)};
   tracker.reconcile(kernel, 9 * kSecond, 10 * kSecond, [](const SocketTuple&) { return true; });
   EXPECT_EQ(tracker.expire(60 * kSecond), 0u);  // the kernel says 65 s
   EXPECT_EQ(tracker.size(), 1u);
@@ -175,7 +176,7 @@ TEST(TimeWaitTrackerTest, AgreesWithAReferenceThroughRandomEntersReconcilesAndEx
         if (random() % 2) continue;
         uint64_t remaining = random() % (70 * kSecond);
         kernel.push_back(
-            kernel_time_wait(cookie, towards(80, static_cast<uint16_t>(cookie)), remaining));
+            kernel_time_wait(cookie, towards(80, static_cast<uint16_t>(cookie)), now + remaining));
         listed[cookie] = {expected.entered_ns, now + remaining};
       }
       tracker.reconcile(kernel, start, now, [](const SocketTuple&) { return true; });
@@ -210,6 +211,40 @@ TEST(TimeWaitTrackerTest, AgreesWithAReferenceThroughRandomEntersReconcilesAndEx
     EXPECT_EQ(reference.count(e.cookie), 1u);
   });
   EXPECT_EQ(visited, reference.size());
+}
+
+// The kernel's timer wheel runs a timer armed 60 s ahead at the end of its bucket: 8^level
+// jiffies, the level set by how far ahead it was armed (kernel/time/timer.c).
+TEST(TimeWaitTrackerTest, TimerWheelBucketOfASixtySecondTimer) {
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(62), 1u);
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(63), 8u);
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(503), 8u);
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(504), 64u);
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(60 * 100), 512u);    // HZ=100: 5.12 s
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(60 * 250), 512u);    // HZ=250: 2.048 s
+  EXPECT_EQ(synfin_timer_wheel_bucket_jiffies(60 * 1000), 4096u);  // HZ=1000: 4.096 s
+}
+
+// An inferred entry is reaped at the end of the bucket its 60 s fall in, as the kernel's
+// socket is: half a bucket late on average until a walk tells where buckets end, then exactly.
+TEST(TimeWaitTrackerTest, InferredEntriesExpireAtTheEndOfTheirTimerWheelBucket) {
+  constexpr uint64_t kBucket = 2'048'000'000;  // HZ=250
+  TimeWaitTracker tracker;
+  tracker.follow_timer_wheel(kBucket);
+  EXPECT_EQ(tracker.reap_time(10 * kSecond), 70 * kSecond + kBucket / 2);
+  // A walk lists a socket the kernel reaps at 100.3 s: buckets end at 0.3 s + k * 2.048 s.
+  uint64_t bucket_end = 100'300'000'000;
+  std::vector<KernelSocket> kernel = {kernel_time_wait(9, towards(80, 40009), bucket_end)};
+  tracker.reconcile(kernel, 50 * kSecond, 51 * kSecond, [](const SocketTuple&) { return true; });
+  // Entered at 41 s: due at 101 s, reaped at the next bucket end, 100.3 + 2.048 s.
+  EXPECT_EQ(tracker.reap_time(41 * kSecond), bucket_end + kBucket);
+  // Due exactly at a bucket's end: the kernel waits for the next one.
+  EXPECT_EQ(tracker.reap_time(bucket_end - 60 * kSecond), bucket_end + kBucket);
+  tracker.enter(1, towards(80, 40001), 41 * kSecond);
+  EXPECT_EQ(tracker.expire(bucket_end + kBucket - 1), 1u);  // only cookie 9, at 100.3 s
+  EXPECT_EQ(tracker.size(), 1u);
+  EXPECT_EQ(tracker.expire(bucket_end + kBucket), 1u);
+  EXPECT_EQ(tracker.size(), 0u);
 }
 
 }  // namespace

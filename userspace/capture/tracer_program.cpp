@@ -228,6 +228,14 @@ Status TracerProgram::attach() {
   return Ok{};
 }
 
+uint64_t TracerProgram::time_wait_reap_bucket_ns() const {
+  int hz = skeleton_->kconfig ? skeleton_->kconfig->CONFIG_HZ : 0;
+  if (hz <= 0) return 0;
+  uint64_t jiffies = synfin_timer_wheel_bucket_jiffies(uint64_t{SYNFIN_TIME_WAIT_SECONDS} *
+                                                       static_cast<uint64_t>(hz));
+  return jiffies * (1'000'000'000ull / static_cast<uint64_t>(hz));
+}
+
 DropTotals TracerProgram::drop_totals() const {
   DropTotals totals{};
   int cpus = libbpf_num_possible_cpus();

@@ -85,6 +85,9 @@ class TracerProgram {
   // Whether each attached program's link still runs it, as the kernel says now.
   std::vector<ProgramStatus> program_status() const;
   const KernelFeatures& features() const { return features_; }
+  // The kernel timer wheel's bucket for a TIME_WAIT socket's 60 s timer, from the running
+  // kernel's CONFIG_HZ (0 if unknown).
+  uint64_t time_wait_reap_bucket_ns() const;
   // Compact mode's live walk: every socket's storage (all network namespaces), or — on kernels
   // that refuse the storage-map iterator — the socket table of synfin's own namespace, whose
   // other namespaces' sockets then show when they end.

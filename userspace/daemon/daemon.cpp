@@ -126,6 +126,7 @@ class Daemon {
     if (!session) return fail(session.error().message);
     session_ = std::move(*session);
     session_->set_model_mutex(&mutex_);
+    model_->follow_timer_wheel(session_->program().time_wait_reap_bucket_ns());
 
     // Attached first, then the snapshot: a socket that changes state in between is seen by
     // both and reconciled by the model, so nothing falls into a gap.
@@ -165,7 +166,12 @@ class Daemon {
     // where the kernel allows it (as auditd's priority_boost does). On a host whose CPUs are
     // all busy, a drain that waits its turn lets the ring fill and records be lost.
     inherited_nice_ = ::getpriority(PRIO_PROCESS, 0);
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), inherited_nice_ - kDrainNiceBoost);
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
+                      inherited_nice_ - kDrainNiceBoost) != 0)
+      fmt::print(stderr,
+                 "synfin: the ring's drain keeps nice {} (raising it needs CAP_SYS_NICE; "
+                 "a systemd drop-in's Nice= sets the whole daemon's)\n",
+                 inherited_nice_);
     bool xdp_dispatcher = session_->xdp() && session_->xdp()->uses_dispatcher();
     if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher); !dropped)
       return fail(dropped.error().message);
@@ -281,7 +287,7 @@ class Daemon {
     std::size_t part = std::min(kRowsPerPart, rows.size() - reconciled_rows_);
     std::lock_guard lock(mutex_);
     uint64_t now = monotonic_now_ns();
-    model_->reconcile_time_wait(rows.subspan(reconciled_rows_, part), walk.end_ns, now);
+    model_->reconcile_time_wait(rows.subspan(reconciled_rows_, part), now);
     reconciled_rows_ += part;
     if (reconciled_rows_ < rows.size()) return false;
     model_->finish_reconcile(rows, walk.start_ns, walk.end_ns);

@@ -73,7 +73,7 @@ std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_reco
   socket.send_queue_bytes = raw.tx_queue;
   socket.syn_queue = raw.syn_queue;
   socket.bytes_sent = raw.bytes_sent;
-  socket.time_wait_remaining_ns = raw.timer_expires_ns_from_now;
+  socket.time_wait_reaped_at_ns = raw.time_wait_reaped_at_ns;
   socket.has_path = raw.has_path != 0;
   return socket;
 }

@@ -130,7 +130,7 @@ void DaemonModel::seed(std::span<const KernelSocket> snapshot, uint64_t end_ns) 
 void DaemonModel::reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
                             uint64_t now_ns) {
   begin_reconcile();
-  reconcile_time_wait(snapshot, now_ns, now_ns);
+  reconcile_time_wait(snapshot, now_ns);
   finish_reconcile(snapshot, start_ns, now_ns);
 }
 
@@ -138,9 +138,8 @@ void DaemonModel::begin_reconcile() {
   time_wait_.begin_reconcile();
 }
 
-void DaemonModel::reconcile_time_wait(std::span<const KernelSocket> part, uint64_t walk_end_ns,
-                                      uint64_t now_ns) {
-  time_wait_.reconcile_part(part, walk_end_ns, now_ns);
+void DaemonModel::reconcile_time_wait(std::span<const KernelSocket> part, uint64_t now_ns) {
+  time_wait_.reconcile_part(part, now_ns);
 }
 
 void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,

@@ -85,8 +85,7 @@ class DaemonModel final : public ConnectionObserver {
   // until its reconciliation finishes, the closes it must know of are kept.
   void note_walk(std::optional<uint64_t> start_ns) { walk_start_ns_ = start_ns; }
   void begin_reconcile();
-  void reconcile_time_wait(std::span<const KernelSocket> part, uint64_t walk_end_ns,
-                           uint64_t now_ns);
+  void reconcile_time_wait(std::span<const KernelSocket> part, uint64_t now_ns);
   void finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
   // Compact mode: the paths of every live socket the kernel keeps one for, read by a walk that
   // began at start_ns; records ended since have been applied. Brings each connection up to
@@ -98,6 +97,8 @@ class DaemonModel final : public ConnectionObserver {
   ConnectionTable& table() { return table_; }
   const ConnectionTable& table() const { return table_; }
   const TimeWaitTracker& time_wait() const { return time_wait_; }
+  // The kernel timer wheel's bucket for a 60 s timer (TimeWaitTracker::follow_timer_wheel).
+  void follow_timer_wheel(uint64_t bucket_ns) { time_wait_.follow_timer_wheel(bucket_ns); }
   const Aggregates& aggregates() const { return aggregates_; }
   const std::vector<PortSockets>& port_sockets() const { return port_sockets_; }
   const StuckThresholds& thresholds() const { return config_.stuck; }

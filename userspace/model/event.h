@@ -145,7 +145,7 @@ struct KernelSocket {
   uint32_t send_queue_bytes = 0;
   uint32_t syn_queue = 0;  // LISTEN: handshakes waiting for their last ACK
   uint64_t bytes_sent = 0;
-  uint64_t time_wait_remaining_ns = 0;  // TIME_WAIT: until the kernel reaps it
+  uint64_t time_wait_reaped_at_ns = 0;  // TIME_WAIT: when the kernel reaps it (monotonic)
   bool has_path = false;  // compact mode: the kernel keeps its path (walk_paths lists it)
 };
 

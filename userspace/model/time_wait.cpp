@@ -89,7 +89,17 @@ void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t 
     }
     slot = add(cookie, tuple, now_ns);
   }
-  if (slot != CookieIndex::kNone) set_expiry(slots_[slot], now_ns + kTimeWaitLengthNs);
+  if (slot != CookieIndex::kNone) set_expiry(slots_[slot], reap_time(now_ns));
+}
+
+uint64_t TimeWaitTracker::reap_time(uint64_t entered_ns) const {
+  uint64_t due = entered_ns + kTimeWaitLengthNs;
+  if (!bucket_ns_) return due;
+  if (!bucket_phase_known_) return due + bucket_ns_ / 2;
+  // The first bucket end after the timer is due (one due exactly at an end waits a bucket).
+  uint64_t phase = bucket_phase_ns_ % bucket_ns_;
+  if (due < phase) return phase;
+  return due + bucket_ns_ - (due - phase) % bucket_ns_;
 }
 
 std::size_t TimeWaitTracker::expire(uint64_t now_ns,
@@ -118,7 +128,7 @@ ReconcileDrift TimeWaitTracker::reconcile(std::span<const KernelSocket> kernel,
                                           uint64_t snapshot_start_ns, uint64_t now_ns,
                                           const std::function<bool(const SocketTuple&)>& listed) {
   begin_reconcile();
-  reconcile_part(kernel, now_ns, now_ns);
+  reconcile_part(kernel, now_ns);
   return finish_reconcile(snapshot_start_ns, listed);
 }
 
@@ -127,12 +137,15 @@ void TimeWaitTracker::begin_reconcile() {
   added_this_snapshot_ = 0;
 }
 
-void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint64_t walk_end_ns,
-                                     uint64_t current_ns) {
+void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint64_t current_ns) {
   for (const KernelSocket& socket : kernel) {
     if (socket.state != TcpState::TimeWait) continue;
-    // The kernel's own timer beats the 60 s estimate.
-    uint64_t expires = walk_end_ns + socket.time_wait_remaining_ns;
+    // The kernel's own timer beats the estimate.
+    uint64_t expires = socket.time_wait_reaped_at_ns;
+    if (bucket_ns_ && expires) {
+      bucket_phase_ns_ = expires % bucket_ns_;
+      bucket_phase_known_ = true;
+    }
     uint32_t slot = find(socket.cookie);
     if (slot == CookieIndex::kNone) {
       if (expires <= current_ns) continue;  // gone from the kernel by now

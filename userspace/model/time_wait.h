@@ -61,6 +61,14 @@ class TimeWaitTracker {
   void limit_namespace(uint32_t netns, uint64_t max_buckets);
   uint64_t refused_by_kernel_limit() const { return refused_; }
 
+  // The kernel reaps a TIME_WAIT socket when its timer wheel reaches the end of the bucket
+  // its 60 s fall in: up to one bucket late (2.048 s at HZ=250). Given the bucket's length,
+  // an inferred entry expires at that bucket's end, whose phase each walk's reap times tell;
+  // before the first walk lists one, half a bucket after its 60 s. 0: exactly 60 s.
+  void follow_timer_wheel(uint64_t bucket_ns) { bucket_ns_ = bucket_ns; }
+  // When the kernel reaps a TIME_WAIT socket entered at entered_ns, as far as known.
+  uint64_t reap_time(uint64_t entered_ns) const;
+
   void enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns);
   // Removes entries whose kernel timer has run out, handing each to on_expired first;
   // returns how many.
@@ -74,11 +82,10 @@ class TimeWaitTracker {
                            uint64_t now_ns, const std::function<bool(const SocketTuple&)>& listed);
   // The same in steps, so a caller can do other work between them: begin, take the snapshot
   // in as many parts as it likes, finish. Entering and expiring may go on in between: a part
-  // applied at current_ns of a walk that ended at walk_end_ns does not bring back a socket
-  // whose kernel timer has run out since (expired here meanwhile, or about to be).
+  // applied at current_ns does not bring back a socket the kernel has reaped since (expired
+  // here meanwhile, or about to be).
   void begin_reconcile();
-  void reconcile_part(std::span<const KernelSocket> kernel, uint64_t walk_end_ns,
-                      uint64_t current_ns);
+  void reconcile_part(std::span<const KernelSocket> kernel, uint64_t current_ns);
   ReconcileDrift finish_reconcile(uint64_t snapshot_start_ns,
                                   const std::function<bool(const SocketTuple&)>& listed);
 
@@ -130,6 +137,9 @@ class TimeWaitTracker {
   uint64_t limit_ = 0;  // 0: none
   uint64_t in_limited_netns_ = 0;
   uint64_t refused_ = 0;
+  uint64_t bucket_ns_ = 0;        // the timer wheel's bucket for a 60 s timer; 0: not followed
+  uint64_t bucket_phase_ns_ = 0;  // where its buckets end, modulo bucket_ns_
+  bool bucket_phase_known_ = false;
 };
 
 PeerKey peer_of(const SocketTuple& tuple);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,16 @@
 namespace synfin::cli {
 
 namespace {
+
+// The end of trace's and replay's summary line: what was written, and how closes were judged.
+std::string written_and_judged(const outputs::JsonLinesWriter& writer) {
+  const auto& closes = writer.closes_by_verdict();
+  return fmt::format("{} lines written; closes judged: {} valid, {} incomplete, {} invalid",
+                     writer.lines_written(),
+                     closes[static_cast<std::size_t>(model::Verdict::Valid)],
+                     closes[static_cast<std::size_t>(model::Verdict::Incomplete)],
+                     closes[static_cast<std::size_t>(model::Verdict::Invalid)]);
+}
 // The filters `trace` and `replay` share.
 struct FilterFlags {
   std::vector<uint16_t> local_ports;
@@ -107,15 +118,9 @@ int run_trace(const TraceOptions& o) {
   const auto& decoded = (*session)->decode_counters();
   uint64_t lost = 0;
   for (uint64_t count : (*session)->lost_counts()) lost += count;
-  const auto& closes = writer.closes_by_verdict();
-  fmt::print(stderr,
-             "synfin: {} events decoded, {} lost, {} undecodable, {} lines written; "
-             "closes judged: {} valid, {} incomplete, {} invalid\n",
-             decoded.decoded, lost,
-             decoded.truncated + decoded.oversized + decoded.unknown_type + decoded.bad_field,
-             writer.lines_written(), closes[static_cast<std::size_t>(model::Verdict::Valid)],
-             closes[static_cast<std::size_t>(model::Verdict::Incomplete)],
-             closes[static_cast<std::size_t>(model::Verdict::Invalid)]);
+  fmt::print(stderr, "synfin: {} events decoded, {} lost, {} undecodable, {}\n", decoded.decoded,
+             lost, decoded.truncated + decoded.oversized + decoded.unknown_type + decoded.bad_field,
+             written_and_judged(writer));
   if (recording) recording->close();
   if (recording && recording->failed())
     return report_error(
@@ -131,14 +136,8 @@ int run_replay(const ReplayOptions& o) {
   model::ConnectionTable table(o.max_connections, writer, o.packet_view());
   decode::ReplayStats stats = decode::replay(*recording, table);
   writer.flush();
-  const auto& closes = writer.closes_by_verdict();
-  fmt::print(stderr,
-             "synfin: replayed {} records: {} decoded, {} undecodable, {} lines written; "
-             "closes judged: {} valid, {} incomplete, {} invalid\n",
-             stats.records, stats.decoded.decoded, stats.decoded.undecodable(),
-             writer.lines_written(), closes[static_cast<std::size_t>(model::Verdict::Valid)],
-             closes[static_cast<std::size_t>(model::Verdict::Incomplete)],
-             closes[static_cast<std::size_t>(model::Verdict::Invalid)]);
+  fmt::print(stderr, "synfin: replayed {} records: {} decoded, {} undecodable, {}\n", stats.records,
+             stats.decoded.decoded, stats.decoded.undecodable(), written_and_judged(writer));
   if (recording->truncated)
     return report_error(fmt::format(
         "{} {}: replayed the {} whole records before it (was the trace killed while writing?)",

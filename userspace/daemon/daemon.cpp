@@ -24,6 +24,7 @@
 #include "capture/proc_owners.h"
 #include "capture/session.h"
 #include "common/clock.h"
+#include "common/thread_priority.h"
 #include "daemon/daemon_api.h"
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
@@ -166,8 +167,7 @@ class Daemon {
     // where the kernel allows it (as auditd's priority_boost does). On a host whose CPUs are
     // all busy, a drain that waits its turn lets the ring fill and records be lost.
     inherited_nice_ = ::getpriority(PRIO_PROCESS, 0);
-    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
-                      inherited_nice_ - kDrainNiceBoost) != 0)
+    if (!set_this_thread_nice(inherited_nice_ - kDrainNiceBoost))
       fmt::print(stderr,
                  "synfin: the ring's drain keeps nice {} (raising it needs CAP_SYS_NICE; "
                  "a systemd drop-in's Nice= sets the whole daemon's)\n",
@@ -212,7 +212,7 @@ class Daemon {
         }
         walk_ = std::async(std::launch::async, [this] {
           // Threads inherit their creator's priority: the walk is no more urgent than the host.
-          ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), inherited_nice_);
+          set_this_thread_nice(inherited_nice_);
           return walk_socket_table();
         });
       }

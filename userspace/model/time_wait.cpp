@@ -97,9 +97,8 @@ uint64_t TimeWaitTracker::reap_time(uint64_t entered_ns) const {
   if (!bucket_ns_) return due;
   if (!bucket_phase_known_) return due + bucket_ns_ / 2;
   // The first bucket end after the timer is due (one due exactly at an end waits a bucket).
-  uint64_t phase = bucket_phase_ns_ % bucket_ns_;
-  if (due < phase) return phase;
-  return due + bucket_ns_ - (due - phase) % bucket_ns_;
+  if (due < bucket_phase_ns_) return bucket_phase_ns_;
+  return due + bucket_ns_ - (due - bucket_phase_ns_) % bucket_ns_;
 }
 
 std::size_t TimeWaitTracker::expire(uint64_t now_ns,

@@ -1,9 +1,9 @@
 #include "outputs/http_server.h"
+#include "common/thread_priority.h"
 
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,7 +80,7 @@ class BackgroundComputations {
 
  private:
   void run() {
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    set_this_thread_nice(10);
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
@@ -294,7 +294,7 @@ void HttpServer::serve(std::optional<int> thread_nice) {
       std::make_unique<BackgroundComputations>(std::max(2u, std::thread::hardware_concurrency()));
   thread_ = std::thread([this, thread_nice] {
     // Connection threads are created from this one and inherit its priority.
-    if (thread_nice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), *thread_nice);
+    if (thread_nice) set_this_thread_nice(*thread_nice);
     server_->listen_after_bind();
   });
 }

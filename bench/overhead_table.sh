@@ -5,8 +5,9 @@
 # (build/synfin_churn: 2 client threads connecting from 200 source addresses, write 1 byte,
 # close) runs alone, then with a tracer beside it, in alternating pairs of SECONDS each; the
 # ratio is connections/s with the tracer / without, median over PAIRS. Per row also: the
-# tracer's peak RSS, records lost and invalid verdicts (summed over its runs). Figures only,
-# nothing asserted: a 2-vCPU VM's numbers vary.
+# tracer's peak RSS, records lost and invalid verdicts (summed over its runs; "?" when a run's
+# are unknown, as when the tracer died before reporting them). Figures only, nothing asserted:
+# a 2-vCPU VM's numbers vary.
 # 2. Memory per tracked connection: the daemon's model following 100 000 and 1 000 000
 #    synthetic connections (build/synfin_memory_bench).
 # 3. Sustained: the daemon (defaults) beside a 25 s churn, long enough for its reconciliations
@@ -77,7 +78,13 @@ row() {
     now=$(peak_rss_mb "$tracer")
     ((now > rss)) && rss=$now
     read -r l i < <("$figures")
-    if [[ $l == - ]]; then lost=-; invalid=-; else lost=$((lost + l)); invalid=$((invalid + i)); fi
+    if [[ $l == - || $lost == - ]]; then
+      lost=-; invalid=-
+    elif [[ $l == '?' || $lost == '?' ]]; then
+      lost='?'; invalid='?'  # a run's figures are unknown: its sum is too
+    else
+      lost=$((lost + l)); invalid=$((invalid + i))
+    fi
     stop_tracer
     ratios+=("$(awk -v a="$with" -v b="$without" 'BEGIN {printf "%.3f", a / b}')")
     echo "  $name: without $without, with $with connections/s" >&2
@@ -101,6 +108,12 @@ trace_figures() {  # after the trace stops: its summary names lost records and i
   kill -INT "$tracer" 2>/dev/null || true
   while kill -0 "$tracer" 2>/dev/null; do sleep 0.1; done
   sleep 0.2
+  if ! grep -q 'closes judged' "$work/trace.err"; then
+    echo "  synfin trace ended without its summary:" >&2
+    tail -3 "$work/trace.err" >&2
+    echo "? ?"
+    return
+  fi
   local lost invalid
   lost=$(grep -oE '[0-9]+ lost' "$work/trace.err" | awk '{s += $1} END {print s + 0}')
   invalid=$(grep -oE '[0-9]+ invalid' "$work/trace.err" | awk '{s += $1} END {print s + 0}')

@@ -80,7 +80,7 @@ class BackgroundComputations {
 
  private:
   void run() {
-    set_this_thread_nice(10);
+    lower_this_thread_to_nice(10);
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# synfin set-up on Debian 12: installs what synfin needs, builds it, then
-#   sudo ./setup.sh daemon   starts `synfin daemon` with defaults (metrics on 127.0.0.1:9847)
-#   sudo ./setup.sh test     runs the whole test suite (unit + privileged tiers) through ctest
+# synfin set-up on Debian 12: installs what is needed, builds, then
+#   sudo ./setup.sh daemon   starts `synfin daemon` with defaults (metrics on 127.0.0.1:9847);
+#                            installs only what building it needs, and builds no tests
+#   sudo ./setup.sh test     runs the whole test suite through ctest (every tier: unit,
+#                            privileged, deploy, package); installs the test tools too
 #   sudo ./setup.sh test --sanitize   first runs the unit and privileged tiers of an
 #                            ASan+UBSan build (build-sanitize/), then the whole suite as above
 # Extra arguments after `daemon` are passed to it, e.g. sudo ./setup.sh daemon --xdp eth0
@@ -24,10 +26,15 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# To build and run the daemon:
 packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-          libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libxdp-dev libgtest-dev
-          libcap-ng-dev libclang-rt-dev python3 python3-yaml yamllint iproute2 util-linux
-          prometheus systemd xdp-tools python3-scapy tshark chromium dpkg-dev file man-db)
+          libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libxdp-dev libcap-ng-dev
+          iproute2 util-linux)
+# and for the tests (the tools they drive and check against, the Debian package's test):
+if [ "$mode" = test ]; then
+  packages+=(libgtest-dev libclang-rt-dev python3 python3-yaml yamllint prometheus systemd
+             xdp-tools python3-scapy tshark chromium dpkg-dev file man-db)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -44,7 +51,9 @@ fi
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+testing=OFF
+[ "$mode" = test ] && testing=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING="$testing"
 cmake --build build -j2
 
 if [ "$mode" = daemon ]; then

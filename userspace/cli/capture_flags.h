@@ -84,7 +84,8 @@ inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
                       "Also watch packets arriving on IFACE with XDP (repeatable, at most 8):\n"
                       "SYNs that never became sockets, handshake time from the SYN, the peer's\n"
                       "FIN before CLOSE_WAIT, RSTs, and checks of SEQ/ACK arithmetic. Never\n"
-                      "drops a packet; shares the interface through libxdp's dispatcher");
+                      "drops a packet. Shares the interface through libxdp's dispatcher where the\n"
+                      "kernel allows it, else attaches directly; never replaces another program");
   command
       ->add_option("--xdp-mode", flags.xdp_mode,
                    "auto (native where the driver supports it, else generic), native, generic")

@@ -36,9 +36,11 @@ Runner register_daemon(CLI::App& app) {
   daemon->add_flag(
       "--compact-paths", o->compact_paths,
       "Keep each socket's path (steps, owner, counters) in the kernel's per-socket storage\n"
-      "and send it once, when the socket ends, instead of a record per step: cheaper on\n"
-      "hosts with many short connections, and the live view (read every --live-interval)\n"
-      "covers every network namespace. Ignored with --xdp (packets join live sockets)");
+      "and send it once, when the socket ends, instead of a record per step. The live view\n"
+      "(read every --live-interval) covers every network namespace where the kernel lets\n"
+      "synfin walk that storage, else the daemon's own (/healthz says which). Costs about\n"
+      "what step records cost (docs/performance.md). Ignored with --xdp (packets join live\n"
+      "sockets)");
   daemon
       ->add_option("--live-interval", o->live_interval_s,
                    "With --compact-paths: seconds between reads of the live sockets' paths\n"

@@ -1176,6 +1176,7 @@ int dump_tcp_sockets(struct bpf_iter__tcp *ctx)
 	}
 	struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
 	if (tw) {
+		r.time_wait_substate = tw->tw_sk.tw_substate;
 		/* Where the timer wheel will run the socket's timer: the end of its bucket. */
 		__u64 expires = BPF_CORE_READ(tw, tw_sk.tw_timer.expires);
 		__u64 bucket =

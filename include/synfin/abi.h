@@ -370,6 +370,10 @@ struct synfin_socket_record {
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	__u32 syn_queue; /* LISTEN: request sockets waiting for the handshake's last ACK */
 	__u64 bytes_sent;
+	/* A TIME_WAIT mini-socket's own state: TIME_WAIT, or FIN_WAIT2 while the peer's FIN is
+	 * pending (what ss shows). 0 for full sockets. */
+	__u8 time_wait_substate;
+	__u8 reserved[7];
 };
 
 /* The kernel's timer wheel (kernel/time/timer.c) runs a timer at the end of the bucket its
@@ -424,7 +428,7 @@ static_assert(sizeof(synfin_interface_record) == 40);
 static_assert(sizeof(synfin_clock_record) == 24);
 static_assert(offsetof(synfin_clock_record, type) == offsetof(synfin_event, type));
 static_assert(offsetof(synfin_interface_record, type) == offsetof(synfin_event, type));
-static_assert(sizeof(synfin_socket_record) == 88, "synfin_socket_record layout changed");
+static_assert(sizeof(synfin_socket_record) == 96, "synfin_socket_record layout changed");
 static_assert(sizeof(synfin_path) == 184, "synfin_path layout changed: bump both sides");
 static_assert(offsetof(synfin_path, step_from) == 80);
 static_assert(offsetof(synfin_path, steps) == 100);
@@ -443,11 +447,12 @@ static_assert(offsetof(synfin_socket_record, saddr) == 44);
 static_assert(offsetof(synfin_socket_record, daddr) == 60);
 static_assert(offsetof(synfin_socket_record, syn_queue) == 76);
 static_assert(offsetof(synfin_socket_record, bytes_sent) == 80);
+static_assert(offsetof(synfin_socket_record, time_wait_substate) == 88);
 static_assert(sizeof(synfin_listener_counters) == 32);
 #else
 _Static_assert(sizeof(struct synfin_event) == 112, "synfin_event layout changed");
 _Static_assert(sizeof(struct synfin_packet) == 104, "synfin_packet layout changed");
-_Static_assert(sizeof(struct synfin_socket_record) == 88, "synfin_socket_record layout changed");
+_Static_assert(sizeof(struct synfin_socket_record) == 96, "synfin_socket_record layout changed");
 _Static_assert(sizeof(struct synfin_path) == 184, "synfin_path layout changed");
 _Static_assert(sizeof(struct synfin_path_record) == 216, "synfin_path_record layout changed");
 #endif

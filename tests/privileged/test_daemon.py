@@ -14,7 +14,7 @@ from harness import (Daemon, NetnsPair, Peer, check, eventually, kill_all, requi
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
           "self_steps": "127.0.0.1:19724", "forced_loss": "127.0.0.1:19725",
-          "namespaces": "127.0.0.1:19726"}
+          "namespaces": "127.0.0.1:19726", "peer_fin": "127.0.0.1:19727"}
 
 
 def remote_ports_of_ss(lines):
@@ -192,6 +192,62 @@ def scenario_snapshot(synfin):
             daemon.stop()
 
 
+def scenario_peer_fin(synfin):
+    """The peer of a stuck CLOSE_WAIT socket closed first: the kernel keeps its end as a
+    mini-socket in FIN_WAIT2, which ss lists as FIN-WAIT-2 and the daemon too (after a walk);
+    once the CLOSE_WAIT side closes, its FIN turns them to TIME_WAIT, in ss and the daemon."""
+    # Ports no earlier run left mini-sockets on (they live 60 s).
+    port = next((p for p in range(18671, 18681)
+                 if not ss_count(f"( sport = :{p} or dport = :{p} )")), None)
+    check(port is not None, "sockets left on every port 18671-18680: rerun in a minute")
+    n = 20
+    daemon = Daemon(synfin, LISTEN["peer_fin"], "--reconcile-interval", "1")
+    server = client = None
+
+    def client_ends(state):
+        rows = daemon.get(f"/api/v1/connections?state={state}&port={port}")["connections"]
+        return sorted(r["sport"] for r in rows if r["dport"] == port)
+
+    def kernel_ends(state):
+        return sorted(int(line.split()[2].rsplit(":", 1)[1])
+                      for line in ss_count("state", state, f"dport = :{port}"))
+
+    try:
+        server = Peer("server", "hold", port, count=n, name="sf-pfserver")
+        server.expect("ready")
+        client = Peer("client", "hold", port, count=n, name="sf-pfclient", close_first=n)
+        client.expect("connected")
+        server.expect("accepted")
+        waiting = kernel_ends("fin-wait-2")
+        check(len(waiting) == n, f"ss lists {len(waiting)} FIN-WAIT-2 client ends, want {n}")
+        listed = eventually(lambda: client_ends("FIN_WAIT2"), lambda ends: ends == waiting,
+                            timeout=15)
+        check(listed == waiting, f"daemon lists {len(listed)} FIN_WAIT2 ends, ss {len(waiting)}")
+        check(not client_ends("TIME_WAIT"), "a FIN_WAIT2 mini-socket listed as TIME_WAIT")
+        tw = daemon.get(f"/api/v1/timewait?port={port}")
+        check(tw["awaiting_peer_fin"] >= n, f"/api/v1/timewait awaiting_peer_fin {tw['awaiting_peer_fin']}")
+        def fin_wait2_gauge():
+            return sum(float(line.split()[-1]) for line in daemon.get_text("/metrics").splitlines()
+                       if line.startswith('synfin_tcp_sockets{state="FIN_WAIT2"}'))
+        gauge = eventually(fin_wait2_gauge, lambda v: v >= n, timeout=5)
+        check(gauge >= n, f"synfin_tcp_sockets FIN_WAIT2 = {gauge}, want at least {n}")
+
+        server.tell("close")
+        server.expect("ok")
+        ended = eventually(lambda: kernel_ends("time-wait"), lambda ends: len(ends) == n,
+                           timeout=5)
+        check(ended == waiting, f"ss: {len(ended)} TIME-WAIT after the peer's FIN, want {n}")
+        listed = eventually(lambda: client_ends("TIME_WAIT"), lambda ends: ends == ended,
+                            timeout=15)
+        check(listed == ended, f"daemon lists {len(listed)} TIME_WAIT ends, ss {len(ended)}")
+        check(not client_ends("FIN_WAIT2"), "a mini-socket still listed in FIN_WAIT2")
+        print(f"peer_fin: {n} mini-sockets in FIN_WAIT2, then TIME_WAIT, as ss listed them")
+    finally:
+        kill_all(client, server)
+        rc = daemon.stop()
+    check(rc == 0, f"daemon exited {rc}")
+
+
 def scenario_forced_loss(synfin):
     """Records lost on purpose (a 1 MiB ring, the consumer stopped while 5 000 connections come
     and go): the loss is counted and every affected connection is incomplete, none invalid —
@@ -348,6 +404,7 @@ def main():
     synfin, scenario = sys.argv[1], sys.argv[2]
     run_main(lambda: {"stuck": scenario_stuck, "timewait": scenario_timewait,
                       "snapshot": scenario_snapshot,
+                      "peer_fin": scenario_peer_fin,
                       "self_steps": scenario_self_steps,
                       "forced_loss": scenario_forced_loss,
                       "namespaces": scenario_namespaces}[scenario](synfin))

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "daemon/daemon_api.h"
 #include "event_builders.h"
 #include "outputs/prometheus.h"
@@ -58,6 +60,38 @@ TEST(DaemonModelTest, TickRefreshesGaugesAndExpiresTimeWait) {
   EXPECT_EQ(model.aggregates().sockets_by_state[index_of(S::CloseWait)], 1u);
   EXPECT_EQ(model.aggregates().stuck_by_state[index_of(S::CloseWait)], 1u);
   EXPECT_EQ(model.port_sockets().at(0).sockets_by_state[index_of(S::CloseWait)], 1u);
+}
+
+// The peer of a stuck CLOSE_WAIT socket closed first: its mini-socket waits in FIN_WAIT2, and
+// the gauges say so (as ss does) once a walk has seen it.
+TEST(DaemonModelTest, AMiniSocketAwaitingThePeersFinCountsAsFinWait2) {
+  DaemonModelConfig config;
+  config.metrics_ports = {40000};
+  DaemonModel model(config);
+  auto tuple = testing::loopback_tuple(40000, 80);
+  apply_all(model,
+            Sequence(1, tuple)
+                .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+                .signal(EventKind::Destroyed));
+  model.tick(2 * kSecond);
+  EXPECT_EQ(model.aggregates().sockets_by_state[index_of(S::TimeWait)], 1u);
+  KernelSocket mini;
+  mini.cookie = 1;
+  mini.tuple = tuple;
+  mini.state = S::TimeWait;
+  mini.awaiting_peer_fin = true;
+  mini.time_wait_reaped_at_ns = 62 * kSecond;
+  model.reconcile(std::vector<KernelSocket>{mini}, 3 * kSecond, 4 * kSecond);
+  model.tick(5 * kSecond);
+  const Aggregates& a = model.aggregates();
+  EXPECT_EQ(a.sockets_by_state[index_of(S::TimeWait)], 0u);
+  EXPECT_EQ(a.sockets_by_state[index_of(S::FinWait2)], 1u);
+  EXPECT_EQ(model.port_sockets().at(0).sockets_by_state[index_of(S::FinWait2)], 1u);
+  model.tick(63 * kSecond);  // tcp_fin_timeout ended it in FIN_WAIT2: no TIME_WAIT to time
+  EXPECT_EQ(model.aggregates().sockets_by_state[index_of(S::FinWait2)], 0u);
+  auto time_wait = std::find(kTimedStates.begin(), kTimedStates.end(), S::TimeWait);
+  ASSERT_NE(time_wait, kTimedStates.end());
+  EXPECT_EQ(model.aggregates().state_duration[time_wait - kTimedStates.begin()].count, 0u);
 }
 
 TEST(DaemonModelTest, ReconcileSeedsFindsAndLoses) {

@@ -97,6 +97,23 @@ TEST(DecoderTest, UnterminatedCommIsCut) {
   EXPECT_EQ(event->task.comm_view().size(), 15u);
 }
 
+// ss shows a mini-socket by its own state: FIN_WAIT2 until the peer's FIN, then TIME_WAIT.
+TEST(DecoderTest, ATimeWaitRowSaysWhetherItsMiniSocketAwaitsThePeersFin) {
+  synfin_socket_record row{};
+  row.cookie = 9;
+  row.family = SYNFIN_AF_INET;
+  row.state = 6;               // TIME_WAIT: the kernel's mini-socket
+  row.time_wait_substate = 5;  // FIN_WAIT2
+  auto waiting = decode_socket_record(row);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->state, model::TcpState::TimeWait);
+  EXPECT_TRUE(waiting->awaiting_peer_fin);
+  row.time_wait_substate = 6;
+  auto time_wait = decode_socket_record(row);
+  ASSERT_TRUE(time_wait);
+  EXPECT_FALSE(time_wait->awaiting_peer_fin);
+}
+
 TEST(DecoderTest, NonStateRecordsIgnoreStateBytes) {
   Decoder decoder;
   auto raw = valid_record();

@@ -69,6 +69,44 @@ TEST(TimeWaitTrackerTest, ReconciliationAddsRemovesAndTakesTheKernelsTimer) {
 
 // In parts, with a socket entering TIME_WAIT between them: the same drift as in one go, and
 // the newcomer (entered after the snapshot began) is kept.
+// Closed in FIN_WAIT2 before the peer's FIN, a socket's mini-socket waits in FIN_WAIT2; the
+// walk says which, and says again once the FIN has come.
+TEST(TimeWaitTrackerTest, AWalkTellsWhichMiniSocketsStillAwaitThePeersFin) {
+  TimeWaitTracker tracker;
+  tracker.enter(1, towards(80, 40001), 1 * kSecond);
+  tracker.enter(2, towards(80, 40002), 1 * kSecond);
+  auto state_of = [&](uint64_t cookie) {
+    TcpState state = TcpState::Unknown;
+    tracker.for_each([&](const TimeWaitEntry& e) {
+      if (e.cookie == cookie) state = TimeWaitTracker::state_of(e);
+    });
+    return state;
+  };
+  EXPECT_EQ(state_of(1), TcpState::TimeWait);  // no walk has listed it yet
+  EXPECT_EQ(tracker.awaiting_peer_fin(), 0u);
+
+  KernelSocket waiting = kernel_time_wait(1, towards(80, 40001), 62 * kSecond);
+  waiting.awaiting_peer_fin = true;
+  std::vector<KernelSocket> kernel = {waiting,
+                                      kernel_time_wait(2, towards(80, 40002), 62 * kSecond)};
+  tracker.reconcile(kernel, 5 * kSecond, 6 * kSecond, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(state_of(1), TcpState::FinWait2);
+  EXPECT_EQ(state_of(2), TcpState::TimeWait);
+  EXPECT_EQ(tracker.awaiting_peer_fin(), 1u);
+  EXPECT_EQ(tracker.size(), 2u);  // both hold their port and count towards the kernel's limit
+
+  kernel[0].awaiting_peer_fin = false;  // the peer's FIN came
+  tracker.reconcile(kernel, 7 * kSecond, 8 * kSecond, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(state_of(1), TcpState::TimeWait);
+  EXPECT_EQ(tracker.awaiting_peer_fin(), 0u);
+
+  kernel[0].awaiting_peer_fin = true;
+  tracker.reconcile(kernel, 9 * kSecond, 10 * kSecond, [](const SocketTuple&) { return true; });
+  EXPECT_EQ(tracker.awaiting_peer_fin(), 1u);
+  EXPECT_EQ(tracker.expire(63 * kSecond), 2u);  // ended with tcp_fin_timeout, still waiting
+  EXPECT_EQ(tracker.awaiting_peer_fin(), 0u);
+}
+
 TEST(TimeWaitTrackerTest, ReconcilingInPartsAgreesWithReconcilingAtOnce) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40001), 1 * kSecond);  // listed

@@ -28,6 +28,7 @@ struct Row {
   bool bytes_known_at_state_entry = false;
   uint64_t peer_fin_age_ns = 0;  // XDP saw the peer's FIN this long ago (0: not seen)
   model::DropCounts drops;       // kernel drops on this connection, by reason
+  bool mini_socket = false;      // the kernel's TIME_WAIT mini-socket: no inode, no owner
 };
 
 struct Query {
@@ -313,9 +314,7 @@ const std::vector<model::ProcessInfo>* DaemonApi::KernelView::holders_of(uint64_
 template <typename Rows>
 DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned) const {
   KernelView view;
-  auto wanted = [&](const auto& r) {
-    return r.state != TcpState::TimeWait && !(only_unowned && r.owner);
-  };
+  auto wanted = [&](const auto& r) { return !r.mini_socket && !(only_unowned && r.owner); };
   if (std::none_of(rows.begin(), rows.end(), wanted)) return view;
   std::unordered_map<uint64_t, bool> asked;
   for (const auto& r : rows)
@@ -385,9 +384,11 @@ HttpAnswer DaemonApi::connections(const Params& params) {
       }
       rows.push_back(row_of(c, now));
     });
-    if (!query->state || *query->state == TcpState::TimeWait) {
+    if (!query->state || *query->state == TcpState::TimeWait ||
+        *query->state == TcpState::FinWait2) {
       model_.time_wait().for_each([&](const model::TimeWaitEntry& e) {
-        if (!port_matches(*query, e.tuple)) return;
+        TcpState state = model::TimeWaitTracker::state_of(e);
+        if ((query->state && state != *query->state) || !port_matches(*query, e.tuple)) return;
         if (rows.size() >= query->limit) {
           truncated = true;
           return;
@@ -395,7 +396,8 @@ HttpAnswer DaemonApi::connections(const Params& params) {
         Row r;
         r.cookie = e.cookie;
         r.tuple = e.tuple;
-        r.state = TcpState::TimeWait;
+        r.state = state;
+        r.mini_socket = true;
         r.age_is_lower_bound = e.entered_ns == 0;
         r.age_ns = e.entered_ns && now > e.entered_ns ? now - e.entered_ns : 0;
         rows.push_back(r);
@@ -463,6 +465,7 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
   {
     std::lock_guard lock(mutex_);
     body["total"] = model_.time_wait().size();
+    body["awaiting_peer_fin"] = model_.time_wait().awaiting_peer_fin();
     for (const auto& [key, count] : model_.time_wait().per_peer())
       if (!query->port || key.remote.port == *query->port) peers.push_back({key, count});
     body["drift"] = {{"added", model_.time_wait_drift().added},

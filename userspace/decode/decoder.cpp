@@ -75,6 +75,9 @@ std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_reco
   socket.bytes_sent = raw.bytes_sent;
   socket.time_wait_reaped_at_ns = raw.time_wait_reaped_at_ns;
   socket.has_path = raw.has_path != 0;
+  socket.awaiting_peer_fin =
+      socket.state == model::TcpState::TimeWait &&
+      raw.time_wait_substate == static_cast<uint8_t>(model::TcpState::FinWait2);
   return socket;
 }
 

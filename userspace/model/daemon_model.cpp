@@ -205,9 +205,10 @@ bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {
 
 void DaemonModel::tick(uint64_t now_ns) {
   table_.expire_pending_syns(now_ns);
-  // TIME_WAIT durations are known once the kernel's timer has run out.
+  // TIME_WAIT durations are known once the kernel's timer has run out (one that ended still
+  // in FIN_WAIT2 never was in TIME_WAIT).
   time_wait_.expire(now_ns, [&](const TimeWaitEntry& entry) {
-    if (entry.entered_ns)
+    if (entry.entered_ns && !entry.awaiting_peer_fin)
       aggregates_.state_duration[timed_state_index(TcpState::TimeWait)].observe(
           seconds(entry.expires_ns - entry.entered_ns));
   });
@@ -226,10 +227,13 @@ void DaemonModel::tick(uint64_t now_ns) {
     if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold)
       ++aggregates_.stuck_by_state[index_of(c.state)];
   });
-  aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] = time_wait_.size();
+  aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] =
+      time_wait_.size() - time_wait_.awaiting_peer_fin();
+  aggregates_.sockets_by_state[index_of(TcpState::FinWait2)] += time_wait_.awaiting_peer_fin();
   if (!port_sockets_.empty())
-    time_wait_.for_each(
-        [&](const TimeWaitEntry& e) { count_port(e.tuple.local.port, TcpState::TimeWait); });
+    time_wait_.for_each([&](const TimeWaitEntry& e) {
+      count_port(e.tuple.local.port, TimeWaitTracker::state_of(e));
+    });
 }
 
 void RecentCloses::add(uint64_t cookie, uint64_t ts_ns) {

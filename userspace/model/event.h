@@ -147,6 +147,8 @@ struct KernelSocket {
   uint64_t bytes_sent = 0;
   uint64_t time_wait_reaped_at_ns = 0;  // TIME_WAIT: when the kernel reaps it (monotonic)
   bool has_path = false;  // compact mode: the kernel keeps its path (walk_paths lists it)
+  // TIME_WAIT: its mini-socket is still in FIN_WAIT2, waiting for the peer's FIN.
+  bool awaiting_peer_fin = false;
 };
 
 }  // namespace synfin::model

@@ -68,6 +68,7 @@ void TimeWaitTracker::remove(uint32_t slot) {
   auto peer = per_peer_.find(peer_of(entry.tuple));
   if (peer != per_peer_.end() && --peer->second == 0) per_peer_.erase(peer);
   if (in_limited_netns(entry.tuple)) --in_limited_netns_;
+  if (entry.awaiting_peer_fin) --awaiting_peer_fin_;
   index_.erase(entry.cookie, cookie_of());
   entry = TimeWaitEntry{};
   slots_.release(slot);
@@ -154,6 +155,10 @@ void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint6
     }
     TimeWaitEntry& entry = slots_[slot];
     entry.listed_in_snapshot = snapshots_;
+    if (entry.awaiting_peer_fin != socket.awaiting_peer_fin) {
+      entry.awaiting_peer_fin = socket.awaiting_peer_fin;
+      entry.awaiting_peer_fin ? ++awaiting_peer_fin_ : --awaiting_peer_fin_;
+    }
     set_expiry(entry, expires);
   }
 }

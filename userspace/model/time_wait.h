@@ -22,7 +22,10 @@ struct TimeWaitEntry {
   uint64_t cookie = 0;  // 0: a free slot
   SocketTuple tuple;
   uint32_t listed_in_snapshot = 0;  // the last reconciliation that found it in the kernel
-  uint64_t entered_ns = 0;          // 0: found by a snapshot, entry time unknown
+  // The last walk found the mini-socket still in FIN_WAIT2: closed before the peer's FIN,
+  // waiting for it (what ss shows). Entries no walk has listed yet are taken as TIME_WAIT.
+  bool awaiting_peer_fin = false;
+  uint64_t entered_ns = 0;  // 0: found by a snapshot, entry time unknown
   uint64_t expires_ns = 0;
   uint64_t deadline_ns = 0;  // its earliest deadline waiting in the tracker's queue
 };
@@ -89,7 +92,14 @@ class TimeWaitTracker {
   ReconcileDrift finish_reconcile(uint64_t snapshot_start_ns,
                                   const std::function<bool(const SocketTuple&)>& listed);
 
+  // Every mini-socket tracked, TIME_WAIT and FIN_WAIT2 alike: both hold their port and count
+  // towards the kernel's tcp_max_tw_buckets.
   std::size_t size() const { return index_.size(); }
+  // Of those, the ones the last walk found in FIN_WAIT2.
+  std::size_t awaiting_peer_fin() const { return awaiting_peer_fin_; }
+  static TcpState state_of(const TimeWaitEntry& entry) {
+    return entry.awaiting_peer_fin ? TcpState::FinWait2 : TcpState::TimeWait;
+  }
   const std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash>& per_peer() const {
     return per_peer_;
   }
@@ -131,6 +141,7 @@ class TimeWaitTracker {
   std::pmr::unordered_map<PeerKey, uint64_t, PeerKeyHash> per_peer_{&peer_pool_};
   std::size_t capacity_;
   uint64_t untracked_ = 0;
+  std::size_t awaiting_peer_fin_ = 0;
   uint32_t snapshots_ = 0;
   uint64_t added_this_snapshot_ = 0;
   uint32_t limited_netns_ = 0;

@@ -204,6 +204,46 @@ TEST_F(DaemonApiEdgesTest, LimitTruncatesAndSaysSo) {
   EXPECT_EQ(stuck["truncated"], true);
 }
 
+// Two active closers hand their ends to mini-sockets; a walk finds one still awaiting the
+// peer's FIN. The list and the filters say FIN_WAIT2 for it, as ss does.
+TEST_F(DaemonApiEdgesTest, AMiniSocketAwaitingThePeersFinIsListedAsFinWait2) {
+  for (uint64_t cookie : {7, 8})
+    apply(Sequence(cookie, testing::loopback_tuple(static_cast<uint16_t>(40000 + cookie), 8443))
+              .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+              .signal(model::EventKind::Destroyed));
+  KernelSocket waiting;
+  waiting.cookie = 7;
+  waiting.tuple = testing::loopback_tuple(40007, 8443);
+  waiting.state = S::TimeWait;
+  waiting.awaiting_peer_fin = true;
+  waiting.time_wait_reaped_at_ns = 150 * kSecond;
+  KernelSocket time_wait = waiting;
+  time_wait.cookie = 8;
+  time_wait.tuple = testing::loopback_tuple(40008, 8443);
+  time_wait.awaiting_peer_fin = false;
+  model_.reconcile(std::vector<KernelSocket>{waiting, time_wait}, 90 * kSecond, 91 * kSecond);
+  auto api = this->api();
+  auto state_of = [&](const nlohmann::json& answer, uint64_t sport) {
+    for (const auto& row : answer["connections"])
+      if (row["sport"] == sport) return row["state"].get<std::string>();
+    return std::string("absent");
+  };
+  auto all = parse(api.handle("GET", "/api/v1/connections", {{"port", "8443"}}));
+  EXPECT_EQ(state_of(all, 40007), "FIN_WAIT2");
+  EXPECT_EQ(state_of(all, 40008), "TIME_WAIT");
+  auto fin_wait2 =
+      parse(api.handle("GET", "/api/v1/connections", {{"state", "FIN_WAIT2"}, {"port", "8443"}}));
+  EXPECT_EQ(fin_wait2["count"], 1);
+  EXPECT_EQ(state_of(fin_wait2, 40007), "FIN_WAIT2");
+  auto time_waits =
+      parse(api.handle("GET", "/api/v1/connections", {{"state", "TIME_WAIT"}, {"port", "8443"}}));
+  EXPECT_EQ(time_waits["count"], 1);
+  EXPECT_EQ(state_of(time_waits, 40008), "TIME_WAIT");
+  auto timewait = parse(api.handle("GET", "/api/v1/timewait", {}));
+  EXPECT_EQ(timewait["total"], 2);
+  EXPECT_EQ(timewait["awaiting_peer_fin"], 1);
+}
+
 TEST_F(DaemonApiEdgesTest, ClosedFiltersByVerdictAndOutcome) {
   apply(Sequence(9, testing::loopback_tuple(40000, 80))
             .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})

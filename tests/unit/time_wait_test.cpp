@@ -67,8 +67,6 @@ TEST(TimeWaitTrackerTest, ReconciliationAddsRemovesAndTakesTheKernelsTimer) {
   EXPECT_EQ(tracker.size(), 1u);                // cookie 3 runs its own 60 s
 }
 
-// In parts, with a socket entering TIME_WAIT between them: the same drift as in one go, and
-// the newcomer (entered after the snapshot began) is kept.
 // Closed in FIN_WAIT2 before the peer's FIN, a socket's mini-socket waits in FIN_WAIT2; the
 // walk says which, and says again once the FIN has come.
 TEST(TimeWaitTrackerTest, AWalkTellsWhichMiniSocketsStillAwaitThePeersFin) {
@@ -107,6 +105,8 @@ TEST(TimeWaitTrackerTest, AWalkTellsWhichMiniSocketsStillAwaitThePeersFin) {
   EXPECT_EQ(tracker.awaiting_peer_fin(), 0u);
 }
 
+// In parts, with a socket entering TIME_WAIT between them: the same drift as in one go, and
+// the newcomer (entered after the snapshot began) is kept.
 TEST(TimeWaitTrackerTest, ReconcilingInPartsAgreesWithReconcilingAtOnce) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40001), 1 * kSecond);  // listed

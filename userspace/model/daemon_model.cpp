@@ -205,10 +205,10 @@ bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {
 
 void DaemonModel::tick(uint64_t now_ns) {
   table_.expire_pending_syns(now_ns);
-  // TIME_WAIT durations are known once the kernel's timer has run out (one that ended still
-  // in FIN_WAIT2 never was in TIME_WAIT).
+  // TIME_WAIT durations are known once the kernel's timer has run out. Not for a mini-socket a
+  // walk found in FIN_WAIT2: its TIME_WAIT began when the peer's FIN came, if it came at all.
   time_wait_.expire(now_ns, [&](const TimeWaitEntry& entry) {
-    if (entry.entered_ns && !entry.awaiting_peer_fin)
+    if (entry.entered_ns && !entry.awaited_peer_fin)
       aggregates_.state_duration[timed_state_index(TcpState::TimeWait)].observe(
           seconds(entry.expires_ns - entry.entered_ns));
   });

@@ -157,6 +157,7 @@ void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint6
     entry.listed_in_snapshot = snapshots_;
     if (entry.awaiting_peer_fin != socket.awaiting_peer_fin) {
       entry.awaiting_peer_fin = socket.awaiting_peer_fin;
+      entry.awaited_peer_fin = entry.awaited_peer_fin || socket.awaiting_peer_fin;
       entry.awaiting_peer_fin ? ++awaiting_peer_fin_ : --awaiting_peer_fin_;
     }
     set_expiry(entry, expires);

@@ -25,6 +25,8 @@ struct TimeWaitEntry {
   // The last walk found the mini-socket still in FIN_WAIT2: closed before the peer's FIN,
   // waiting for it (what ss shows). Entries no walk has listed yet are taken as TIME_WAIT.
   bool awaiting_peer_fin = false;
+  // A walk found it waiting: its time in TIME_WAIT began at the FIN, which no record shows.
+  bool awaited_peer_fin = false;
   uint64_t entered_ns = 0;  // 0: found by a snapshot, entry time unknown
   uint64_t expires_ns = 0;
   uint64_t deadline_ns = 0;  // its earliest deadline waiting in the tracker's queue

@@ -92,7 +92,10 @@ async function refreshListeners() {
 
 async function refreshTimeWait() {
   const { body } = await getJson("/api/v1/timewait?limit=10");
-  document.getElementById("timewait-total").textContent = body.total + " sockets in TIME_WAIT";
+  const waiting = body.awaiting_peer_fin || 0;
+  document.getElementById("timewait-total").textContent =
+    (body.total - waiting) + " sockets in TIME_WAIT" +
+    (waiting ? ", " + waiting + " in FIN_WAIT2 awaiting the peer's FIN" : "");
   fill("timewait", body.by_peer || [], (tr, r) => {
     cell(tr, r.remote);
     cell(tr, r.local_address);

@@ -352,6 +352,12 @@ def ss_count(*filters):
     return [line for line in out.splitlines() if line.strip()]
 
 
+def port_without_sockets(ports):
+    """The first of `ports` no socket uses, TIME_WAIT ones included (an earlier run's live
+    60 s), or None."""
+    return next((p for p in ports if not ss_count(f"( sport = :{p} or dport = :{p} )")), None)
+
+
 def closes_on_port(events, port):
     return [e for e in events if e.get("event") == "close" and port in (e.get("sport"), e.get("dport"))]
 

@@ -10,16 +10,22 @@ import sys
 import time
 
 from harness import (Daemon, NetnsPair, Peer, check, eventually, kill_all, require_privileges,
-                     run_main, run_pair, ss_count)
+                     port_without_sockets, run_main, run_pair, ss_count)
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
           "self_steps": "127.0.0.1:19724", "forced_loss": "127.0.0.1:19725",
           "namespaces": "127.0.0.1:19726", "peer_fin": "127.0.0.1:19727"}
 
 
-def remote_ports_of_ss(lines):
+def ports_of_ss(lines, end):
     # ss -tanH: State Recv-Q Send-Q Local Peer (state column absent with a state filter)
-    return sorted(int(line.split()[-1].rsplit(":", 1)[1]) for line in lines)
+    column = -1 if end == "remote" else -2
+    return sorted(int(line.split()[column].rsplit(":", 1)[1]) for line in lines)
+
+
+def metric_total(text, prefix):
+    """The sum of every sample in the exposition `text` whose line starts with `prefix`."""
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
 
 
 def scenario_stuck(synfin):
@@ -66,7 +72,7 @@ def scenario_stuck(synfin):
               "a leaked CLOSE_WAIT socket is not idle")
         check(all(r["recv_queue_bytes"] is not None for r in rows), "queues missing")
         ss = ss_count("state", "close-wait", f"sport = :{port}")
-        check(remote_ports_of_ss(ss) == sorted(r["dport"] for r in rows),
+        check(ports_of_ss(ss, "remote") == sorted(r["dport"] for r in rows),
               "stuck set differs from `ss state close-wait`")
 
         half = daemon.get(f"/api/v1/stuck?port={port + 1}")["stuck"]
@@ -143,9 +149,8 @@ def scenario_timewait(synfin):
 
 def scenario_snapshot(synfin):
     # A run leaves TIME_WAIT sockets on its port for 60 s, which a rerun's daemon would list too.
-    port = next((p for p in range(18621, 18631)
-                 if not ss_count("state", "time-wait", f"( sport = :{p} or dport = :{p} )")), None)
-    check(port is not None, "TIME_WAIT sockets on every port 18621-18630: rerun in a minute")
+    port = port_without_sockets(range(18621, 18631))
+    check(port is not None, "sockets left on every port 18621-18630: rerun in a minute")
     established, close_wait = 200, 100
     total = established + close_wait
     server = Peer("server", "hold", port, count=total, name="sf-server")
@@ -200,8 +205,7 @@ def scenario_peer_fin(synfin):
     mini-socket in FIN_WAIT2, which ss lists as FIN-WAIT-2 and the daemon too (after a walk);
     once the CLOSE_WAIT side closes, its FIN turns them to TIME_WAIT, in ss and the daemon."""
     # Ports no earlier run left mini-sockets on (they live 60 s).
-    port = next((p for p in range(18671, 18681)
-                 if not ss_count(f"( sport = :{p} or dport = :{p} )")), None)
+    port = port_without_sockets(range(18671, 18681))
     check(port is not None, "sockets left on every port 18671-18680: rerun in a minute")
     with open("/proc/sys/net/ipv4/tcp_fin_timeout") as f:
         fin_timeout = int(f.read())
@@ -216,8 +220,7 @@ def scenario_peer_fin(synfin):
         return sorted(r["sport"] for r in rows if r["dport"] == port)
 
     def kernel_ends(state):
-        return sorted(int(line.split()[2].rsplit(":", 1)[1])
-                      for line in ss_count("state", state, f"dport = :{port}"))
+        return ports_of_ss(ss_count("state", state, f"dport = :{port}"), "local")
 
     try:
         server = Peer("server", "hold", port, count=n, name="sf-pfserver")
@@ -235,8 +238,7 @@ def scenario_peer_fin(synfin):
         tw = daemon.get(f"/api/v1/timewait?port={port}")
         check(tw["awaiting_peer_fin"] >= n, f"/api/v1/timewait awaiting_peer_fin {tw['awaiting_peer_fin']}")
         def fin_wait2_gauge():
-            return sum(float(line.split()[-1]) for line in daemon.get_text("/metrics").splitlines()
-                       if line.startswith('synfin_tcp_sockets{state="FIN_WAIT2"}'))
+            return metric_total(daemon.get_text("/metrics"), 'synfin_tcp_sockets{state="FIN_WAIT2"}')
         gauge = eventually(fin_wait2_gauge, lambda v: v >= n, timeout=5)
         check(gauge >= n, f"synfin_tcp_sockets FIN_WAIT2 = {gauge}, want at least {n}")
 
@@ -271,10 +273,8 @@ def scenario_forced_loss(synfin):
             daemon.proc.send_signal(signal.SIGCONT)
         def figures():
             text = daemon.get_text("/metrics")
-            lost = sum(float(line.split()[-1]) for line in text.splitlines()
-                       if line.startswith("synfin_events_lost_total{"))
-            invalid = sum(float(line.split()[-1]) for line in text.splitlines()
-                          if line.startswith("synfin_tcp_invalid_sequences_total{"))
+            lost = metric_total(text, "synfin_events_lost_total{")
+            invalid = metric_total(text, "synfin_tcp_invalid_sequences_total{")
             return lost, invalid, daemon.get(f"/api/v1/closed?port={port}&verdict=invalid")
         lost, invalid, listed = eventually(figures, lambda f: f[0] > 0, timeout=20)
         time.sleep(6)  # a full drain interval: everything the ring kept is applied

@@ -64,9 +64,8 @@ class RecordingSource {
     switch (code) {
       case Z_OK:
         return {};
-      case Z_ERRNO:
-        return fmt::format("could not be read to its end ({})",
-                           message);  // zlib: strerror at the failure
+      case Z_ERRNO:  // zlib: strerror at the failure
+        return fmt::format("could not be read to its end ({})", message);
       case Z_BUF_ERROR:  // zlib's "unexpected end of file": the stream stops without its end
         return fmt::format("is cut off inside its gzip stream (zlib: {})", message);
       default:

@@ -11,9 +11,9 @@
 #include <xdp/xdp_helpers.h>
 
 #include "synfin/abi.h"
-#include "synfin_bpf.h"
-#include "packet_parsing.h"
-#include "ring_wakeup.h"
+#include "lib/constants.h"
+#include "lib/packet_parsing.h"
+#include "lib/ring_wakeup.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -12,6 +12,8 @@
 #include <linux/types.h>
 #endif
 
+#include "synfin/tcp_life.h"
+
 #define SYNFIN_COMM_LEN 16
 #define SYNFIN_ADDR_LEN 16
 #define SYNFIN_MAX_PORT_FILTERS 8
@@ -46,7 +48,9 @@
 	X(DROP, 12, Dropped, "drop",                                                               \
 	  EVENT) /* skb:kfree_skb: the kernel dropped a TCP packet of this socket */               \
 	X(PATH, 13, Path, "path",                                                                  \
-	  PATH) /* the daemon's compact mode: a socket's whole path, once, when it is destroyed */
+	  PATH) /* the daemon: a socket's whole path, once, when it ended in a way that matters */ \
+	X(TIME_WAIT, 14, TimeWaitEntered, "time_wait",                                             \
+	  EVENT) /* the daemon: a clean active close not sent whole left a TIME_WAIT socket */
 
 enum synfin_event_type {
 #define SYNFIN_KIND_ENUM(abi, value, cpp, source, layout) SYNFIN_EV_##abi = value,
@@ -212,10 +216,11 @@ struct synfin_event {
 	__u64 bytes_sent; /* tells a CLOSE_WAIT socket that keeps sending from an idle one */
 };
 
-/* A socket's path as BPF keeps it in socket-local storage (the daemon's compact mode): every
- * state step since synfin first saw the socket, its owner and its counters. The kernel frees
- * it with the socket. One ring record carries it when the socket is destroyed; the
- * daemon's live view reads it from the storage map's iterator. */
+/* A socket's path as BPF keeps it in socket-local storage (the daemon): every state step since
+ * synfin first saw the socket, its owner, its counters, and what the kernel side judged of it
+ * so far (states visited, steps that broke the state machine). The kernel frees it with the
+ * socket. A ring record carries it when the socket ends in a way that matters (or in the
+ * rate-bounded sample of the rest); the daemon's live view reads it through an iterator. */
 #define SYNFIN_PATH_STEPS 10
 
 /* Flags of synfin_path.path_flags */
@@ -226,6 +231,12 @@ struct synfin_event {
 #define SYNFIN_PATH_RESET_SENT 0x4
 #define SYNFIN_PATH_RESET_RECEIVED 0x8
 #define SYNFIN_PATH_ENDPOINTS_KNOWN 0x10 /* family, ports and addresses filled */
+#define SYNFIN_PATH_ILLEGAL_STEP 0x20	 /* a step the state machine does not allow */
+#define SYNFIN_PATH_DISCONTINUITY 0x40	 /* a step that did not start where the last ended */
+#define SYNFIN_PATH_JOINED_MID_LIFE 0x80 /* the first step seen was not a birth */
+#define SYNFIN_PATH_HELD_PAST_THRESHOLD 0x100 /* a state was held past its stuck threshold */
+#define SYNFIN_PATH_DROPPED 0x200	      /* the kernel dropped a packet of this socket */
+#define SYNFIN_PATH_COUNTED 0x400 /* in scope: its steps are counted in the kernel's tallies */
 
 struct synfin_path {
 	__u64 step_ns[SYNFIN_PATH_STEPS];  /* bpf_ktime_get_ns() of each step */
@@ -242,16 +253,22 @@ struct synfin_path {
 	__u16 family;
 	__u16 sport;
 	__u16 dport;
-	__u16 reserved;
+	__u16 visited; /* SYNFIN_STATE_BIT of every state seen (the classifier's input) */
 	__u8 saddr[SYNFIN_ADDR_LEN];
 	__u8 daddr[SYNFIN_ADDR_LEN];
 	__u32 netns;
-	__u32 padding;
+	__u8 last_state;    /* the state the last step entered (0: no step yet) */
+	__u8 before_close;  /* the state the step into CLOSE left */
+	__u8 role;	    /* enum synfin_role, from the first step */
+	__u8 steps_counted; /* steps already counted in the tallies (the rest await the scope) */
 	__u64 bytes_sent_at_entry; /* bytes_sent when the current state was entered */
+	__u64 state_entered_ns;	   /* when the current state was entered (0: before synfin) */
+	__u64 born_ns;		   /* the first step's time, when it was a birth (lifetime) */
 };
 
 /* Flags of synfin_path_record.record_flags */
-#define SYNFIN_PATH_RECORD_ENDED 0x1 /* written when the socket was destroyed (else: live) */
+#define SYNFIN_PATH_RECORD_ENDED 0x1   /* written when the socket was destroyed (else: live) */
+#define SYNFIN_PATH_RECORD_SAMPLED 0x2 /* a clean close, sent within --closes-per-second */
 
 /* The ring record of a destroyed socket's path (SYNFIN_EV_PATH), and the row the storage
  * iterator writes for each live one. */
@@ -263,6 +280,15 @@ struct synfin_path_record {
 	__u64 bytes_sent; /* now */
 	struct synfin_path path;
 };
+
+/* The daemon's kernel-side tallies: per-CPU arrays, summed by userspace for /metrics.
+ *   tally_transitions[from * SYNFIN_TCP_STATE_SLOTS + to]     steps, kernel state numbers
+ *   tally_closes[outcome * SYNFIN_VERDICT_COUNT + verdict]     ended connections (no listeners)
+ *   tally_invalid[enum synfin_verdict_reason]                  invalid ones, by reason
+ *   tally_histograms[enum synfin_kernel_histogram]             struct synfin_histogram
+ *   close_counters[enum synfin_close_counter]                  what crossed, what was sampled */
+#define SYNFIN_TALLY_TRANSITION_SLOTS (SYNFIN_TCP_STATE_SLOTS * SYNFIN_TCP_STATE_SLOTS)
+#define SYNFIN_TALLY_CLOSE_SLOTS ((int)SYNFIN_OUTCOME_COUNT * (int)SYNFIN_VERDICT_COUNT)
 
 /* TCP header flags as they sit in byte 13 of the header. */
 #define SYNFIN_TCP_FIN 0x01
@@ -429,15 +455,22 @@ static_assert(sizeof(synfin_clock_record) == 24);
 static_assert(offsetof(synfin_clock_record, type) == offsetof(synfin_event, type));
 static_assert(offsetof(synfin_interface_record, type) == offsetof(synfin_event, type));
 static_assert(sizeof(synfin_socket_record) == 96, "synfin_socket_record layout changed");
-static_assert(sizeof(synfin_path) == 184, "synfin_path layout changed: bump both sides");
+static_assert(sizeof(synfin_path) == 200, "synfin_path layout changed: bump both sides");
 static_assert(offsetof(synfin_path, step_from) == 80);
 static_assert(offsetof(synfin_path, steps) == 100);
 static_assert(offsetof(synfin_path, owner_comm) == 112);
 static_assert(offsetof(synfin_path, family) == 128);
 static_assert(offsetof(synfin_path, saddr) == 136);
 static_assert(offsetof(synfin_path, netns) == 168);
+static_assert(offsetof(synfin_path, visited) == 134);
+static_assert(offsetof(synfin_path, last_state) == 172);
+static_assert(offsetof(synfin_path, steps_counted) == 175);
 static_assert(offsetof(synfin_path, bytes_sent_at_entry) == 176);
-static_assert(sizeof(synfin_path_record) == 216, "synfin_path_record layout changed");
+static_assert(offsetof(synfin_path, state_entered_ns) == 184);
+static_assert(offsetof(synfin_path, born_ns) == 192);
+static_assert(sizeof(synfin_path_record) == 232, "synfin_path_record layout changed");
+static_assert(sizeof(synfin_histogram) == 144);
+static_assert(sizeof(synfin_close_facts) == 8);
 static_assert(offsetof(synfin_path_record, type) == offsetof(synfin_event, type));
 static_assert(offsetof(synfin_path_record, path) == 32);
 static_assert(offsetof(synfin_socket_record, rx_queue) == 24);
@@ -453,8 +486,8 @@ static_assert(sizeof(synfin_listener_counters) == 32);
 _Static_assert(sizeof(struct synfin_event) == 112, "synfin_event layout changed");
 _Static_assert(sizeof(struct synfin_packet) == 104, "synfin_packet layout changed");
 _Static_assert(sizeof(struct synfin_socket_record) == 96, "synfin_socket_record layout changed");
-_Static_assert(sizeof(struct synfin_path) == 184, "synfin_path layout changed");
-_Static_assert(sizeof(struct synfin_path_record) == 216, "synfin_path_record layout changed");
+_Static_assert(sizeof(struct synfin_path) == 200, "synfin_path layout changed");
+_Static_assert(sizeof(struct synfin_path_record) == 232, "synfin_path_record layout changed");
 #endif
 
 #endif /* SYNFIN_ABI_H */

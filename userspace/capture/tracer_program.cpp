@@ -140,10 +140,12 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions&
   g_libbpf_verbose = options.verbose;
   libbpf_set_print(print_libbpf);
   if (options.local_ports.size() > SYNFIN_MAX_PORT_FILTERS ||
-      options.remote_ports.size() > SYNFIN_MAX_PORT_FILTERS)
+      options.remote_ports.size() > SYNFIN_MAX_PORT_FILTERS ||
+      options.any_ports.size() > SYNFIN_MAX_PORT_FILTERS ||
+      options.watch_ports.size() > SYNFIN_MAX_PORT_FILTERS)
     return Error{fmt::format("at most {} ports per filter", SYNFIN_MAX_PORT_FILTERS)};
   auto loaded = load_with(options, LiveWalk::StorageMap);
-  if (loaded || !options.compact_paths) return loaded;
+  if (loaded || !options.report_closes()) return loaded;
   // Some kernels refuse the socket-storage map iterator while loading everything else: the
   // live walk then reads each socket's storage from the socket table of this namespace.
   auto own_namespace = load_with(options, LiveWalk::OwnNamespaceTable);
@@ -167,6 +169,10 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load_with(const CaptureOpt
   bpf_program__set_autoload(progs->on_kfree_skb, features.drop_reasons && !features.drop_sockets);
   bpf_program__set_autoload(progs->on_kfree_skb_with_socket, features.drop_sockets);
   bpf_program__set_autoload(progs->on_consume_skb, features.listen_refusals);
+  // accept() names owners for per-step records; socket paths inherit the listener's owner and
+  // learn the closer's, with no syscall hook per connection.
+  bpf_program__set_autoload(progs->on_sys_exit_accept, options.per_step_records);
+  bpf_program__set_autoload(progs->on_sys_exit_accept4, options.per_step_records);
 
   auto* config = skeleton->rodata;
   config->filter_family = options.family == 4 ? 2 : options.family == 6 ? 10 : 0;
@@ -176,24 +182,38 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load_with(const CaptureOpt
   config->filter_remote_port_count = static_cast<uint32_t>(options.remote_ports.size());
   for (std::size_t i = 0; i < options.remote_ports.size(); ++i)
     config->filter_remote_ports[i] = options.remote_ports[i];
+  config->filter_any_port_count = static_cast<uint32_t>(options.any_ports.size());
+  for (std::size_t i = 0; i < options.any_ports.size(); ++i)
+    config->filter_any_ports[i] = options.any_ports[i];
   config->exclude_port = options.exclude_port;
+  config->per_step_records = options.per_step_records;
+  config->keep_paths = options.keep_paths;
+  config->report_closes = options.report_closes();
+  config->watch_port_count = static_cast<uint32_t>(options.watch_ports.size());
+  for (std::size_t i = 0; i < options.watch_ports.size(); ++i)
+    config->watch_ports[i] = options.watch_ports[i];
+  for (std::size_t state = 0; state < options.stuck_threshold_ns.size(); ++state)
+    config->stuck_threshold_ns[state] = options.stuck_threshold_ns[state];
   config->wakeup_threshold_bytes = options.ring_bytes / 4;
   config->rcv_state_process_start = features.rcv_state_process_start;
   config->rcv_state_process_end = features.rcv_state_process_end;
   config->mib_listen_overflows = features.mib_listen_overflows;
   config->mib_syn_queue_drops = features.mib_syn_queue_drops;
   config->possible_cpus = static_cast<uint32_t>(std::max(libbpf_num_possible_cpus(), 1));
+  // Each CPU samples its share; a rate below one per CPU still samples one per CPU per second.
+  if (options.closes_per_second)
+    config->sampled_closes_per_cpu_second =
+        std::max<uint64_t>(options.closes_per_second / config->possible_cpus, 1);
   if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
     return Error{
         fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
-  config->compact_paths = options.compact_paths;
   bpf_program__set_autoattach(skeleton->progs.dump_tcp_sockets, false);
   bpf_program__set_autoattach(skeleton->progs.dump_socket_paths, false);
   bpf_program__set_autoattach(skeleton->progs.dump_socket_paths_tcp, false);
   bpf_program__set_autoload(skeleton->progs.dump_socket_paths,
-                            options.compact_paths && walk == LiveWalk::StorageMap);
+                            options.report_closes() && walk == LiveWalk::StorageMap);
   bpf_program__set_autoload(skeleton->progs.dump_socket_paths_tcp,
-                            options.compact_paths && walk == LiveWalk::OwnNamespaceTable);
+                            options.report_closes() && walk == LiveWalk::OwnNamespaceTable);
 
   if (int err = synfin_bpf__load(skeleton); err)
     return Error{
@@ -247,6 +267,45 @@ DropTotals TracerProgram::drop_totals() const {
     for (uint64_t count : per_cpu) totals[reason] += count;
   }
   return totals;
+}
+
+namespace {
+// Every element of a per-CPU array, summed over CPUs by `add`.
+template <typename Value, typename Add>
+void sum_per_cpu_array(int fd, uint32_t entries, Add&& add) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return;
+  std::vector<Value> per_cpu(static_cast<std::size_t>(cpus));
+  for (uint32_t key = 0; key < entries; ++key) {
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
+    for (const Value& value : per_cpu) add(key, value);
+  }
+}
+}  // namespace
+
+model::KernelTally TracerProgram::tally() const {
+  model::KernelTally tally;
+  auto counts = [](auto& into) {
+    return [&into](uint32_t key, uint64_t value) { into[key] += value; };
+  };
+  sum_per_cpu_array<uint64_t>(bpf_map__fd(skeleton_->maps.tally_transitions),
+                              SYNFIN_TALLY_TRANSITION_SLOTS, counts(tally.transitions));
+  sum_per_cpu_array<uint64_t>(bpf_map__fd(skeleton_->maps.tally_closes), SYNFIN_TALLY_CLOSE_SLOTS,
+                              counts(tally.closes));
+  sum_per_cpu_array<uint64_t>(bpf_map__fd(skeleton_->maps.tally_invalid),
+                              SYNFIN_VERDICT_REASON_COUNT, counts(tally.invalid));
+  sum_per_cpu_array<uint64_t>(bpf_map__fd(skeleton_->maps.close_counters),
+                              SYNFIN_CLOSE_COUNTER_COUNT, counts(tally.close_counters));
+  sum_per_cpu_array<synfin_histogram>(
+      bpf_map__fd(skeleton_->maps.tally_histograms), SYNFIN_HISTOGRAM_COUNT,
+      [&tally](uint32_t key, const synfin_histogram& h) {
+        synfin_histogram& total = tally.histograms[key];
+        for (std::size_t b = 0; b < SYNFIN_HISTOGRAM_MAX_BUCKETS; ++b)
+          total.buckets[b] += h.buckets[b];
+        total.count += h.count;
+        total.sum_ns += h.sum_ns;
+      });
+  return tally;
 }
 
 std::unordered_map<uint64_t, synfin_listener_counters> TracerProgram::listener_counters() const {

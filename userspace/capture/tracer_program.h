@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "model/kernel_tally.h"
 #include "synfin/abi.h"
 
 struct synfin_bpf;
@@ -21,12 +22,22 @@ struct CaptureOptions {
   int family = 0;  // 0 both, 4, 6
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
-  uint16_t exclude_port = 0;  // sockets with this local or remote port are not traced
+  std::vector<uint16_t> any_ports;  // --port: either end on one of these
+  uint16_t exclude_port = 0;         // sockets with this local or remote port are not traced
   uint32_t ring_bytes = 16u << 20;
   bool verbose = false;  // libbpf's own log (verifier output) on stderr
-  // The daemon's compact mode: each socket's path stays in the kernel (socket-local storage)
-  // and crosses the ring once, when the socket is destroyed; walk_paths() reads live ones.
-  bool compact_paths = false;
+  // What crosses the ring (bpf/lib/config.h). A record per step: `synfin trace`, and the daemon
+  // with --xdp (its packet view joins live sockets step by step).
+  bool per_step_records = true;
+  // The daemon: each socket's path in socket storage, checked and counted in the kernel
+  // (tally()); without per-step records a close crosses only when it matters, in a sample of
+  // closes_per_second, or as a TIME_WAIT record; walk_paths() reads the live ones.
+  bool keep_paths = false;
+  uint32_t closes_per_second = 0;
+  std::vector<uint16_t> watch_ports;  // closes on these ports (either end) always cross
+  std::array<uint64_t, SYNFIN_TCP_STATE_SLOTS> stuck_threshold_ns{};  // by kernel state number
+
+  bool report_closes() const { return keep_paths && !per_step_records; }
 };
 
 struct ProgramStatus {
@@ -80,7 +91,8 @@ class TracerProgram {
   // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once, handing each
   // row over as it is read (a table of 100 000s of sockets is never held twice).
   Status snapshot_sockets(const std::function<void(const synfin_socket_record&)>& on_row) const;
-  // Compact mode: the path of every live socket that has one, in every network namespace.
+  // With report_closes(): the path of every live socket that has one (every network namespace
+  // where the kernel lets synfin walk the storage, else synfin's own).
   Status walk_paths(const std::function<void(const synfin_path_record&)>& on_row) const;
   // Whether each attached program's link still runs it, as the kernel says now.
   std::vector<ProgramStatus> program_status() const;
@@ -88,13 +100,15 @@ class TracerProgram {
   // The kernel timer wheel's bucket for a TIME_WAIT socket's 60 s timer, from the running
   // kernel's CONFIG_HZ (0 if unknown).
   uint64_t time_wait_reap_bucket_ns() const;
-  // Compact mode's live walk: every socket's storage (all network namespaces), or — on kernels
+  // The daemon's live walk: every socket's storage (all network namespaces), or — on kernels
   // that refuse the storage-map iterator — the socket table of synfin's own namespace, whose
   // other namespaces' sockets then show when they end.
   enum class LiveWalk { StorageMap, OwnNamespaceTable };
   LiveWalk live_walk() const { return live_walk_; }
   // Kernel drops of TCP packets by synfin drop reason, summed over CPUs.
   DropTotals drop_totals() const;
+  // With keep_paths: what the kernel side counted, summed over CPUs.
+  model::KernelTally tally() const;
   // Per listening socket (by cookie): what the kernel refused it since synfin started.
   std::unordered_map<uint64_t, synfin_listener_counters> listener_counters() const;
   // Per local port of a listener, including listeners gone since (never decreasing).

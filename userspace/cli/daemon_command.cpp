@@ -34,18 +34,31 @@ Runner register_daemon(CLI::App& app) {
                    "Seconds between reconciliations with the kernel's socket table")
       ->capture_default_str()
       ->check(CLI::Range(0.5, 3600.0));
-  daemon->add_flag(
-      "--compact-paths", o->compact_paths,
-      "Keep each socket's path (steps, owner, counters) in the kernel's per-socket storage\n"
-      "and send it once, when the socket ends, instead of a record per step. The live view\n"
-      "(read every --live-interval) covers every network namespace where the kernel lets\n"
-      "synfin walk that storage, else the daemon's own (/healthz says which). Costs about\n"
-      "what step records cost (docs/performance.md). Ignored with --xdp (packets join live\n"
-      "sockets)");
+  daemon
+      ->add_option(
+          "--closes-per-second", o->closes_per_second,
+          "The kernel side judges and counts every connection; a close crosses to the daemon\n"
+          "(/api/v1/closed, ladders) when it matters: not valid, not a clean active, passive\n"
+          "or simultaneous close, reset, retransmitted, dropped, held past a stuck threshold,\n"
+          "or on a --watch-port. Of the clean rest, this many per second cross as a fair\n"
+          "sample; the others are counted (synfin_closes_sampled_total of\n"
+          "synfin_closes_clean_total). 0: none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000000));
+  daemon
+      ->add_option("--watch-port", o->watch_ports,
+                   "Every close with this local or remote port crosses, unsampled (repeatable,\n"
+                   "at most 8)")
+      ->check(CLI::Range(1, 65535));
+  daemon
+      ->add_option("--port", o->ports,
+                   "Watch only sockets with this local or remote port (repeatable, at most 8):\n"
+                   "the others are neither counted nor listed")
+      ->check(CLI::Range(1, 65535));
   daemon
       ->add_option("--live-interval", o->live_interval_s,
-                   "With --compact-paths: seconds between reads of the live sockets' paths\n"
-                   "(states, ages, owners, stuck sockets)")
+                   "Seconds between reads of the live sockets' kernel-kept paths (states, ages,\n"
+                   "owners, stuck sockets; not with --xdp, which follows every step)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 60.0));
   daemon

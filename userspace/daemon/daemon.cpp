@@ -95,8 +95,9 @@ class Daemon {
     config.metrics_ports = options_.metrics_ports;
     config.packet_view = options_.capture.packet_view();
     config.xdp = !options_.capture.xdp_interfaces.empty();
-    // Packets are joined to live sockets step by step: with XDP every step crosses the ring.
-    config.compact = options_.compact_paths && !config.xdp;
+    // Packets are joined to live sockets step by step: with XDP every step crosses the ring
+    // (the kernel still keeps and counts the paths).
+    config.compact = !config.xdp;
     config.netns = own_network_namespace();
     config.time_wait_buckets = read_max_time_wait_buckets();
     for (const auto& text : options_.stuck_thresholds)
@@ -112,7 +113,13 @@ class Daemon {
     capture::CaptureOptions capture_options;
     capture_options.verbose = options_.capture.verbose;
     compact_ = config.compact;
-    capture_options.compact_paths = compact_;
+    capture_options.keep_paths = true;
+    capture_options.per_step_records = !compact_;
+    capture_options.closes_per_second = options_.closes_per_second;
+    capture_options.watch_ports = options_.watch_ports;
+    capture_options.any_ports = options_.ports;
+    for (model::TcpState state : model::kTrackedStates)
+      capture_options.stuck_threshold_ns[model::index_of(state)] = config.stuck.for_state(state);
     capture_options.ring_bytes =
         options_.capture.daemon_ring_mib(compact_, std::thread::hardware_concurrency()) << 20;
     // Our own scrapes and API calls are left out: a scrape must not count itself.
@@ -361,6 +368,7 @@ class Daemon {
       self.listen.resets_sent += c.resets_sent;
     }
     const capture::KernelFeatures& features = program.features();
+    self.kernel_tally = program.tally();
     self.kernel_features = {{"reset_reasons", features.reset_reasons},
                             {"drop_reasons", features.drop_reasons},
                             {"drop_sockets", features.drop_sockets},
@@ -396,9 +404,9 @@ class Daemon {
     if (compact_ &&
         session_->program().live_walk() == capture::TracerProgram::LiveWalk::OwnNamespaceTable)
       missing.push_back(
-          "compact mode's live view of other network namespaces (the kernel refuses the "
-          "socket-storage map iterator): their sockets show when they end; this namespace's "
-          "are walked live");
+          "the live view of other network namespaces' sockets (the kernel refuses the "
+          "socket-storage map iterator): they show when they end, and are counted; this "
+          "namespace's are walked live");
     return missing;
   }
   static constexpr int kDrainNiceBoost = 5;

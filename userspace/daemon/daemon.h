@@ -15,10 +15,13 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:9847";
   std::vector<std::string> stuck_thresholds;
   double reconcile_interval_s = 10;
-  // Compact mode (--compact-paths, not with --xdp): each socket's path stays in the kernel until
-  // it ends; the live view is read from those paths every live_interval_s.
-  bool compact_paths = false;
+  // The live view is read from the kernel-kept paths every live_interval_s (not with --xdp,
+  // whose packet view follows every step).
   double live_interval_s = 1;
+  // Clean closes sent to userspace per second beyond those that matter (the sample).
+  uint32_t closes_per_second = 2000;
+  std::vector<uint16_t> watch_ports;  // every close on these ports crosses
+  std::vector<uint16_t> ports;        // --port: only sockets with either end on these
   std::size_t recent_closes = 4096;
   std::vector<uint16_t> metrics_ports;
   cli::CaptureFlags capture;

@@ -1,17 +1,24 @@
 #include "model/aggregates.h"
 
+#include "synfin/tcp_life.h"
+
 namespace synfin::model {
 
+// The bounds the kernel's histograms use too (synfin/tcp_life.h), in seconds.
+#define SYNFIN_BOUND_SECONDS(ns) static_cast<double>(ns##ULL) / 1e9,
+
 HandshakeHistogram make_handshake_histogram() {
-  return {{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3}};
+  return {{SYNFIN_HANDSHAKE_BOUNDS_NS(SYNFIN_BOUND_SECONDS)}};
 }
 
 LifetimeHistogram make_lifetime_histogram() {
-  return {{0.001, 0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 21600, 86400}};
+  return {{SYNFIN_LIFETIME_BOUNDS_NS(SYNFIN_BOUND_SECONDS)}};
 }
 
 StateDurationHistogram make_state_duration_histogram() {
-  return {{0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 3600}};
+  return {{SYNFIN_STATE_DURATION_BOUNDS_NS(SYNFIN_BOUND_SECONDS)}};
 }
+
+#undef SYNFIN_BOUND_SECONDS
 
 }  // namespace synfin::model

@@ -1,19 +1,30 @@
 #include <array>
 
 #include "model/connection.h"
+#include "synfin/tcp_life.h"
 
 namespace synfin::model {
 
 namespace {
-constexpr std::array<std::string_view, 4> kRoleNames = {"unknown", "client", "server", "listener"};
+#define SYNFIN_LABEL(name, label) label,
+constexpr std::array<std::string_view, 4> kRoleNames = {SYNFIN_ROLES(SYNFIN_LABEL)};
 constexpr std::array<std::string_view, kOutcomeCount> kOutcomeNames = {
-    "active_close", "passive_close",  "simultaneous_close", "reset_received",
-    "reset_sent",   "refused",        "handshake_timeout",  "aborted",
-    "unknown",      "listener_closed"};
-constexpr std::array<std::string_view, 3> kVerdictNames = {"valid", "invalid", "incomplete"};
+    SYNFIN_OUTCOMES(SYNFIN_LABEL)};
+constexpr std::array<std::string_view, 3> kVerdictNames = {SYNFIN_VERDICTS(SYNFIN_LABEL)};
 constexpr std::array<std::string_view, kReasonCount> kReasonNames = {
-    "none",        "illegal_transition", "discontinuity", "joined_mid_life",
-    "events_lost", "history_truncated"};
+    SYNFIN_VERDICT_REASONS(SYNFIN_LABEL)};
+#undef SYNFIN_LABEL
+
+// The model's enums are the shared ones: the kernel's counts index by the same numbers.
+static_assert(kOutcomeCount == SYNFIN_OUTCOME_COUNT);
+static_assert(static_cast<int>(Outcome::ListenerClosed) == SYNFIN_OUTCOME_LISTENER_CLOSED);
+static_assert(static_cast<int>(Outcome::ActiveClose) == SYNFIN_OUTCOME_ACTIVE_CLOSE);
+static_assert(static_cast<int>(Outcome::Aborted) == SYNFIN_OUTCOME_ABORTED);
+static_assert(static_cast<int>(Verdict::Incomplete) == SYNFIN_VERDICT_INCOMPLETE);
+static_assert(kReasonCount == SYNFIN_VERDICT_REASON_COUNT);
+static_assert(static_cast<int>(Reason::HistoryTruncated) == SYNFIN_REASON_HISTORY_TRUNCATED);
+static_assert(static_cast<int>(Role::Listener) == SYNFIN_ROLE_LISTENER);
+static_assert(static_cast<int>(Role::Server) == SYNFIN_ROLE_SERVER);
 
 TcpState last_state_before_close(const Connection& c) {
   if (c.history_length() >= 2 && c.visit_state(c.history_length() - 1) == TcpState::Close)
@@ -21,32 +32,18 @@ TcpState last_state_before_close(const Connection& c) {
   return TcpState::Unknown;
 }
 
-// A socket seeded mid-life may never show ESTABLISHED itself, only a state after it.
-bool was_established(const Connection& c) {
-  for (TcpState s : {TcpState::Established, TcpState::FinWait1, TcpState::FinWait2,
-                     TcpState::Closing, TcpState::CloseWait, TcpState::LastAck})
-    if (c.visited(s)) return true;
-  return false;
-}
-
-Outcome classify_outcome(const Connection& c) {
-  if (c.role == Role::Listener) return Outcome::ListenerClosed;
-  if (!was_established(c)) {
-    if (c.reset_received)
-      return c.visited(TcpState::SynSent) ? Outcome::Refused : Outcome::ResetReceived;
-    if (c.visited(TcpState::SynSent) && c.retransmits > 0) return Outcome::HandshakeTimeout;
-    return Outcome::Aborted;
-  }
-  if (c.reset_received) return Outcome::ResetReceived;
-  TcpState before_close = last_state_before_close(c);
-  bool orderly_end = before_close == TcpState::FinWait2 || before_close == TcpState::Closing ||
-                     before_close == TcpState::LastAck;
-  if (c.reset_sent && !orderly_end) return Outcome::ResetSent;
-  if (c.visited(TcpState::Closing)) return Outcome::SimultaneousClose;
-  if (c.visited(TcpState::FinWait1) || c.visited(TcpState::FinWait2)) return Outcome::ActiveClose;
-  if (c.visited(TcpState::CloseWait)) return Outcome::PassiveClose;
-  if (before_close == TcpState::Established) return Outcome::Aborted;
-  return Outcome::Unknown;
+// The facts the shared classifier (synfin/tcp_life.h) judges, as the model kept them.
+synfin_close_facts facts_of(const Connection& c) {
+  synfin_close_facts facts{};
+  for (uint8_t i = 0; i < c.history_length(); ++i)
+    facts.visited = static_cast<uint16_t>(facts.visited |
+                                          SYNFIN_STATE_BIT(index_of(c.visit_state(i))));
+  facts.before_close = static_cast<uint8_t>(index_of(last_state_before_close(c)));
+  facts.role = static_cast<uint8_t>(c.role);
+  facts.reset_received = c.reset_received;
+  facts.reset_sent = c.reset_sent;
+  facts.retransmitted = c.retransmits > 0;
+  return facts;
 }
 }  // namespace
 
@@ -65,11 +62,9 @@ std::string_view reason_name(Reason r) {
 
 Classification classify(const Connection& c) {
   Classification result;
-  result.outcome = classify_outcome(c);
-  TcpState before_close = last_state_before_close(c);
-  result.enters_time_wait =
-      !c.reset_received && !c.reset_sent &&
-      (before_close == TcpState::FinWait2 || before_close == TcpState::Closing);
+  synfin_close_facts facts = facts_of(c);
+  result.outcome = static_cast<Outcome>(synfin_classify_outcome(&facts));
+  result.enters_time_wait = synfin_enters_time_wait(&facts) != 0;
   // Missing history makes a sequence incomplete, never invalid: only a step the kernel itself
   // reported (both of its ends in one record) can be illegal. A gap between two steps means
   // synfin missed one — whether or not a loss was noticed (it may have happened before the

@@ -4,23 +4,17 @@
 #include <vector>
 
 #include "model/packet_checks.h"
+#include "synfin/tcp_life.h"
 
 namespace synfin::model {
 
 namespace {
 Role role_from_first_step(TcpState from, TcpState to) {
-  if (to == TcpState::Listen || (from == TcpState::Listen && to == TcpState::Close))
-    return Role::Listener;
-  if (from == TcpState::Listen || to == TcpState::SynRecv || from == TcpState::SynRecv)
-    return Role::Server;
-  if (to == TcpState::SynSent || from == TcpState::SynSent) return Role::Client;
-  return Role::Unknown;
+  return static_cast<Role>(synfin_role_from_first_step(index_of(from), index_of(to)));
 }
 
-// A socket whose first traced step is one of these was born while synfin watched.
 bool is_birth(TcpState from, TcpState to) {
-  return (from == TcpState::Close && (to == TcpState::SynSent || to == TcpState::Listen)) ||
-         (from == TcpState::Listen && to == TcpState::SynRecv);
+  return synfin_is_birth(index_of(from), index_of(to)) != 0;
 }
 
 // The kernel zeroes a socket's ports as it unhashes it on the way to CLOSE, and a child's
@@ -292,6 +286,10 @@ void ConnectionTable::apply(const Event& e) {
     case EventKind::Clock:  // only time passing: what expires has expired above
       return;
     case EventKind::Path:  // a whole path: apply_path()
+      return;
+    case EventKind::TimeWaitEntered:
+      connections_.erase(e.cookie);
+      observer_.on_time_wait_entered(e);
       return;
   }
 }

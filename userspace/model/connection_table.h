@@ -45,6 +45,9 @@ class ConnectionObserver {
     (void)ifindex;
     (void)name;
   }
+  // The daemon's kernel side reported a clean active close only by the TIME_WAIT socket it left
+  // (EventKind::TimeWaitEntered): the connection was counted in the kernel, not sent whole.
+  virtual void on_time_wait_entered(const Event& event) { (void)event; }
   // A SYN XDP saw never became a socket within the handshake timeout.
   virtual void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) {
     (void)syn;
@@ -76,8 +79,8 @@ class ConnectionTable {
   // not applied yet are validated as their own events would have been; an ended path
   // finishes the connection.
   void apply_path(const SocketPath& path);
-  // Compact mode: sockets are followed through their paths (apply_path), so a reset, drop or
-  // retransmit of a socket not in the table yet starts its entry.
+  // The daemon: sockets are followed through their kernel-kept paths (apply_path), so a reset,
+  // drop or retransmit of a socket not in the table yet starts its entry.
   void follow_paths(bool on) { follow_paths_ = on; }
 
   // Reports SYNs that waited longer than the handshake timeout for their socket.
@@ -92,6 +95,9 @@ class ConnectionTable {
   // Drops a connection the kernel no longer has although its end was never seen (its
   // records were lost): it is finished as incomplete.
   void finish_lost(uint64_t cookie, uint64_t now_ns);
+  // Drops a path-followed connection the kernel no longer has: it ended, was judged and counted
+  // in the kernel, and its close did not need to cross (a clean close outside the sample).
+  void forget(uint64_t cookie) { connections_.erase(cookie); }
 
   // Ring-buffer records were lost: any open connection may have missed a step.
   void mark_open_connections_incomplete();

@@ -109,6 +109,11 @@ void DaemonModel::on_anomaly(const Connection&, Anomaly anomaly, uint64_t) {
   ++aggregates_.anomalies[static_cast<std::size_t>(anomaly)];
 }
 
+void DaemonModel::on_time_wait_entered(const Event& e) {
+  time_wait_.enter(e.cookie, e.tuple, e.ts_ns);
+  recently_closed_.add(e.cookie, e.ts_ns);
+}
+
 void DaemonModel::on_syn_without_socket(const PendingSyn& syn, uint64_t) {
   auto fate = static_cast<std::size_t>(syn.fate_if_unanswered);
   ++aggregates_.syns_without_socket[fate];
@@ -160,16 +165,18 @@ void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot, uint6
   std::sort(live.begin(), live.end());
   // A CLOSE socket is off the kernel's hash tables while its owner still holds it; anything
   // else tracked since before the snapshot began must have been listed.
-  std::vector<uint64_t> gone;
+  std::vector<uint64_t> gone, ended;
   table_.for_each([&](const Connection& c) {
     if (c.state == TcpState::Close || std::binary_search(live.begin(), live.end(), c.cookie))
       return;
     if (!in_snapshot_namespace(c.tuple)) return;  // the walk never lists it
     uint64_t last_change = c.state_entered_ns() ? c.state_entered_ns() : c.first_seen_ns;
-    if (last_change < start_ns) gone.push_back(c.cookie);
+    if (last_change < start_ns) (c.has_path ? ended : gone).push_back(c.cookie);
   });
   for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
+  for (uint64_t cookie : ended) table_.forget(cookie);
   live_drift_.lost += gone.size();
+  live_drift_.ended_unsent += ended.size();
   recently_closed_.forget_before(start_ns);
   ReconcileDrift drift = time_wait_.finish_reconcile(
       start_ns, [this](const SocketTuple& tuple) { return in_snapshot_namespace(tuple); });
@@ -189,13 +196,16 @@ void DaemonModel::refresh(std::span<const SocketPath> live, uint64_t start_ns, u
     table_.apply_path(path);
   }
   std::sort(listed.begin(), listed.end());
+  // Gone without a record: the kernel judged and counted them, and a clean close outside the
+  // sample does not cross. (A lost record is counted where it was lost, per CPU.)
   std::vector<uint64_t> gone;
   table_.for_each([&](const Connection& c) {
     if (c.has_path && !std::binary_search(listed.begin(), listed.end(), c.cookie))
       gone.push_back(c.cookie);
   });
-  for (uint64_t cookie : gone) table_.finish_lost(cookie, now_ns);
-  live_drift_.lost += gone.size();
+  for (uint64_t cookie : gone) table_.forget(cookie);
+  live_drift_.ended_unsent += gone.size();
+  (void)now_ns;
   recently_closed_.forget_before(walk_start_ns_ ? std::min(start_ns, *walk_start_ns_) : start_ns);
 }
 

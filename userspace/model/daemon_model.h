@@ -25,6 +25,8 @@ struct ClosedConnection {
 struct LiveDrift {
   uint64_t found = 0;  // in the kernel's table, unknown to synfin: seeded
   uint64_t lost = 0;   // tracked, but the kernel no longer has them: finished as incomplete
+  // Followed through their paths, gone without a record: ended clean, counted in the kernel.
+  uint64_t ended_unsent = 0;
 };
 
 // Sockets by state on one local port an operator asked to break metrics down by.
@@ -42,7 +44,9 @@ struct DaemonModelConfig {
   std::vector<uint16_t> metrics_ports;  // bounded by the caller
   PacketViewConfig packet_view;
   bool xdp = false;      // XDP on: closes carry anomalies and packet timings
-  bool compact = false;  // sockets followed through their kernel-kept paths (not per step)
+  // Sockets followed through their kernel-kept paths (not per step): only closes that matter,
+  // and a sample of the rest, cross; the kernel counts them all.
+  bool compact = false;
   // The namespace whose socket table snapshots list (the daemon's own); sockets of other
   // namespaces are tracked from their events alone. 0: every socket is in it.
   uint32_t netns = 0;
@@ -122,6 +126,7 @@ class DaemonModel final : public ConnectionObserver {
   void on_packet(const Connection* connection, const Event& packet) override;
   void on_anomaly(const Connection& connection, Anomaly anomaly, uint64_t ts_ns) override;
   void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) override;
+  void on_time_wait_entered(const Event& event) override;
 
  private:
   bool in_snapshot_namespace(const SocketTuple& tuple) const;

@@ -1,5 +1,7 @@
 #include "model/tcp_state.h"
 
+#include "synfin/tcp_life.h"
+
 namespace synfin::model {
 
 namespace {
@@ -7,41 +9,16 @@ constexpr std::array<std::string_view, kTcpStateCount> kNames = {
     "UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
     "CLOSE",   "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
 
-using S = TcpState;
 struct Step {
   TcpState from;
   TcpState to;
 };
-// Every step the kernel makes on a full socket through tcp_set_state()/inet_sk_set_state().
-// TIME_WAIT never appears: the full socket goes to CLOSE and a mini-socket takes over.
+// The one table of legal steps, shared with the BPF programs that check them in the kernel.
 constexpr Step kLegalSteps[] = {
-    {S::Close, S::SynSent},          // connect()
-    {S::Close, S::Listen},           // listen()
-    {S::Listen, S::Close},           // listener closed
-    {S::Listen, S::SynRecv},         // child cloned from the listener on the final ACK
-    {S::SynSent, S::Established},    // SYN+ACK received
-    {S::SynSent, S::SynRecv},        // simultaneous open
-    {S::SynSent, S::Close},          // refused, timed out, or aborted by the application
-    {S::SynRecv, S::Established},    // handshake completes
-    {S::SynRecv, S::FinWait1},       // closed before the final ACK (TCP Fast Open)
-    {S::SynRecv, S::Close},          // reset during the handshake
-    {S::Established, S::FinWait1},   // we close first
-    {S::Established, S::CloseWait},  // peer's FIN
-    {S::Established, S::Close},      // reset, abort, or retransmission timeout
-    {S::FinWait1, S::FinWait2},      // our FIN acknowledged
-    {S::FinWait1, S::Closing},       // peer's FIN crossed ours
-    {S::FinWait1, S::Close},         // reset or orphan timeout
-    {S::FinWait2, S::Close},         // peer's FIN: full socket handed over to TIME_WAIT
-    {S::Closing, S::Close},          // ACK of our FIN: on to TIME_WAIT
-    {S::CloseWait, S::LastAck},      // application finally closes
-    {S::CloseWait, S::Close},        // closed with unread data (reset) or peer reset
-    {S::LastAck, S::Close},          // our FIN acknowledged
-    // close() after shutdown(SHUT_WR): tcp_close_state() maps these states to themselves and
-    // tcp_set_state() reports the step anyway (new_state[] in net/ipv4/tcp.c).
-    {S::FinWait1, S::FinWait1},
-    {S::FinWait2, S::FinWait2},
-    {S::LastAck, S::LastAck},
-    {S::Closing, S::Closing},
+#define SYNFIN_STEP_ENTRY(from, to) \
+  {static_cast<TcpState>(SYNFIN_TCP_##from), static_cast<TcpState>(SYNFIN_TCP_##to)},
+    SYNFIN_LEGAL_STEPS(SYNFIN_STEP_ENTRY)
+#undef SYNFIN_STEP_ENTRY
 };
 
 constexpr auto build_table() {
@@ -71,5 +48,20 @@ std::optional<TcpState> state_from_kernel(uint8_t value) {
 bool is_legal_transition(TcpState from, TcpState to) {
   return kLegalTable[index_of(from)][index_of(to)];
 }
+
+// The kernel numbering is the enum's: a state byte from BPF needs no translation.
+static_assert(index_of(TcpState::Established) == SYNFIN_TCP_ESTABLISHED);
+static_assert(index_of(TcpState::SynSent) == SYNFIN_TCP_SYN_SENT);
+static_assert(index_of(TcpState::SynRecv) == SYNFIN_TCP_SYN_RECV);
+static_assert(index_of(TcpState::FinWait1) == SYNFIN_TCP_FIN_WAIT1);
+static_assert(index_of(TcpState::FinWait2) == SYNFIN_TCP_FIN_WAIT2);
+static_assert(index_of(TcpState::TimeWait) == SYNFIN_TCP_TIME_WAIT);
+static_assert(index_of(TcpState::Close) == SYNFIN_TCP_CLOSE);
+static_assert(index_of(TcpState::CloseWait) == SYNFIN_TCP_CLOSE_WAIT);
+static_assert(index_of(TcpState::LastAck) == SYNFIN_TCP_LAST_ACK);
+static_assert(index_of(TcpState::Listen) == SYNFIN_TCP_LISTEN);
+static_assert(index_of(TcpState::Closing) == SYNFIN_TCP_CLOSING);
+static_assert(index_of(TcpState::NewSynRecv) == SYNFIN_TCP_NEW_SYN_RECV);
+static_assert(kTcpStateCount <= SYNFIN_TCP_STATE_SLOTS);
 
 }  // namespace synfin::model

@@ -43,6 +43,83 @@ class Writer {
   std::string& out_;
 };
 
+// A kernel histogram (synfin/tcp_life.h) with the model's bounds, which are the same ones.
+template <std::size_t N>
+model::Histogram<N> from_kernel(model::Histogram<N> shape, const synfin_histogram& kernel) {
+  for (std::size_t i = 0; i < N && i < SYNFIN_HISTOGRAM_MAX_BUCKETS; ++i)
+    shape.bucket_counts[i] = kernel.buckets[i];
+  shape.count = kernel.count;
+  shape.sum = static_cast<double>(kernel.sum_ns) / 1e9;
+  return shape;
+}
+
+// The step, close and time families: the kernel's tally where the daemon keeps one, else the
+// model's own aggregates (which, per step, are the same counts).
+struct Judged {
+  std::array<std::array<uint64_t, model::kTcpStateCount>, model::kTcpStateCount> transitions{};
+  std::array<uint64_t, model::kOutcomeCount> closed_by_outcome{};
+  std::array<uint64_t, 3> closed_by_verdict{};
+  std::array<uint64_t, model::kReasonCount> invalid_by_reason{};
+  model::HandshakeHistogram client_handshake, server_handshake;
+  model::LifetimeHistogram lifetime;
+  std::array<model::StateDurationHistogram, model::kTimedStates.size()> state_duration;
+};
+
+Judged judged(const model::Aggregates& a, const std::optional<model::KernelTally>& kernel) {
+  Judged j{a.transitions,     a.closed_by_outcome, a.closed_by_verdict, a.invalid_by_reason,
+           a.client_handshake, a.server_handshake,  a.lifetime,          a.state_duration};
+  if (!kernel) return j;
+  for (std::size_t from = 0; from < model::kTcpStateCount; ++from)
+    for (std::size_t to = 0; to < model::kTcpStateCount; ++to)
+      j.transitions[from][to] = kernel->transition(from, to);
+  j.closed_by_outcome.fill(0);
+  j.closed_by_verdict.fill(0);
+  for (std::size_t o = 0; o < model::kOutcomeCount; ++o)
+    for (std::size_t v = 0; v < SYNFIN_VERDICT_COUNT; ++v) {
+      j.closed_by_outcome[o] += kernel->closed(o, v);
+      j.closed_by_verdict[v] += kernel->closed(o, v);
+    }
+  for (std::size_t r = 0; r < model::kReasonCount; ++r) j.invalid_by_reason[r] = kernel->invalid[r];
+  j.client_handshake =
+      from_kernel(j.client_handshake, kernel->histograms[SYNFIN_HISTOGRAM_CLIENT_HANDSHAKE]);
+  j.server_handshake =
+      from_kernel(j.server_handshake, kernel->histograms[SYNFIN_HISTOGRAM_SERVER_HANDSHAKE]);
+  j.lifetime = from_kernel(j.lifetime, kernel->histograms[SYNFIN_HISTOGRAM_LIFETIME]);
+  // TIME_WAIT's time stays the model's: no tracepoint sees a mini-socket end.
+  for (std::size_t i = 0; i < model::kTimedStates.size(); ++i) {
+    TcpState state = model::kTimedStates[i];
+    int histogram = state == TcpState::CloseWait ? SYNFIN_HISTOGRAM_CLOSE_WAIT
+                    : state == TcpState::FinWait2 ? SYNFIN_HISTOGRAM_FIN_WAIT2
+                    : state == TcpState::LastAck  ? SYNFIN_HISTOGRAM_LAST_ACK
+                                                  : -1;
+    if (histogram >= 0)
+      j.state_duration[i] = from_kernel(j.state_duration[i], kernel->histograms[histogram]);
+  }
+  return j;
+}
+
+void render_kernel_closes(Writer& w, const model::KernelTally& kernel) {
+  const auto& c = kernel.close_counters;
+  w.family("synfin_closes_clean_total", "counter",
+           "Clean active, passive and simultaneous closes the kernel side judged valid: the "
+           "pool the sample of --closes-per-second is drawn from.");
+  w.sample("synfin_closes_clean_total", "", c[SYNFIN_CLOSES_CLEAN]);
+  w.family("synfin_closes_sampled_total", "counter",
+           "Clean closes sent to the daemon whole as the rate-bounded sample (/api/v1/closed).");
+  w.sample("synfin_closes_sampled_total", "", c[SYNFIN_CLOSES_SAMPLED]);
+  w.family("synfin_closes_notable_total", "counter",
+           "Closes sent to the daemon whole because they matter (not valid, not clean, reset, "
+           "retransmitted, dropped, held past a stuck threshold, on a --watch-port).");
+  w.sample("synfin_closes_notable_total", "", c[SYNFIN_CLOSES_NOTABLE]);
+  w.family("synfin_time_wait_records_total", "counter",
+           "Clean active closes outside the sample reported only by the TIME_WAIT socket they "
+           "left (so that TIME_WAIT stays exact).");
+  w.sample("synfin_time_wait_records_total", "", c[SYNFIN_CLOSES_TIME_WAIT]);
+  w.family("synfin_socket_storage_failures_total", "counter",
+           "State changes of sockets the kernel had no memory to give a path: not counted.");
+  w.sample("synfin_socket_storage_failures_total", "", c[SYNFIN_CLOSES_UNTRACKED]);
+}
+
 std::string state_label(TcpState state) {
   return fmt::format("state=\"{}\"", model::state_name(state));
 }
@@ -206,6 +283,7 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   out.reserve(32 * 1024);
   Writer w(out);
   const model::Aggregates& a = model.aggregates();
+  const Judged j = judged(a, self.kernel_tally);
 
   w.family("synfin_build_info", "gauge", "synfin version, always 1.");
   w.sample("synfin_build_info", fmt::format("version=\"{}\"", self.version), 1);
@@ -215,7 +293,7 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   for (std::size_t from = 1; from < model::kTcpStateCount; ++from) {
     for (std::size_t to = 1; to < model::kTcpStateCount; ++to) {
       auto f = static_cast<TcpState>(from), t = static_cast<TcpState>(to);
-      uint64_t count = a.transitions[from][to];
+      uint64_t count = j.transitions[from][to];
       // Legal steps always exist (at 0); an illegal one appears once it was seen.
       if (!model::is_legal_transition(f, t) && count == 0) continue;
       w.sample("synfin_tcp_state_transitions_total",
@@ -238,7 +316,7 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
     auto outcome = static_cast<model::Outcome>(o);
     if (outcome == model::Outcome::ListenerClosed) continue;
     w.sample("synfin_tcp_connections_closed_total",
-             fmt::format("outcome=\"{}\"", model::outcome_name(outcome)), a.closed_by_outcome[o]);
+             fmt::format("outcome=\"{}\"", model::outcome_name(outcome)), j.closed_by_outcome[o]);
   }
 
   w.family("synfin_tcp_sequences_total", "counter",
@@ -246,30 +324,30 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   for (std::size_t v = 0; v < 3; ++v)
     w.sample("synfin_tcp_sequences_total",
              fmt::format("verdict=\"{}\"", model::verdict_name(static_cast<model::Verdict>(v))),
-             a.closed_by_verdict[v]);
+             j.closed_by_verdict[v]);
 
   w.family("synfin_tcp_invalid_sequences_total", "counter",
            "Connections whose state sequence broke the TCP state machine, by reason.");
   for (auto reason : {model::Reason::IllegalTransition})
     w.sample("synfin_tcp_invalid_sequences_total",
              fmt::format("reason=\"{}\"", model::reason_name(reason)),
-             a.invalid_by_reason[static_cast<std::size_t>(reason)]);
+             j.invalid_by_reason[static_cast<std::size_t>(reason)]);
 
   w.family("synfin_tcp_handshake_duration_seconds", "histogram",
            "Handshake time: client SYN_SENT to ESTABLISHED; server SYN_RECV to ESTABLISHED.");
-  w.histogram("synfin_tcp_handshake_duration_seconds", "role=\"client\"", a.client_handshake);
-  w.histogram("synfin_tcp_handshake_duration_seconds", "role=\"server\"", a.server_handshake);
+  w.histogram("synfin_tcp_handshake_duration_seconds", "role=\"client\"", j.client_handshake);
+  w.histogram("synfin_tcp_handshake_duration_seconds", "role=\"server\"", j.server_handshake);
 
   w.family("synfin_tcp_connection_lifetime_seconds", "histogram",
            "Connection lifetime from SYN_SENT/SYN_RECV to the socket's end (born while traced).");
-  w.histogram("synfin_tcp_connection_lifetime_seconds", "", a.lifetime);
+  w.histogram("synfin_tcp_connection_lifetime_seconds", "", j.lifetime);
 
   w.family(
       "synfin_tcp_state_duration_seconds", "histogram",
       "Time spent in a closing state before leaving it (TIME_WAIT: until the kernel reaps it).");
   for (std::size_t i = 0; i < model::kTimedStates.size(); ++i)
     w.histogram("synfin_tcp_state_duration_seconds", state_label(model::kTimedStates[i]),
-                a.state_duration[i]);
+                j.state_duration[i]);
 
   w.family("synfin_tcp_stuck_sockets", "gauge",
            "Sockets in a state longer than its stuck threshold, by state.");
@@ -327,6 +405,7 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   }
 
   render_packet_view(w, model, self);
+  if (self.kernel_tally) render_kernel_closes(w, *self.kernel_tally);
 
   w.family("synfin_tracked_connections", "gauge", "Connections in synfin's table now.");
   w.sample("synfin_tracked_connections", "", model.table().size());

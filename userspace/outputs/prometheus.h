@@ -8,8 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include <optional>
+
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
+#include "model/kernel_tally.h"
 
 namespace synfin::outputs {
 
@@ -50,6 +53,9 @@ struct SelfMetrics {
   ListenDrops listen;                                     // every listener, gone ones included
   std::vector<PortListenDrops> port_listen;  // per listening port; shown for --metrics-port ones
   std::vector<KernelFeature> kernel_features;
+  // The daemon's kernel-side counts: steps, closes and their histograms come from here (every
+  // connection in scope), not from the model (only the closes that crossed).
+  std::optional<model::KernelTally> kernel_tally;
 };
 
 std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self);

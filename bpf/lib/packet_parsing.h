@@ -5,9 +5,8 @@
 #define SYNFIN_PACKET_PARSING_H
 
 #include "synfin/abi.h"
+#include "lib/constants.h"
 
-#define SYNFIN_ETH_P_IP 0x0800
-#define SYNFIN_ETH_P_IPV6 0x86DD
 #define SYNFIN_ETH_P_8021Q 0x8100
 #define SYNFIN_ETH_P_8021AD 0x88A8
 #define SYNFIN_ETH_HLEN 14

@@ -12,12 +12,6 @@
 #define SYNFIN_S_IFMT 00170000
 #define SYNFIN_S_IFSOCK 0140000
 
-/* include/net/tcp_states.h */
-#define SYNFIN_TCP_SYN_SENT 2
-#define SYNFIN_TCP_SYN_RECV 3
-#define SYNFIN_TCP_TIME_WAIT 6
-#define SYNFIN_TCP_CLOSE 7
-#define SYNFIN_TCP_LISTEN 10
-#define SYNFIN_TCP_NEW_SYN_RECV 12
+/* TCP states: synfin/tcp_life.h (shared with the model). */
 
 #endif

@@ -2,8 +2,9 @@
 // source addresses (127.0.1.1 .. 127.0.1.200, so ephemeral ports never run out), write one
 // byte and close; server threads accept, read and close. Runs for SECONDS and prints one
 // line: "<connections> connections in <s> s: <rate> connections/s". Prints figures only.
+// With RESET_PERCENT, that share of the clients abort (SO_LINGER 0: a reset) instead of closing.
 //
-//   build/synfin_churn [seconds] [port] [client threads]
+//   build/synfin_churn [seconds] [port] [client threads] [reset percent]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 3;
   auto port = static_cast<uint16_t>(argc > 2 ? std::atoi(argv[2]) : 29000);
   int clients = argc > 3 ? std::atoi(argv[3]) : 2;
+  int reset_percent = argc > 4 ? std::atoi(argv[4]) : 0;
 
   int listener = socket(AF_INET, SOCK_STREAM, 0);
   int yes = 1;
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
           continue;
         }
         (void)!write(sock, "x", 1);
+        if (reset_percent > 0 && i % 100 < reset_percent) {
+          linger abort{1, 0};
+          setsockopt(sock, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+        }
         close(sock);
         completed.fetch_add(1, std::memory_order_relaxed);
       }

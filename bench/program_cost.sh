@@ -5,7 +5,7 @@
 # CPU time per connection. Figures only, nothing asserted.
 #
 #   sudo bench/program_cost.sh [seconds=3] [daemon flags...]
-#   e.g. sudo bench/program_cost.sh 3 --compact-paths
+#   e.g. sudo bench/program_cost.sh 3 --closes-per-second 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-3}"

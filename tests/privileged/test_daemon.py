@@ -333,15 +333,16 @@ def check_thread_priorities(pid, inherited):
 
 
 def scenario_namespaces(synfin):
-    """With --compact-paths each socket's path stays in the kernel and crosses the ring once,
-    at its end; the live view walks every socket's path, in every network namespace (the
+    """Each socket's path stays in the kernel (the daemon's only design) and crosses the ring
+    once, at its end, when the end matters; the live view walks every socket's path, in every
+    network namespace (the
     socket-table iterator lists only the daemon's own): a container's stuck CLOSE_WAIT sockets
     are listed live with their owner, and their closes are judged like any other. A kernel that
     refuses the socket-storage map iterator gets the live walk of the daemon's own namespace
     (said in /healthz): the live part then runs there, and another namespace's sockets are
     checked at their end."""
     port, n = 18661, 20
-    daemon = Daemon(synfin, LISTEN["namespaces"], "--compact-paths")
+    daemon = Daemon(synfin, LISTEN["namespaces"])
     peers = []
     try:
         limits = daemon.get("/healthz").get("cannot_report", [])
@@ -397,7 +398,7 @@ def scenario_namespaces(synfin):
                 received[line.split('"')[1]] = float(line.split()[-1])
         check(received.get("path", 0) >= 2 * n, f"path records: {received}")
         check(received.get("state_change", 0) == 0 and received.get("destroy", 0) == 0,
-              f"per-step records crossed the ring in compact mode: {received}")
+              f"per-step records crossed the ring: {received}")
         print(f"namespaces: {n} CLOSE_WAIT listed live with the owner, valid closes, "
               f"{received['path']:g} path records, no per-step record")
     finally:

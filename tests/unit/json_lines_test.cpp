@@ -155,6 +155,10 @@ TEST(JsonLinesTest, FilterMatchesOwnerPortsAndFamily) {
   EXPECT_FALSE((OutputFilter{0, {80}, {}, std::nullopt}).matches(c));
   EXPECT_FALSE((OutputFilter{0, {}, {443}, std::nullopt}).matches(c));
   EXPECT_FALSE((OutputFilter{0, {}, {}, 999}).matches(c));
+  // --port: either end.
+  EXPECT_TRUE((OutputFilter{0, {}, {}, std::nullopt, {80}}).matches(c));
+  EXPECT_TRUE((OutputFilter{0, {}, {}, std::nullopt, {40000}}).matches(c));
+  EXPECT_FALSE((OutputFilter{0, {}, {}, std::nullopt, {443}}).matches(c));
 }
 
 TEST(JsonLinesTest, WriterCountsEveryJudgedCloseByVerdictFilteredOrNot) {

@@ -33,12 +33,15 @@ std::string written_and_judged(const outputs::JsonLinesWriter& writer) {
 struct FilterFlags {
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
+  std::vector<uint16_t> any_ports;
   bool ipv4_only = false;
   bool ipv6_only = false;
   std::optional<uint32_t> pid;
 
   int family() const { return ipv4_only ? 4 : ipv6_only ? 6 : 0; }
-  outputs::OutputFilter output_filter() const { return {family(), local_ports, remote_ports, pid}; }
+  outputs::OutputFilter output_filter() const {
+    return {family(), local_ports, remote_ports, pid, any_ports};
+  }
 };
 
 void add_filter_flags(CLI::App* command, FilterFlags& f) {
@@ -49,6 +52,11 @@ void add_filter_flags(CLI::App* command, FilterFlags& f) {
   command
       ->add_option("--dport", f.remote_ports,
                    "Only sockets whose remote port is this (repeatable, at most 8)")
+      ->check(CLI::Range(1, 65535));
+  command
+      ->add_option("--port", f.any_ports,
+                   "Only sockets with this local or remote port: both ends of a service's\n"
+                   "connections (repeatable, at most 8)")
       ->check(CLI::Range(1, 65535));
   auto* v4 = command->add_flag("-4,--ipv4", f.ipv4_only, "Only IPv4 sockets");
   command->add_flag("-6,--ipv6", f.ipv6_only, "Only IPv6 sockets")->excludes(v4);
@@ -92,6 +100,7 @@ int run_trace(const TraceOptions& o) {
   capture_options.family = o.filter.family();
   capture_options.local_ports = o.filter.local_ports;
   capture_options.remote_ports = o.filter.remote_ports;
+  capture_options.any_ports = o.filter.any_ports;
   capture_options.ring_bytes = o.capture.trace_ring_mib() << 20;
   capture_options.verbose = o.capture.verbose;
   auto xdp = o.capture.xdp_options();

@@ -255,6 +255,9 @@ bool OutputFilter::matches(const model::Connection& c) const {
   if (family == 6 && c.tuple.family != model::AddressFamily::IPv6) return false;
   if (!port_in(c.tuple.local.port, local_ports)) return false;
   if (!port_in(c.tuple.remote.port, remote_ports)) return false;
+  if (!any_ports.empty() && !port_in(c.tuple.local.port, any_ports) &&
+      !port_in(c.tuple.remote.port, any_ports))
+    return false;
   if (pid && (!c.has_owner() || c.owner_pid() != *pid)) return false;
   return true;
 }
@@ -265,6 +268,9 @@ bool OutputFilter::matches_packet(const model::SocketTuple& tuple,
   if (family == 6 && tuple.family != model::AddressFamily::IPv6) return false;
   if (!port_in(tuple.local.port, local_ports)) return false;
   if (!port_in(tuple.remote.port, remote_ports)) return false;
+  if (!any_ports.empty() && !port_in(tuple.local.port, any_ports) &&
+      !port_in(tuple.remote.port, any_ports))
+    return false;
   if (pid && (!c || !c->has_owner() || c->owner_pid() != *pid)) return false;
   return true;
 }

@@ -22,6 +22,7 @@ struct OutputFilter {
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
   std::optional<uint32_t> pid;  // the owning process
+  std::vector<uint16_t> any_ports;  // either end on one of these (--port)
 
   bool matches(const model::Connection& connection) const;
   // A packet, by the receiving socket's view of its tuple (and its owner, when known).

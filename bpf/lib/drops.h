@@ -22,20 +22,18 @@ static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_r
 	bool from_rx_sk = sk != NULL;
 	if (!sk)
 		sk = skb->sk;
-	struct tcp_segment seg;
-	bool tcp = read_tcp_segment(skb, &seg);
 	__u8 state = 0;
 	if (sk) {
 		__u16 family = sk->__sk_common.skc_family;
 		state = sk->__sk_common.skc_state;
-		if (family != SYNFIN_AF_INET && family != SYNFIN_AF_INET6)
-			sk = NULL;
-		else if (!tcp && !is_tcp_socket(sk, state))
-			return 0;
-		else if (tcp && !is_tcp_socket(sk, state))
+		if ((family != SYNFIN_AF_INET && family != SYNFIN_AF_INET6) ||
+		    !is_tcp_socket(sk, state))
 			sk = NULL; /* e.g. a packet socket's copy */
 	}
-	if (!tcp && !sk)
+	/* A TCP socket's drop is TCP's: the packet's headers are read (two probe reads) only
+	 * when no socket says so. */
+	struct tcp_segment seg;
+	if (!sk && !read_tcp_segment(skb, &seg))
 		return 0;
 
 	__u32 reason = drop_reason_index(kernel_reason);
@@ -44,6 +42,20 @@ static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_r
 		(*total)++;
 	if (!sk || state == SYNFIN_TCP_NEW_SYN_RECV)
 		return 0;
+	if (state == SYNFIN_TCP_TIME_WAIT) {
+		__u64 *on_time_wait = bpf_map_lookup_elem(&time_wait_drop_totals, &reason);
+		if (on_time_wait)
+			(*on_time_wait)++;
+		if (report_closes)
+			return 0; /* counted: a mini-socket has no path to tell */
+	}
+	/* The daemon judged this socket at its destroy already: the queues it purges on the way
+	 * out (QUEUE_PURGE) are counted, with nothing left to attach them to. */
+	if (report_closes && state == SYNFIN_TCP_CLOSE) {
+		struct synfin_path *p = path_of(sk, false);
+		if (!p || (p->path_flags & SYNFIN_PATH_ENDED))
+			return 0;
+	}
 	__u64 cookie = from_rx_sk ? bpf_get_socket_cookie((void *)rx_sk)
 				  : sk->__sk_common.skc_cookie.counter;
 	if (!cookie)

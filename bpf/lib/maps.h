@@ -110,6 +110,14 @@ struct {
 	__type(value, __u64);
 } drop_totals SEC(".maps");
 
+/* ... and those on TIME_WAIT mini-sockets (PAWS, old duplicates), by synfin drop reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYNFIN_DROP_REASON_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} time_wait_drop_totals SEC(".maps");
+
 /* Listening sockets by (network namespace, port), for the SYNs a listener consumes without
  * naming it: registered at listen() and by the socket-table walk. With SO_REUSEPORT the latest
  * listener of a port stands for its group. */

@@ -220,7 +220,8 @@ static __always_inline void record_step(const struct sock *sk, __u32 old_state, 
 	if (!self_step)
 		p->state_entered_ns = now;
 	p->last_state = new_state;
-	if (!child_being_cloned) {
+	/* Only where a socket can be stuck does its activity since entering the state matter. */
+	if (!child_being_cloned && stuck_threshold_ns[new_state & 15]) {
 		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 		if (tp)
 			p->bytes_sent_at_entry = tp->bytes_sent;
@@ -310,6 +311,7 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie)
 	}
 	if (path_verdict_now(p) == PATH_DROP)
 		return;
+	p->path_flags |= SYNFIN_PATH_ENDED;
 	/* Still undecided: its ports were never both seen (a refused or timed-out connect). */
 	if (!(p->path_flags & SYNFIN_PATH_COUNTED)) {
 		count_stored_steps(p, p->steps);

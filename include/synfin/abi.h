@@ -237,6 +237,7 @@ struct synfin_event {
 #define SYNFIN_PATH_HELD_PAST_THRESHOLD 0x100 /* a state was held past its stuck threshold */
 #define SYNFIN_PATH_DROPPED 0x200	      /* the kernel dropped a packet of this socket */
 #define SYNFIN_PATH_COUNTED 0x400 /* in scope: its steps are counted in the kernel's tallies */
+#define SYNFIN_PATH_ENDED 0x800	  /* judged at its destroy: what follows is its teardown */
 
 struct synfin_path {
 	__u64 step_ns[SYNFIN_PATH_STEPS];  /* bpf_ktime_get_ns() of each step */
@@ -286,7 +287,8 @@ struct synfin_path_record {
  *   tally_closes[outcome * SYNFIN_VERDICT_COUNT + verdict]     ended connections (no listeners)
  *   tally_invalid[enum synfin_verdict_reason]                  invalid ones, by reason
  *   tally_histograms[enum synfin_kernel_histogram]             struct synfin_histogram
- *   close_counters[enum synfin_close_counter]                  what crossed, what was sampled */
+ *   close_counters[enum synfin_close_counter]                  what crossed, what was sampled
+ *   time_wait_drop_totals[enum synfin_drop_reason]             drops on TIME_WAIT mini-sockets */
 #define SYNFIN_TALLY_TRANSITION_SLOTS (SYNFIN_TCP_STATE_SLOTS * SYNFIN_TCP_STATE_SLOTS)
 #define SYNFIN_TALLY_CLOSE_SLOTS ((int)SYNFIN_OUTCOME_COUNT * (int)SYNFIN_VERDICT_COUNT)
 

@@ -296,6 +296,8 @@ model::KernelTally TracerProgram::tally() const {
                               SYNFIN_VERDICT_REASON_COUNT, counts(tally.invalid));
   sum_per_cpu_array<uint64_t>(bpf_map__fd(skeleton_->maps.close_counters),
                               SYNFIN_CLOSE_COUNTER_COUNT, counts(tally.close_counters));
+  sum_per_cpu_array<uint64_t>(bpf_map__fd(skeleton_->maps.time_wait_drop_totals),
+                              SYNFIN_DROP_REASON_COUNT, counts(tally.time_wait_drops));
   sum_per_cpu_array<synfin_histogram>(
       bpf_map__fd(skeleton_->maps.tally_histograms), SYNFIN_HISTOGRAM_COUNT,
       [&tally](uint32_t key, const synfin_histogram& h) {

@@ -240,8 +240,9 @@ void ConnectionTable::apply(const Event& e) {
       Connection* c = connections_.find(e.cookie);
       // Following paths, a live socket is not in the table until a walk or its end brings its
       // path: what happens to it meanwhile is kept on an entry its path then fills in.
+      // (Not for a socket already in CLOSE: its path was judged and any end record sent.)
       if (!c && follow_paths_ && e.cookie && e.socket_state != TcpState::TimeWait &&
-          e.socket_state != TcpState::NewSynRecv)
+          e.socket_state != TcpState::NewSynRecv && e.socket_state != TcpState::Close)
         c = start(e.cookie, e.tuple, e.ts_ns);
       if (c) {
         // A refused client's port shows only here: assigned after CLOSE -> SYN_SENT, zeroed

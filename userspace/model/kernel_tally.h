@@ -15,6 +15,7 @@ struct KernelTally {
   std::array<uint64_t, SYNFIN_VERDICT_REASON_COUNT> invalid{};
   std::array<synfin_histogram, SYNFIN_HISTOGRAM_COUNT> histograms{};
   std::array<uint64_t, SYNFIN_CLOSE_COUNTER_COUNT> close_counters{};
+  std::array<uint64_t, SYNFIN_DROP_REASON_COUNT> time_wait_drops{};
 
   uint64_t transition(std::size_t from, std::size_t to) const {
     return transitions[from * SYNFIN_TCP_STATE_SLOTS + to];

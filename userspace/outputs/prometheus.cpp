@@ -186,9 +186,11 @@ void render_verdicts(Writer& w, const model::DaemonModel& model, const SelfMetri
              self.drops[r]);
   w.family("synfin_tcp_time_wait_drops_total", "counter",
            "Packets the kernel dropped on TIME_WAIT sockets, by drop reason (PAWS, old data).");
+  // The daemon counts them in the kernel (a mini-socket has no path for a record to join).
   for (std::size_t r = 1; r < model::kDropReasonCount; ++r)
     w.sample("synfin_tcp_time_wait_drops_total",
-             fmt::format("reason=\"{}\"", model::drop_reason_name(r)), a.time_wait_drops[r]);
+             fmt::format("reason=\"{}\"", model::drop_reason_name(r)),
+             self.kernel_tally ? self.kernel_tally->time_wait_drops[r] : a.time_wait_drops[r]);
 
   auto listen_samples = [&w](std::string_view name, std::string_view prefix, const ListenDrops& d) {
     w.sample(name, fmt::format("{}cause=\"overflow\"", prefix), d.overflows);

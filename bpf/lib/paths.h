@@ -51,16 +51,23 @@ static __always_inline void remember_endpoints(struct synfin_path *p, const stru
 /* synfin_path.verdict: decided once both ports are known; until then the socket is kept. */
 enum path_verdict { PATH_UNDECIDED = 0, PATH_KEEP = 1, PATH_DROP = 2 };
 
-static __always_inline enum path_verdict path_verdict_now(const struct synfin_path *p)
+static __always_inline enum path_verdict path_verdict_at(const struct synfin_path *p, bool final)
 {
 	if (!port_filters_configured())
 		return PATH_KEEP;
 	if (p->verdict != PATH_UNDECIDED || !(p->path_flags & SYNFIN_PATH_ENDPOINTS_KNOWN))
 		return p->verdict;
-	enum socket_verdict verdict = decide(p->sport, p->dport);
+	/* A listener never learns a remote end. */
+	enum socket_verdict verdict =
+		decide_ends(p->sport, p->dport, final || p->role == SYNFIN_ROLE_LISTENER);
 	if (verdict == VERDICT_PENDING)
 		return PATH_UNDECIDED;
 	return verdict == VERDICT_KEEP ? PATH_KEEP : PATH_DROP;
+}
+
+static __always_inline enum path_verdict path_verdict_now(const struct synfin_path *p)
+{
+	return path_verdict_at(p, false);
 }
 
 static __always_inline void remember_owner(struct synfin_path *p)
@@ -304,15 +311,18 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie)
 		if (report_closes && family_wanted(sk->__sk_common.skc_family)) {
 			struct synfin_path ends = {};
 			remember_endpoints(&ends, sk, true);
-			if (path_verdict_now(&ends) != PATH_DROP)
+			if (path_verdict_at(&ends, true) != PATH_DROP)
 				emit_path_record(sk, cookie, NULL, SYNFIN_PATH_RECORD_ENDED);
 		}
 		return;
 	}
-	if (path_verdict_now(p) == PATH_DROP)
+	/* Ports still unknown now never will be (a refused or timed-out connect's local one). */
+	if (p->verdict == PATH_UNDECIDED)
+		p->verdict = path_verdict_at(p, true);
+	if (p->verdict == PATH_DROP)
 		return;
 	p->path_flags |= SYNFIN_PATH_ENDED;
-	/* Still undecided: its ports were never both seen (a refused or timed-out connect). */
+	/* Decided only now: count the steps it made meanwhile. */
 	if (!(p->path_flags & SYNFIN_PATH_COUNTED)) {
 		count_stored_steps(p, p->steps);
 		p->path_flags |= SYNFIN_PATH_COUNTED;

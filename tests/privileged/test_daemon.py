@@ -263,8 +263,9 @@ def scenario_forced_loss(synfin):
     and go): the loss is counted and every affected connection is incomplete, none invalid —
     also those whose first records still waited in the ring when the loss was noticed."""
     port = 18651
+    # Every close sent whole (no sampling): 10 000 ends of ~240 bytes overflow 1 MiB for sure.
     daemon = Daemon(synfin, LISTEN["forced_loss"], "--ring-size-mib", "1",
-                    "--drain-interval-ms", "5000")
+                    "--drain-interval-ms", "5000", "--closes-per-second", "10000000")
     try:
         daemon.proc.send_signal(signal.SIGSTOP)
         try:

@@ -115,8 +115,10 @@ def main():
     def test():
         workdir = tempfile.mkdtemp(prefix="synfin-prom-")
         # XDP on lo too, so that the packet-view panels and alerts have their series.
+        # Scoped to the test's own ports: the host's other connections count in none of the
+        # sums below.
         daemon = Daemon(synfin, DAEMON, "--stuck-threshold", "CLOSE_WAIT=2", "--xdp", "lo",
-                        "--handshake-timeout", "2")
+                        "--handshake-timeout", "2", "--port", str(port), "--port", str(port + 1))
         prom = stuck_server = stuck_client = None
         try:
             prom = PrometheusServer(deploy, workdir)

@@ -94,6 +94,7 @@ class Daemon {
     config.recent_closes = options_.recent_closes;
     config.metrics_ports = options_.metrics_ports;
     config.packet_view = options_.capture.packet_view();
+    config.packet_view.scope_ports = options_.ports;
     config.xdp = !options_.capture.xdp_interfaces.empty();
     // Packets are joined to live sockets step by step: with XDP every step crosses the ring
     // (the kernel still keeps and counts the paths).

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "model/connection.h"
 #include "model/connection_map.h"
@@ -61,6 +62,9 @@ struct PacketViewConfig {
   // XDP runs: keep packet facts from the first step on. Without it they are kept from the
   // first packet or interface record (a replay), and not at all when none comes.
   bool enabled = false;
+  // The daemon's --port scope: packets with neither end on one of these are not followed
+  // (their sockets are not traced, so their SYNs would look unanswered). Empty: every packet.
+  std::vector<uint16_t> scope_ports;
 };
 
 struct TableCounters {

@@ -29,7 +29,6 @@ static __always_inline void read_event_endpoints(struct synfin_event *e,
 	e->netns = skc->skc_net.net->ns.inum;
 }
 
-
 /* Only full sockets carry tcp_sock fields; request and TIME_WAIT sockets stop at
  * sock_common: bpf_skc_to_tcp_sock() says which this is. */
 static __always_inline void read_socket_counters(struct synfin_event *e, const struct sock *sk)

@@ -39,7 +39,7 @@ static __always_inline enum socket_verdict decide_final(__u16 local_port, __u16 
  * CLOSE -> SYN_SENT, a server child's remote port is 0 at LISTEN -> SYN_RECV, and the kernel
  * zeroes both on the way to CLOSE. A port of 0 means "not known yet". */
 static __always_inline enum socket_verdict decide_ends(__u16 local_port, __u16 remote_port,
-						     bool final)
+						       bool final)
 {
 	/* final: no port will be learnt any more (a listener's remote end, a socket at its end):
 	 * what is still unknown is on no list. */
@@ -61,9 +61,10 @@ static __always_inline enum socket_verdict decide_ends(__u16 local_port, __u16 r
 			return VERDICT_DROP;
 	}
 	if (filter_any_port_count) {
-		bool listed =
-			(local_port && port_listed(local_port, filter_any_ports, filter_any_port_count)) ||
-			(remote_port && port_listed(remote_port, filter_any_ports, filter_any_port_count));
+		bool listed = (local_port &&
+			       port_listed(local_port, filter_any_ports, filter_any_port_count)) ||
+			      (remote_port &&
+			       port_listed(remote_port, filter_any_ports, filter_any_port_count));
 		if (!listed)
 			return local_port && remote_port ? VERDICT_DROP : VERDICT_PENDING;
 	}
@@ -89,6 +90,5 @@ static __always_inline bool port_filters_configured(void)
 	return exclude_port || filter_local_port_count || filter_remote_port_count ||
 	       filter_any_port_count;
 }
-
 
 #endif

@@ -178,5 +178,4 @@ static __always_inline void account_listen_refusals(struct net *net, __u64 cooki
 		count_on_listener_port(cookie, port, family, COUNT_SYN_QUEUE_DROP, syn_queue_drops);
 }
 
-
 #endif

@@ -131,15 +131,20 @@ static __always_inline void observe(__u32 histogram, __u32 bucket, __u64 ns)
 static __always_inline void observe_step(__u32 left, __u32 entered, __u64 spent_ns)
 {
 	if (entered == SYNFIN_TCP_ESTABLISHED && left == SYNFIN_TCP_SYN_SENT)
-		observe(SYNFIN_HISTOGRAM_CLIENT_HANDSHAKE, synfin_handshake_bucket(spent_ns), spent_ns);
+		observe(SYNFIN_HISTOGRAM_CLIENT_HANDSHAKE, synfin_handshake_bucket(spent_ns),
+			spent_ns);
 	else if (entered == SYNFIN_TCP_ESTABLISHED && left == SYNFIN_TCP_SYN_RECV)
-		observe(SYNFIN_HISTOGRAM_SERVER_HANDSHAKE, synfin_handshake_bucket(spent_ns), spent_ns);
+		observe(SYNFIN_HISTOGRAM_SERVER_HANDSHAKE, synfin_handshake_bucket(spent_ns),
+			spent_ns);
 	else if (left == SYNFIN_TCP_CLOSE_WAIT)
-		observe(SYNFIN_HISTOGRAM_CLOSE_WAIT, synfin_state_duration_bucket(spent_ns), spent_ns);
+		observe(SYNFIN_HISTOGRAM_CLOSE_WAIT, synfin_state_duration_bucket(spent_ns),
+			spent_ns);
 	else if (left == SYNFIN_TCP_FIN_WAIT2)
-		observe(SYNFIN_HISTOGRAM_FIN_WAIT2, synfin_state_duration_bucket(spent_ns), spent_ns);
+		observe(SYNFIN_HISTOGRAM_FIN_WAIT2, synfin_state_duration_bucket(spent_ns),
+			spent_ns);
 	else if (left == SYNFIN_TCP_LAST_ACK)
-		observe(SYNFIN_HISTOGRAM_LAST_ACK, synfin_state_duration_bucket(spent_ns), spent_ns);
+		observe(SYNFIN_HISTOGRAM_LAST_ACK, synfin_state_duration_bucket(spent_ns),
+			spent_ns);
 }
 
 /* The steps stored before the socket came into scope (its ports were not known yet). */
@@ -166,10 +171,12 @@ static __always_inline void record_step(const struct sock *sk, __u32 old_state, 
 		start_child_path(p);
 	__u64 now = bpf_ktime_get_ns();
 	bool first_step = p->last_state == 0;
-	/* close() after shutdown(): the kernel reports a step to the same state; nothing was left. */
+	/* close() after shutdown(): the kernel reports a step to the same state; nothing was left.
+	 */
 	bool self_step = old_state == new_state && old_state == p->last_state;
 	if (first_step) {
-		/* Assigned now: the TIME_WAIT mini-socket copies the cookie before the last step. */
+		/* Assigned now: the TIME_WAIT mini-socket copies the cookie before the last step.
+		 */
 		bpf_get_socket_cookie((void *)sk);
 		if (synfin_is_birth(old_state, new_state))
 			p->born_ns = now;
@@ -281,7 +288,8 @@ static __always_inline void emit_path_record(const struct sock *sk, __u64 cookie
 	if (p)
 		__builtin_memcpy(&r->path, p, sizeof(*p));
 	else
-		remember_endpoints(&r->path, sk, true); /* born before synfin, never stepped since */
+		remember_endpoints(&r->path, sk,
+				   true); /* born before synfin, never stepped since */
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (tp)
 		r->bytes_sent = tp->bytes_sent;
@@ -365,10 +373,11 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie)
 	}
 	if (!report_closes)
 		return;
-	bool clean = verdict == SYNFIN_VERDICT_VALID && outcome <= SYNFIN_OUTCOME_SIMULTANEOUS_CLOSE &&
-		     !(flags & (SYNFIN_PATH_RESET_SENT | SYNFIN_PATH_RESET_RECEIVED |
-				SYNFIN_PATH_DROPPED | SYNFIN_PATH_HELD_PAST_THRESHOLD |
-				SYNFIN_PATH_TRUNCATED)) &&
+	bool clean = verdict == SYNFIN_VERDICT_VALID &&
+		     outcome <= SYNFIN_OUTCOME_SIMULTANEOUS_CLOSE &&
+		     !(flags &
+		       (SYNFIN_PATH_RESET_SENT | SYNFIN_PATH_RESET_RECEIVED | SYNFIN_PATH_DROPPED |
+			SYNFIN_PATH_HELD_PAST_THRESHOLD | SYNFIN_PATH_TRUNCATED)) &&
 		     !p->retransmits && !port_watched(p);
 	if (!clean) {
 		count_close(SYNFIN_CLOSES_NOTABLE);
@@ -378,7 +387,8 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie)
 	count_close(SYNFIN_CLOSES_CLEAN);
 	if (take_sample(now)) {
 		count_close(SYNFIN_CLOSES_SAMPLED);
-		emit_path_record(sk, cookie, p, SYNFIN_PATH_RECORD_ENDED | SYNFIN_PATH_RECORD_SAMPLED);
+		emit_path_record(sk, cookie, p,
+				 SYNFIN_PATH_RECORD_ENDED | SYNFIN_PATH_RECORD_SAMPLED);
 	} else if (synfin_enters_time_wait(&facts)) {
 		count_close(SYNFIN_CLOSES_TIME_WAIT);
 		emit_time_wait(cookie, p);

@@ -59,5 +59,4 @@ static __always_inline bool is_consumed(__u32 kernel_value)
 						   SKB_NOT_DROPPED_YET___synfin);
 }
 
-
 #endif

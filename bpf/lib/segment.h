@@ -1,5 +1,6 @@
 /* One TCP segment's ends and flags, read from an skb's headers: the one reader for every
- * program that meets a packet rather than a socket (resets to no socket, drops, listeners' SYNs). */
+ * program that meets a packet rather than a socket (resets to no socket, drops, listeners' SYNs).
+ */
 #ifndef SYNFIN_BPF_SEGMENT_H
 #define SYNFIN_BPF_SEGMENT_H
 
@@ -58,6 +59,5 @@ static __always_inline bool read_tcp_segment(const struct sk_buff *skb, struct t
 	seg->tcp_flags = tcp[13];
 	return true;
 }
-
 
 #endif

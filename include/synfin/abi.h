@@ -230,10 +230,10 @@ struct synfin_event {
 #define SYNFIN_PATH_OWNER_KNOWN 0x2 /* owner_tgid/owner_comm set by connect/listen/accept */
 #define SYNFIN_PATH_RESET_SENT 0x4
 #define SYNFIN_PATH_RESET_RECEIVED 0x8
-#define SYNFIN_PATH_ENDPOINTS_KNOWN 0x10 /* family, ports and addresses filled */
-#define SYNFIN_PATH_ILLEGAL_STEP 0x20	 /* a step the state machine does not allow */
-#define SYNFIN_PATH_DISCONTINUITY 0x40	 /* a step that did not start where the last ended */
-#define SYNFIN_PATH_JOINED_MID_LIFE 0x80 /* the first step seen was not a birth */
+#define SYNFIN_PATH_ENDPOINTS_KNOWN 0x10      /* family, ports and addresses filled */
+#define SYNFIN_PATH_ILLEGAL_STEP 0x20	      /* a step the state machine does not allow */
+#define SYNFIN_PATH_DISCONTINUITY 0x40	      /* a step that did not start where the last ended */
+#define SYNFIN_PATH_JOINED_MID_LIFE 0x80      /* the first step seen was not a birth */
 #define SYNFIN_PATH_HELD_PAST_THRESHOLD 0x100 /* a state was held past its stuck threshold */
 #define SYNFIN_PATH_DROPPED 0x200	      /* the kernel dropped a packet of this socket */
 #define SYNFIN_PATH_COUNTED 0x400 /* in scope: its steps are counted in the kernel's tallies */

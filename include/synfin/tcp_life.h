@@ -57,7 +57,7 @@
 	X(CLOSE_WAIT, CLOSE)	   /* closed with unread data (reset) or peer reset */             \
 	X(LAST_ACK, CLOSE)	   /* our FIN acknowledged */                                      \
 	/* close() after shutdown(SHUT_WR): tcp_close_state() maps these states to themselves and  \
-	 * tcp_set_state() reports the step anyway (new_state[] in net/ipv4/tcp.c). */              \
+	 * tcp_set_state() reports the step anyway (new_state[] in net/ipv4/tcp.c). */             \
 	X(FIN_WAIT1, FIN_WAIT1)                                                                    \
 	X(FIN_WAIT2, FIN_WAIT2)                                                                    \
 	X(LAST_ACK, LAST_ACK)                                                                      \
@@ -107,7 +107,8 @@ SYNFIN_SHARED __u8 synfin_role_from_first_step(__u32 from, __u32 to)
 /* A socket whose first traced step is one of these was born while synfin watched. */
 SYNFIN_SHARED int synfin_is_birth(__u32 from, __u32 to)
 {
-	return (from == SYNFIN_TCP_CLOSE && (to == SYNFIN_TCP_SYN_SENT || to == SYNFIN_TCP_LISTEN)) ||
+	return (from == SYNFIN_TCP_CLOSE &&
+		(to == SYNFIN_TCP_SYN_SENT || to == SYNFIN_TCP_LISTEN)) ||
 	       (from == SYNFIN_TCP_LISTEN && to == SYNFIN_TCP_SYN_RECV);
 }
 
@@ -144,9 +145,10 @@ enum synfin_verdict {
 #define SYNFIN_VERDICT_REASONS(X)                                                                  \
 	X(NONE, "none")                                                                            \
 	X(ILLEGAL_TRANSITION, "illegal_transition") /* invalid: a step TCP does not allow */       \
-	X(DISCONTINUITY, "discontinuity") /* incomplete: a step not starting where the last ended */ \
-	X(JOINED_MID_LIFE, "joined_mid_life") /* incomplete: tracking began after birth */         \
-	X(EVENTS_LOST, "events_lost")	      /* incomplete: records lost while it was open */     \
+	X(DISCONTINUITY,                                                                           \
+	  "discontinuity") /* incomplete: a step not starting where the last ended */              \
+	X(JOINED_MID_LIFE, "joined_mid_life")	  /* incomplete: tracking began after birth */     \
+	X(EVENTS_LOST, "events_lost")		  /* incomplete: records lost while it was open */ \
 	X(HISTORY_TRUNCATED, "history_truncated") /* incomplete: more steps than are kept */
 
 enum synfin_verdict_reason {
@@ -160,9 +162,9 @@ enum synfin_verdict_reason {
 
 /* What the classifier needs of a socket's life, whoever kept it. */
 struct synfin_close_facts {
-	__u16 visited;	    /* SYNFIN_STATE_BIT of every state the socket was seen in */
-	__u8 before_close;  /* the state the step into CLOSE left (0: none) */
-	__u8 role;	    /* enum synfin_role */
+	__u16 visited;	   /* SYNFIN_STATE_BIT of every state the socket was seen in */
+	__u8 before_close; /* the state the step into CLOSE left (0: none) */
+	__u8 role;	   /* enum synfin_role */
 	__u8 reset_received;
 	__u8 reset_sent;
 	__u8 retransmitted; /* any segment retransmitted (SYN included) */
@@ -185,8 +187,9 @@ SYNFIN_SHARED __u8 synfin_classify_outcome(const struct synfin_close_facts *f)
 		return SYNFIN_OUTCOME_LISTENER_CLOSED;
 	if (!(f->visited & established_or_later)) {
 		if (f->reset_received)
-			return synfin_visited(f, SYNFIN_TCP_SYN_SENT) ? SYNFIN_OUTCOME_REFUSED
-								       : SYNFIN_OUTCOME_RESET_RECEIVED;
+			return synfin_visited(f, SYNFIN_TCP_SYN_SENT)
+				       ? SYNFIN_OUTCOME_REFUSED
+				       : SYNFIN_OUTCOME_RESET_RECEIVED;
 		if (synfin_visited(f, SYNFIN_TCP_SYN_SENT) && f->retransmitted)
 			return SYNFIN_OUTCOME_HANDSHAKE_TIMEOUT;
 		return SYNFIN_OUTCOME_ABORTED;
@@ -194,7 +197,8 @@ SYNFIN_SHARED __u8 synfin_classify_outcome(const struct synfin_close_facts *f)
 	if (f->reset_received)
 		return SYNFIN_OUTCOME_RESET_RECEIVED;
 	int orderly_end = f->before_close == SYNFIN_TCP_FIN_WAIT2 ||
-			  f->before_close == SYNFIN_TCP_CLOSING || f->before_close == SYNFIN_TCP_LAST_ACK;
+			  f->before_close == SYNFIN_TCP_CLOSING ||
+			  f->before_close == SYNFIN_TCP_LAST_ACK;
 	if (f->reset_sent && !orderly_end)
 		return SYNFIN_OUTCOME_RESET_SENT;
 	if (synfin_visited(f, SYNFIN_TCP_CLOSING))
@@ -217,15 +221,17 @@ SYNFIN_SHARED int synfin_enters_time_wait(const struct synfin_close_facts *f)
 
 /* Histogram upper bounds in nanoseconds (+Inf implicit). Prometheus shows them in seconds. */
 #define SYNFIN_HANDSHAKE_BOUNDS_NS(X)                                                              \
-	X(100000) X(250000) X(500000) X(1000000) X(2500000) X(5000000) X(10000000) X(50000000)     \
-	X(100000000) X(500000000) X(1000000000) X(3000000000)
+	X(100000)                                                                                  \
+	X(250000) X(500000) X(1000000) X(2500000) X(5000000) X(10000000) X(50000000) X(100000000)  \
+		X(500000000) X(1000000000) X(3000000000)
 #define SYNFIN_LIFETIME_BOUNDS_NS(X)                                                               \
-	X(1000000) X(10000000) X(100000000) X(1000000000) X(10000000000) X(60000000000)            \
-	X(300000000000) X(1800000000000) X(3600000000000) X(21600000000000) X(86400000000000)
+	X(1000000)                                                                                 \
+	X(10000000) X(100000000) X(1000000000) X(10000000000) X(60000000000) X(300000000000)       \
+		X(1800000000000) X(3600000000000) X(21600000000000) X(86400000000000)
 #define SYNFIN_STATE_DURATION_BOUNDS_NS(X)                                                         \
-	X(1000000) X(10000000) X(100000000) X(500000000) X(1000000000) X(5000000000)               \
-	X(10000000000) X(30000000000) X(60000000000) X(120000000000) X(300000000000)               \
-	X(3600000000000)
+	X(1000000)                                                                                 \
+	X(10000000) X(100000000) X(500000000) X(1000000000) X(5000000000) X(10000000000)           \
+		X(30000000000) X(60000000000) X(120000000000) X(300000000000) X(3600000000000)
 
 /* The histograms the daemon's kernel side keeps: X(name, bounds). TIME_WAIT's duration is not
  * among them: no tracepoint sees a mini-socket end (the daemon times it). */
@@ -283,11 +289,13 @@ SYNFIN_SHARED __u32 synfin_state_duration_bucket(__u64 ns)
 
 /* What the daemon's kernel side counts about closes beside their outcomes. */
 #define SYNFIN_CLOSE_COUNTERS(X)                                                                   \
-	X(CLEAN, "clean")	   /* clean active/passive/simultaneous closes (the sampled pool) */ \
-	X(SAMPLED, "sampled")	   /* clean closes sent to userspace within --closes-per-second */ \
-	X(NOTABLE, "notable")	   /* closes sent because they matter (never sampled) */           \
-	X(TIME_WAIT, "time_wait") /* small records: an unsent clean close left a TIME_WAIT socket */ \
-	X(UNTRACKED, "untracked") /* steps of sockets whose storage could not be had (no memory) */
+	X(CLEAN, "clean")     /* clean active/passive/simultaneous closes (the sampled pool) */    \
+	X(SAMPLED, "sampled") /* clean closes sent to userspace within --closes-per-second */      \
+	X(NOTABLE, "notable") /* closes sent because they matter (never sampled) */                \
+	X(TIME_WAIT,                                                                               \
+	  "time_wait") /* small records: an unsent clean close left a TIME_WAIT socket */          \
+	X(UNTRACKED, "untracked") /* steps of sockets whose storage could not be had (no memory)   \
+				   */
 
 enum synfin_close_counter {
 #define SYNFIN_CLOSE_COUNTER_ENUM(name, label) SYNFIN_CLOSES_##name,

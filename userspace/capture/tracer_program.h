@@ -23,7 +23,7 @@ struct CaptureOptions {
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
   std::vector<uint16_t> any_ports;  // --port: either end on one of these
-  uint16_t exclude_port = 0;         // sockets with this local or remote port are not traced
+  uint16_t exclude_port = 0;        // sockets with this local or remote port are not traced
   uint32_t ring_bytes = 16u << 20;
   bool verbose = false;  // libbpf's own log (verifier output) on stderr
   // What crosses the ring (bpf/lib/config.h). A record per step: `synfin trace`, and the daemon

@@ -36,8 +36,8 @@ TcpState last_state_before_close(const Connection& c) {
 synfin_close_facts facts_of(const Connection& c) {
   synfin_close_facts facts{};
   for (uint8_t i = 0; i < c.history_length(); ++i)
-    facts.visited = static_cast<uint16_t>(facts.visited |
-                                          SYNFIN_STATE_BIT(index_of(c.visit_state(i))));
+    facts.visited =
+        static_cast<uint16_t>(facts.visited | SYNFIN_STATE_BIT(index_of(c.visit_state(i))));
   facts.before_close = static_cast<uint8_t>(index_of(last_state_before_close(c)));
   facts.role = static_cast<uint8_t>(c.role);
   facts.reset_received = c.reset_received;

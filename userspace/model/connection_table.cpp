@@ -195,8 +195,7 @@ void ConnectionTable::report_anomalies(const Connection& c, uint16_t anomalies, 
 
 void ConnectionTable::apply_packet(const Event& e) {
   const auto& scope = packet_view_.scope_ports;
-  if (!scope.empty() &&
-      std::find(scope.begin(), scope.end(), e.tuple.local.port) == scope.end() &&
+  if (!scope.empty() && std::find(scope.begin(), scope.end(), e.tuple.local.port) == scope.end() &&
       std::find(scope.begin(), scope.end(), e.tuple.remote.port) == scope.end())
     return;
   const Packet& p = e.packet;

@@ -43,7 +43,7 @@ struct DaemonModelConfig {
   StuckThresholds stuck = StuckThresholds::defaults();
   std::vector<uint16_t> metrics_ports;  // bounded by the caller
   PacketViewConfig packet_view;
-  bool xdp = false;      // XDP on: closes carry anomalies and packet timings
+  bool xdp = false;  // XDP on: closes carry anomalies and packet timings
   // Sockets followed through their kernel-kept paths (not per step): only closes that matter,
   // and a sample of the rest, cross; the kernel counts them all.
   bool compact = false;

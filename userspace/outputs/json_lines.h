@@ -21,7 +21,7 @@ struct OutputFilter {
   int family = 0;  // 0 both, 4, 6
   std::vector<uint16_t> local_ports;
   std::vector<uint16_t> remote_ports;
-  std::optional<uint32_t> pid;  // the owning process
+  std::optional<uint32_t> pid;      // the owning process
   std::vector<uint16_t> any_ports;  // either end on one of these (--port)
 
   bool matches(const model::Connection& connection) const;

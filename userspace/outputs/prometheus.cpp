@@ -66,7 +66,7 @@ struct Judged {
 };
 
 Judged judged(const model::Aggregates& a, const std::optional<model::KernelTally>& kernel) {
-  Judged j{a.transitions,     a.closed_by_outcome, a.closed_by_verdict, a.invalid_by_reason,
+  Judged j{a.transitions,      a.closed_by_outcome, a.closed_by_verdict, a.invalid_by_reason,
            a.client_handshake, a.server_handshake,  a.lifetime,          a.state_duration};
   if (!kernel) return j;
   for (std::size_t from = 0; from < model::kTcpStateCount; ++from)
@@ -88,7 +88,7 @@ Judged judged(const model::Aggregates& a, const std::optional<model::KernelTally
   // TIME_WAIT's time stays the model's: no tracepoint sees a mini-socket end.
   for (std::size_t i = 0; i < model::kTimedStates.size(); ++i) {
     TcpState state = model::kTimedStates[i];
-    int histogram = state == TcpState::CloseWait ? SYNFIN_HISTOGRAM_CLOSE_WAIT
+    int histogram = state == TcpState::CloseWait  ? SYNFIN_HISTOGRAM_CLOSE_WAIT
                     : state == TcpState::FinWait2 ? SYNFIN_HISTOGRAM_FIN_WAIT2
                     : state == TcpState::LastAck  ? SYNFIN_HISTOGRAM_LAST_ACK
                                                   : -1;

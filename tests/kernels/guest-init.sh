@@ -42,6 +42,9 @@ mount -t cgroup2 cgroup2 $root/sys/fs/cgroup
 # The guest kernel's modules where modprobe looks for them (the host's /lib/modules has its own).
 mkdir -p "$root/lib/modules/$release"
 mount -o bind "$root$modules" "$root/lib/modules/$release"
+# and its /boot as the package installs it: libbpf reads the kernel's config-RELEASE there
+# (Debian's kernels have no /proc/config.gz).
+mount -o bind "$root$boot" "$root/boot"
 mkdir -p "$root$run_dir"
 mount -o bind /out "$root$run_dir"
 # The kernel's module requests (a veth link, an ingress qdisc) run its helper in PID 1's root.

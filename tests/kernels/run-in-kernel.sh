@@ -176,7 +176,7 @@ setpriv --pdeathsig KILL -- timeout --kill-after=10 "$timeout_seconds" \
   -pidfile "$run_dir/qemu.pid" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
   -virtfs local,path="$run_dir",mount_tag=run,security_model=passthrough,multidevs=remap \
-  </dev/null 2>&1 | tr -d '\r' &
+  </dev/null 2>&1 | sed -u 's/\r$//' &
 wait $!
 set -e
 ended=$(date +%s.%N)

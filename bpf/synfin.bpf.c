@@ -697,8 +697,10 @@ static __always_inline void record_step(const struct sock *sk, int old_state, in
 	struct synfin_path *p = path_of(sk, true);
 	if (!p)
 		return; /* no memory: the socket stays unknown until the daemon's next walk */
-	/* Assigns the cookie now: accept() reads it without being able to assign it. */
-	if (p->steps == 0)
+	/* Assigns the cookie now: accept() reads it without being able to assign it. A server
+	 * child's first step may still carry the listener's cookie (see clones_awaiting_cookie),
+	 * so its step out of SYN_RECV assigns it too. */
+	if (p->steps == 0 || old_state == SYNFIN_TCP_SYN_RECV)
 		bpf_get_socket_cookie((void *)sk);
 	__u32 slot = p->steps;
 	bool full = slot >= SYNFIN_PATH_STEPS;
@@ -789,6 +791,53 @@ static __always_inline void emit_path(const struct sock *sk, __u64 cookie)
 	bpf_ringbuf_submit(r, ring_submit_flags(&events, wakeup_threshold_bytes, r->ts_ns));
 }
 
+/* Server children whose LISTEN -> SYN_RECV step ran before the kernel gave them a cookie of
+ * their own: until 6.2-era kernels, inet_csk_clone_lock() sets SYN_RECV on the listener's
+ * copy, cookie and remote end included, and only then copies in the request's cookie. Their
+ * step waits here, by socket address (the child's for its whole life), with its time, and is
+ * sent under the child's own cookie and endpoints just before its next step. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} clones_awaiting_cookie SEC(".maps");
+
+static __always_inline void emit_state(const struct sock *sk, __u64 cookie, int old_state,
+				       int new_state, bool child_being_cloned)
+{
+	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
+	if (!e)
+		return;
+	e->cookie = cookie;
+	e->old_state = old_state;
+	e->new_state = new_state;
+	/* connect() and listen() make these steps in the caller's own context; every other
+	 * step may run in softirq on behalf of whoever happens to be on the CPU. */
+	if (old_state == SYNFIN_TCP_CLOSE &&
+	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
+		name_owner(e);
+	read_event_endpoints(e, &sk->__sk_common);
+	/* A child's tcp_sock is still the listener's copy at LISTEN -> SYN_RECV. */
+	if (!child_being_cloned)
+		read_socket_counters(e, sk);
+	submit_event(e);
+}
+
+/* The clone step of a child that waited for its cookie, stamped when it happened. */
+static __always_inline void emit_awaited_clone(const struct sock *sk, __u64 cookie, __u64 cloned_ns)
+{
+	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
+	if (!e)
+		return;
+	e->ts_ns = cloned_ns;
+	e->cookie = cookie;
+	e->old_state = SYNFIN_TCP_LISTEN;
+	e->new_state = SYNFIN_TCP_SYN_RECV;
+	read_event_endpoints(e, &sk->__sk_common);
+	submit_event(e);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int new_state)
 {
@@ -805,25 +854,26 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 			record_step(sk, old_state, new_state, child_being_cloned);
 		return 0;
 	}
+	__u64 address = (__u64)sk;
+	if (child_being_cloned && sk->__sk_common.skc_cookie.counter) {
+		__u64 now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&clones_awaiting_cookie, &address, &now, BPF_ANY);
+		return 0;
+	}
+	__u64 cloned_ns = 0;
+	if (old_state == SYNFIN_TCP_SYN_RECV) {
+		__u64 *awaited = bpf_map_lookup_elem(&clones_awaiting_cookie, &address);
+		if (awaited) {
+			cloned_ns = *awaited;
+			bpf_map_delete_elem(&clones_awaiting_cookie, &address);
+		}
+	}
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
 		return 0;
-	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
-	if (!e)
-		return 0;
-	e->cookie = cookie;
-	e->old_state = old_state;
-	e->new_state = new_state;
-	/* connect() and listen() make these steps in the caller's own context; every other
-	 * step may run in softirq on behalf of whoever happens to be on the CPU. */
-	if (old_state == SYNFIN_TCP_CLOSE &&
-	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
-		name_owner(e);
-	read_event_endpoints(e, &sk->__sk_common);
-	/* A child's tcp_sock is still the listener's copy at LISTEN -> SYN_RECV. */
-	if (!child_being_cloned)
-		read_socket_counters(e, sk);
-	submit_event(e);
+	if (cloned_ns)
+		emit_awaited_clone(sk, cookie, cloned_ns);
+	emit_state(sk, cookie, old_state, new_state, child_being_cloned);
 	return 0;
 }
 

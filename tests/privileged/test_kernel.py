@@ -25,7 +25,13 @@ def one_daemon(synfin, compact):
     args = ("--compact-paths",) if compact else ()
     daemon = Daemon(synfin, LISTEN, *args)
     try:
-        lines = daemon.get("/healthz")["cannot_report"]
+        health = daemon.get("/healthz")
+        lines = health["cannot_report"]
+        programs = health["programs"]
+        check(programs and all(p["attached"] for p in programs),
+              f"programs not attached: {[p for p in programs if not p['attached']]}")
+        print(f"{'compact' if compact else 'per-step'} mode: {len(programs)} programs attached: "
+              f"{', '.join(p['name'] for p in programs)}")
         gauges = feature_gauges(daemon.get_text("/metrics"))
     finally:
         rc = daemon.stop()

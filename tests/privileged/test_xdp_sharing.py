@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from harness import Daemon, check, eventually, require_privileges, run_main
-from test_xdp import XdpLink, metric
+from test_xdp import XdpLink, daemon_health, metric
 
 LISTEN = "127.0.0.1:19772"
 OTHER = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"  # xdp-tools' pass-everything filter
@@ -24,6 +24,12 @@ def loader_status(dev):
 
 def syns(daemon, dev):
     return metric(daemon.get_text("/metrics"), "synfin_xdp_packets_total", iface=dev, flags="syn")
+
+
+def attached(daemon):
+    """/healthz says synfin's XDP program runs (503 when not)."""
+    code, body = daemon_health(daemon)
+    return code == 200 and body["xdp"][0]["attached"]
 
 
 def refused_connects(link, port, n):
@@ -47,7 +53,7 @@ def scenario(synfin):
             status = loader_status(dev)
             if not interface["dispatcher"]:
                 check(loaded.returncode != 0, f"xdp-loader load beside a direct attach:\n{status}")
-                check(daemon.get("/healthz")["xdp"][0]["attached"] and "synfin_xdp" in status,
+                check(attached(daemon) and "synfin_xdp" in status,
                       f"synfin's program replaced:\n{status}")
                 print(f"no dispatcher on this kernel: synfin attached directly, xdp-loader "
                       f"refused ({loaded.stderr.strip().splitlines()[-1:]})")
@@ -57,6 +63,8 @@ def scenario(synfin):
             check(loaded.returncode == 0, f"xdp-loader load beside synfin: {loaded.stderr}")
             check("synfin_xdp" in status and "xdpfilt_alw_all" in status,
                   f"both programs in the dispatcher:\n{status}")
+            # libxdp made a new dispatcher for the two: synfin's health follows its program.
+            check(attached(daemon), f"/healthz after xdp-loader load: {daemon_health(daemon)}")
             print(status.rstrip())
             before, n = syns(daemon, dev), 3
             refused_connects(link, port, n)
@@ -67,8 +75,7 @@ def scenario(synfin):
             subprocess.run(["xdp-loader", "unload", dev, "-i", other_id(dev)], check=True,
                            capture_output=True)
             status = loader_status(dev)
-            check("xdpfilt_alw_all" not in status and "synfin_xdp" in status and
-                  daemon.get("/healthz")["xdp"][0]["attached"],
+            check("xdpfilt_alw_all" not in status and "synfin_xdp" in status and attached(daemon),
                   f"after the other program's removal:\n{status}")
             # And the other way round: the other tool stays when synfin stops.
             subprocess.run(["xdp-loader", "load", "-m", mode, dev, OTHER], check=True,

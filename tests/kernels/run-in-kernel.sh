@@ -91,6 +91,7 @@ if [ ! -f "$kernel_dir/unpacked" ]; then
   rm -f "$staging"/*.deb
   depmod -b "$staging/root" "$release"
   touch "$staging/unpacked"
+  chmod 755 "$staging"
   rm -rf "$kernel_dir"
   mv "$staging" "$kernel_dir"
   trap - EXIT

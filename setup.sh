@@ -8,7 +8,9 @@
 #                            ASan+UBSan build (build-sanitize/), then the whole suite as above
 # Extra arguments after `daemon` are passed to it, e.g. sudo ./setup.sh daemon --xdp eth0
 # (xdp-tools, python3-scapy and tshark are for the tests: XDP status, crafted packets, captures;
-# dpkg-dev, file and man-db for the Debian package: `cd build && cpack -G DEB`, and its test)
+# dpkg-dev, file and man-db for the Debian package: `cd build && cpack -G DEB`, and its test;
+# qemu-system-x86, kmod, cpio and busybox-static boot Debian's 6.1 kernel for the kernel-6.1
+# label: tests/kernels/run-in-kernel.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,7 +35,8 @@ packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-
 # and for the tests (the tools they drive and check against, the Debian package's test):
 if [ "$mode" = test ]; then
   packages+=(libgtest-dev libclang-rt-dev python3 python3-yaml yamllint prometheus systemd
-             xdp-tools python3-scapy tshark chromium dpkg-dev file man-db)
+             xdp-tools python3-scapy tshark chromium dpkg-dev file man-db
+             qemu-system-x86 kmod cpio busybox-static)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -28,12 +28,9 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Per-step records: one for each state change. */
-static __always_inline void emit_state_change(const struct sock *sk, int old_state, int new_state,
-					      bool child_being_cloned)
+static __always_inline void emit_state(const struct sock *sk, __u64 cookie, int old_state,
+				       int new_state, bool child_being_cloned)
 {
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
-		return;
 	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
 	if (!e)
 		return;
@@ -50,6 +47,46 @@ static __always_inline void emit_state_change(const struct sock *sk, int old_sta
 	if (!child_being_cloned)
 		read_socket_counters(e, sk);
 	submit_event(e);
+}
+
+/* The clone step of a child that waited for its cookie (lib/maps.h, clones_awaiting_cookie),
+ * stamped when it happened. */
+static __always_inline void emit_awaited_clone(const struct sock *sk, __u64 cookie, __u64 cloned_ns)
+{
+	struct synfin_event *e = reserve_event(SYNFIN_EV_STATE);
+	if (!e)
+		return;
+	e->ts_ns = cloned_ns;
+	e->cookie = cookie;
+	e->old_state = SYNFIN_TCP_LISTEN;
+	e->new_state = SYNFIN_TCP_SYN_RECV;
+	read_event_endpoints(e, &sk->__sk_common);
+	submit_event(e);
+}
+
+static __always_inline void emit_state_change(const struct sock *sk, int old_state, int new_state,
+					      bool child_being_cloned)
+{
+	__u64 address = (__u64)sk;
+	if (child_being_cloned && sk->__sk_common.skc_cookie.counter) {
+		__u64 now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&clones_awaiting_cookie, &address, &now, BPF_ANY);
+		return;
+	}
+	__u64 cloned_ns = 0;
+	if (old_state == SYNFIN_TCP_SYN_RECV) {
+		__u64 *awaited = bpf_map_lookup_elem(&clones_awaiting_cookie, &address);
+		if (awaited) {
+			cloned_ns = *awaited;
+			bpf_map_delete_elem(&clones_awaiting_cookie, &address);
+		}
+	}
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	if (!socket_wanted(&sk->__sk_common, cookie, !child_being_cloned))
+		return;
+	if (cloned_ns)
+		emit_awaited_clone(sk, cookie, cloned_ns);
+	emit_state(sk, cookie, old_state, new_state, child_being_cloned);
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -85,6 +85,18 @@ struct {
 	__type(value, __u8);
 } socket_verdicts SEC(".maps");
 
+/* Per-step records: server children whose LISTEN -> SYN_RECV step ran before the kernel gave
+ * them a cookie of their own. On 6.1, inet_csk_clone_lock() sets SYN_RECV on the listener's
+ * copy, cookie and remote end included, and only then copies in the request's cookie. Their step
+ * waits here, by socket address (the child's for its whole life), with its time, and is sent
+ * under the child's own cookie and endpoints just before its next step. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} clones_awaiting_cookie SEC(".maps");
+
 /* Per listening socket (by cookie) and per listening port: what the kernel refused them.
  * Counted here, not sent as records, so that a SYN flood costs map updates only. Entries of a
  * listener go when it is destroyed; per-port entries stay (a port's totals never go back). */

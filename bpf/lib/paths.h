@@ -174,10 +174,12 @@ static __always_inline void record_step(const struct sock *sk, __u32 old_state, 
 	/* close() after shutdown(): the kernel reports a step to the same state; nothing was left.
 	 */
 	bool self_step = old_state == new_state && old_state == p->last_state;
-	if (first_step) {
-		/* Assigned now: the TIME_WAIT mini-socket copies the cookie before the last step.
-		 */
+	/* Assigned now: the TIME_WAIT mini-socket copies the cookie before the last step. A child's
+	 * first step may still see its listener's cookie (6.1: clones_awaiting_cookie), so its step
+	 * out of SYN_RECV assigns its own. */
+	if (first_step || old_state == SYNFIN_TCP_SYN_RECV)
 		bpf_get_socket_cookie((void *)sk);
+	if (first_step) {
 		if (synfin_is_birth(old_state, new_state))
 			p->born_ns = now;
 		else

@@ -33,8 +33,22 @@ PORT_BASE = {"client_first": 18501, "server_first": 18503, "simultaneous": 18505
              "close_after_shutdown": 18519, "gzip_recording": 18521}
 
 
+def kernel_twin(close, others):
+    """A server child the kernel made and dropped at once: two CPUs completed one handshake
+    (the final ACK and the next segment each found the request; seen on 6.1 with two CPUs),
+    and the loser went SYN_RECV -> CLOSE, unowned, beside its twin of the same 4-tuple."""
+    return (close["role"] == "server" and close["states"] == ["LISTEN", "SYN_RECV", "CLOSE"] and
+            close["outcome"] == "aborted" and close["pid"] is None and
+            any(o is not close and (o["sport"], o["dport"]) == (close["sport"], close["dport"]) and
+                "ESTABLISHED" in o["states"] for o in others))
+
+
 def expect_side(events, port, role, states, outcome, pid, comm):
     sides = [e for e in closes_on_port(events, port) if e["role"] == role]
+    twins = [e for e in sides if kernel_twin(e, sides)]
+    if twins and len(sides) - len(twins) == 1:
+        print(f"{role}: the kernel also made and dropped a twin child: {twins}")
+        sides = [e for e in sides if e not in twins]
     check(len(sides) == 1, f"{role}: want 1 close line on port {port}, got {len(sides)}: {sides}")
     e = sides[0]
     check(e["states"] == states, f"{role}: states {e['states']} != {states}")

@@ -278,13 +278,34 @@ std::vector<XdpCounters> XdpProgram::counters() const {
   return out;
 }
 
+namespace {
+// libxdp replaces an interface's dispatcher whenever a program joins or leaves it (xdp-loader
+// load or unload beside synfin): ours runs while whichever dispatcher is there holds it.
+bool dispatcher_runs(int ifindex, uint32_t program_id) {
+  xdp_multiprog* multiprog = xdp_multiprog__get_from_ifindex(ifindex);
+  if (libxdp_get_error(multiprog) || !multiprog) return false;
+  bool found = false;
+  if (!xdp_multiprog__is_legacy(multiprog))
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, multiprog); p;
+         p = xdp_multiprog__next_prog(p, multiprog))
+      found = found || xdp_program__id(p) == program_id;
+  xdp_multiprog__close(multiprog);
+  return found;
+}
+}  // namespace
+
 std::vector<XdpInterface> XdpProgram::interfaces() const {
   std::vector<XdpInterface> out = interfaces_;
   for (XdpInterface& interface : out) {
-    uint32_t running = 0;
-    int flags = interface.mode == "native" ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-    bool still = bpf_xdp_query_id(interface.ifindex, flags, &running) == 0 &&
-                 running == interface.attached_id && running != 0;
+    bool still = false;
+    if (interface.dispatcher) {
+      still = dispatcher_runs(interface.ifindex, xdp_program__id(program_));
+    } else {
+      uint32_t running = 0;
+      int flags = interface.mode == "native" ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+      still = bpf_xdp_query_id(interface.ifindex, flags, &running) == 0 &&
+              running == interface.attached_id && running != 0;
+    }
     interface.attached = interface.attached && still;
   }
   return out;

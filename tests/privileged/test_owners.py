@@ -11,6 +11,7 @@ name=systemd hierarchy when the host has one) and built under one sfown-<tag> di
 removed with the namespaces on every path.
 
 usage: test_owners.py SYNFIN identity"""
+import json
 import os
 import secrets
 import subprocess
@@ -234,6 +235,8 @@ def scenario_identity(synfin):
                   f"synfin stuck --pod: {filtered.stdout}")
             print(table.stdout.splitlines()[0])
             print("\n".join(pod_lines[:1] + [l for l in lines if "docker" in l][:1]))
+            print(json.dumps(daemon.get(f"/api/v1/stuck?pod={pod_a}&limit=1")["stuck"][0],
+                             indent=4))
             print(f"identity: {len(cases)} owners x {n} CLOSE_WAIT, each named and filtered")
         finally:
             kill_all(*peers)

@@ -185,6 +185,20 @@ def scenario_identity(synfin):
                           f"{name}: cgroup_path {r['cgroup_path']!r}, want {full!r}")
                     for key, value in want.items():
                         check(r[key] == value, f"{name}: {key} {r[key]!r}, want {value!r}")
+                # The kernel's side, as ss inside that namespace sees it: queues and inode.
+                ss = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanHe", "state",
+                                     "close-wait", f"sport = :{port}"],
+                                    capture_output=True, text=True).stdout
+                kernel = {}
+                for line in ss.splitlines():
+                    f = line.split()
+                    ino = next(int(t[4:]) for t in f if t.startswith("ino:"))
+                    kernel[int(f[3].rsplit(":", 1)[1])] = (int(f[0]), int(f[1]), ino)
+                ours = {r["dport"]: (r["recv_queue_bytes"], r["send_queue_bytes"], r["inode"])
+                        for r in mine}
+                check(ours == kernel, f"{name}: queues/inodes {ours} differ from ss in {ns}: {kernel}")
+                # /proc's table counts no bytes sent: whether the owner still sends is not known.
+                check(all(r["activity"] == "unknown" for r in mine), f"{name}: activity known?")
                 # Each filter selects exactly this owner's sockets.
                 by_netns = daemon.get(f"/api/v1/stuck?port={port}&netns={inode}")["stuck"]
                 check(sorted(r["pid"] for r in by_netns) == [pid] * n,

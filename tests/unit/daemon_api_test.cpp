@@ -356,6 +356,53 @@ TEST_F(DaemonApiEdgesTest, RowsNameTheirOwnersIdentityAndFiltersSelectIt) {
   EXPECT_EQ(connections["count"], 2);
 }
 
+// A socket of another namespace is not in the daemon's walk: its queues and inode come from
+// that namespace's /proc table, read through its owner, matched by ends and state; no byte
+// count there, so its activity is unknown rather than guessed.
+TEST_F(DaemonApiEdgesTest, AnotherNamespacesSocketGetsItsQueuesFromThatNamespacesTable) {
+  constexpr uint32_t kOwn = 4026531840, kContainer = 4026532999;
+  model::SocketTuple tuple = testing::loopback_tuple(8443, 50009);
+  tuple.netns = kContainer;
+  apply(Sequence(31, tuple)
+            .step(S::Listen, S::SynRecv)
+            .step(S::SynRecv, S::Established, testing::task(77, "srv"), true)
+            .step(S::Established, S::CloseWait));
+  ProcessInfo owner;
+  owner.pid = 77;
+  owner.comm = "srv";
+  owner.netns = kContainer;
+  hooks_.own_netns = kOwn;
+  hooks_.describe_process = [&](uint32_t pid) {
+    return pid == 77 ? std::optional<ProcessInfo>(owner) : std::nullopt;
+  };
+  std::vector<uint32_t> read_through;
+  hooks_.namespace_sockets = [&](uint32_t pid) {
+    read_through.push_back(pid);
+    KernelSocket other_port;  // same namespace, another connection
+    other_port.tuple = testing::loopback_tuple(8443, 50010);
+    other_port.state = S::CloseWait;
+    other_port.inode = 1;
+    KernelSocket mine = other_port;
+    mine.tuple = testing::loopback_tuple(8443, 50009);
+    mine.recv_queue_bytes = 5;
+    mine.send_queue_bytes = 3;
+    mine.inode = 4242;
+    return std::vector<KernelSocket>{other_port, mine};
+  };
+  owners_[4242] = owner;
+  now_ = 200 * kSecond;
+  auto api = this->api();
+  auto rows = parse(api.handle("GET", "/api/v1/stuck", {{"port", "8443"}}))["stuck"];
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["recv_queue_bytes"], 5);
+  EXPECT_EQ(rows[0]["send_queue_bytes"], 3);
+  EXPECT_EQ(rows[0]["inode"], 4242);
+  EXPECT_EQ(rows[0]["activity"], "unknown");
+  EXPECT_EQ(rows[0]["owner_source"], "proc");
+  EXPECT_EQ(rows[0]["netns"], kContainer);
+  EXPECT_EQ(read_through, std::vector<uint32_t>{77});
+}
+
 TEST_F(DaemonApiEdgesTest, HostileProcessNamesAreRenderedNotRefused) {
   // Owner from /proc: invalid UTF-8, quotes, a newline, an escape sequence, and a cgroup
   // path with a byte that is not UTF-8 either.

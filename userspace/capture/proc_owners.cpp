@@ -12,6 +12,8 @@
 #include <optional>
 #include <string_view>
 
+#include "model/proc_net_tcp.h"
+
 namespace synfin::capture {
 
 namespace {
@@ -88,6 +90,19 @@ std::optional<ProcessInfo> ProcOwners::process(uint32_t pid) {
   auto info = describe(pid);
   if (info) processes_.emplace(pid, *info);
   return info;
+}
+
+std::vector<model::KernelSocket> ProcOwners::namespace_sockets(uint32_t pid) const {
+  std::vector<model::KernelSocket> sockets;
+  std::string base = proc_root_ + "/" + std::to_string(pid) + "/net/";
+  for (auto [file, family] : {std::pair{"tcp", model::AddressFamily::IPv4},
+                              std::pair{"tcp6", model::AddressFamily::IPv6}}) {
+    std::ifstream in(base + file);
+    std::string line;
+    while (std::getline(in, line))
+      if (auto socket = model::parse_proc_net_tcp_line(line, family)) sockets.push_back(*socket);
+  }
+  return sockets;
 }
 
 void ProcOwners::rescan() {

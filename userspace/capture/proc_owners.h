@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "model/event.h"
 #include "model/process.h"
 
 namespace synfin::capture {
@@ -28,6 +29,11 @@ class ProcOwners {
   // One process by pid (an owner a syscall named): its cgroup and network namespace; nullopt once
   // it has exited. Cached like the holders: a pid is read again after 10 s.
   std::optional<ProcessInfo> process(uint32_t pid);
+
+  // The socket table of pid's network namespace, from /proc/PID/net/tcp and tcp6 (no cookie,
+  // no byte counts): what the socket-table iterator, which walks only the daemon's namespace,
+  // cannot list. Empty once the process has exited.
+  std::vector<model::KernelSocket> namespace_sockets(uint32_t pid) const;
 
  private:
   void rescan();

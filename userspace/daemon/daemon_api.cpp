@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/proc_net_tcp.h"
+
 namespace synfin::outputs {
 
 namespace {
@@ -377,6 +379,33 @@ DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned
     inodes.push_back(socket.inode);
     view.sockets[socket.cookie] = socket;
   }
+  // Rows of other namespaces the walk could not list: their namespace's table through a
+  // process in it (the row's owner, or another row's owner there), matched by their ends.
+  if (hooks_.namespace_sockets) {
+    std::unordered_map<uint32_t, uint32_t> reader;  // netns -> a pid in it
+    for (const auto& [pid, info] : view.processes)
+      if (info.netns && info.netns != view.own_netns) reader.emplace(info.netns, pid);
+    std::unordered_map<uint32_t, std::vector<model::KernelSocket>> tables;
+    for (const auto& r : rows) {
+      if (!wanted(r) || view.sockets.count(r.cookie) || !r.netns || r.netns == view.own_netns)
+        continue;
+      auto pid = reader.find(r.netns);
+      if (pid == reader.end()) continue;
+      auto table = tables.find(r.netns);
+      if (table == tables.end())
+        table = tables.emplace(r.netns, hooks_.namespace_sockets(pid->second)).first;
+      for (const model::KernelSocket& socket : table->second) {
+        if (socket.state != r.state || !model::same_ends(socket.tuple, r.tuple)) continue;
+        model::KernelSocket found = socket;
+        found.cookie = r.cookie;
+        found.tuple.netns = r.netns;
+        inodes.push_back(found.inode);
+        view.sockets[r.cookie] = found;
+        view.without_bytes.insert(r.cookie);
+        break;
+      }
+    }
+  }
   view.holders = hooks_.resolve_owners(inodes);
   return view;
 }
@@ -402,8 +431,9 @@ void write_rows(fmt::memory_buffer& list, const std::vector<Row>& rows, const Ke
       j.number("send_queue_bytes", k->send_queue_bytes);
       j.number("inode", k->inode);
       // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
-      // Unknown for a socket found at start: what it sent before is not known.
-      if (!r.bytes_known_at_state_entry)
+      // Unknown for a socket found at start (what it sent before is not known) and for one
+      // read from another namespace's /proc table (which counts no bytes).
+      if (!r.bytes_known_at_state_entry || kernel.without_bytes.count(r.cookie))
         j.string("activity", "unknown");
       else
         j.string("activity", static_cast<uint32_t>(k->bytes_sent) != r.bytes_sent_at_state_entry

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/daemon_model.h"
@@ -63,6 +64,9 @@ struct DaemonApiHooks {
   // (inodes; 0: not known).
   uint32_t host_netns = 0;
   uint32_t own_netns = 0;
+  // The socket table of another namespace, read through a process in it (/proc/PID/net/tcp):
+  // ends, state, queues and inode, no cookie and no byte counts. Null: not read.
+  std::function<std::vector<model::KernelSocket>(uint32_t pid)> namespace_sockets;
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition
@@ -100,6 +104,8 @@ class DaemonApi {
     std::unordered_map<uint64_t, std::vector<model::ProcessInfo>> holders;  // by inode
     std::unordered_map<uint32_t, model::ProcessInfo> processes;  // syscall-named owners, by pid
     uint32_t own_netns = 0;
+    // Found in another namespace's table by their ends: no byte count, so no activity.
+    std::unordered_set<uint64_t> without_bytes;
     const model::KernelSocket* socket(uint64_t cookie) const;
     const std::vector<model::ProcessInfo>* holders_of(uint64_t cookie) const;
     // Whose identity a row reports: the first holder, else the process a syscall named.

@@ -376,7 +376,8 @@ TEST_F(DaemonApiEdgesTest, AnotherNamespacesSocketGetsItsQueuesFromThatNamespace
     return pid == 77 ? std::optional<ProcessInfo>(owner) : std::nullopt;
   };
   std::vector<uint32_t> read_through;
-  hooks_.namespace_sockets = [&](uint32_t pid) {
+  hooks_.namespace_sockets = [&](uint32_t pid, model::AddressFamily family) {
+    EXPECT_EQ(family, model::AddressFamily::IPv4);
     read_through.push_back(pid);
     KernelSocket other_port;  // same namespace, another connection
     other_port.tuple = testing::loopback_tuple(8443, 50010);

@@ -92,16 +92,16 @@ std::optional<ProcessInfo> ProcOwners::process(uint32_t pid) {
   return info;
 }
 
-std::vector<model::KernelSocket> ProcOwners::namespace_sockets(uint32_t pid) const {
+std::vector<model::KernelSocket> ProcOwners::namespace_sockets(uint32_t pid,
+                                                               model::AddressFamily family) const {
+  // Each read walks the kernel's whole established hash, which all namespaces share: one
+  // family's file only, the one asked for.
   std::vector<model::KernelSocket> sockets;
-  std::string base = proc_root_ + "/" + std::to_string(pid) + "/net/";
-  for (auto [file, family] : {std::pair{"tcp", model::AddressFamily::IPv4},
-                              std::pair{"tcp6", model::AddressFamily::IPv6}}) {
-    std::ifstream in(base + file);
-    std::string line;
-    while (std::getline(in, line))
-      if (auto socket = model::parse_proc_net_tcp_line(line, family)) sockets.push_back(*socket);
-  }
+  std::ifstream in(proc_root_ + "/" + std::to_string(pid) +
+                   (family == model::AddressFamily::IPv6 ? "/net/tcp6" : "/net/tcp"));
+  std::string line;
+  while (std::getline(in, line))
+    if (auto socket = model::parse_proc_net_tcp_line(line, family)) sockets.push_back(*socket);
   return sockets;
 }
 

@@ -30,10 +30,11 @@ class ProcOwners {
   // it has exited. Cached like the holders: a pid is read again after 10 s.
   std::optional<ProcessInfo> process(uint32_t pid);
 
-  // The socket table of pid's network namespace, from /proc/PID/net/tcp and tcp6 (no cookie,
-  // no byte counts): what the socket-table iterator, which walks only the daemon's namespace,
-  // cannot list. Empty once the process has exited.
-  std::vector<model::KernelSocket> namespace_sockets(uint32_t pid) const;
+  // The socket table of pid's network namespace for one family, from /proc/PID/net/tcp or tcp6
+  // (no cookie, no byte counts): what the socket-table iterator, which walks only the daemon's
+  // namespace, cannot list. Empty once the process has exited.
+  std::vector<model::KernelSocket> namespace_sockets(uint32_t pid,
+                                                     model::AddressFamily family) const;
 
  private:
   void rescan();

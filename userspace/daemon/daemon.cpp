@@ -156,7 +156,9 @@ class Daemon {
     hooks.describe_process = [this](uint32_t pid) { return owners_.process(pid); };
     hooks.own_netns = config.netns;
     hooks.host_netns = host_network_namespace();
-    hooks.namespace_sockets = [this](uint32_t pid) { return owners_.namespace_sockets(pid); };
+    hooks.namespace_sockets = [this](uint32_t pid, model::AddressFamily family) {
+      return owners_.namespace_sockets(pid, family);
+    };
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
     hooks.metrics = [this] { return metrics(); };

@@ -385,15 +385,16 @@ DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned
     std::unordered_map<uint32_t, uint32_t> reader;  // netns -> a pid in it
     for (const auto& [pid, info] : view.processes)
       if (info.netns && info.netns != view.own_netns) reader.emplace(info.netns, pid);
-    std::unordered_map<uint32_t, std::vector<model::KernelSocket>> tables;
+    std::map<std::pair<uint32_t, model::AddressFamily>, std::vector<model::KernelSocket>> tables;
     for (const auto& r : rows) {
       if (!wanted(r) || view.sockets.count(r.cookie) || !r.netns || r.netns == view.own_netns)
         continue;
       auto pid = reader.find(r.netns);
       if (pid == reader.end()) continue;
-      auto table = tables.find(r.netns);
+      auto key = std::pair{r.netns, r.tuple.family};
+      auto table = tables.find(key);
       if (table == tables.end())
-        table = tables.emplace(r.netns, hooks_.namespace_sockets(pid->second)).first;
+        table = tables.emplace(key, hooks_.namespace_sockets(pid->second, r.tuple.family)).first;
       for (const model::KernelSocket& socket : table->second) {
         if (socket.state != r.state || !model::same_ends(socket.tuple, r.tuple)) continue;
         model::KernelSocket found = socket;

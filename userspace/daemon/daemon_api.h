@@ -66,7 +66,8 @@ struct DaemonApiHooks {
   uint32_t own_netns = 0;
   // The socket table of another namespace, read through a process in it (/proc/PID/net/tcp):
   // ends, state, queues and inode, no cookie and no byte counts. Null: not read.
-  std::function<std::vector<model::KernelSocket>(uint32_t pid)> namespace_sockets;
+  std::function<std::vector<model::KernelSocket>(uint32_t pid, model::AddressFamily)>
+      namespace_sockets;
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition

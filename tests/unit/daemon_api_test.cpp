@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "event_builders.h"
@@ -134,6 +136,15 @@ TEST_F(DaemonApiEdgesTest, OneRuleForEveryParameter) {
       {"/api/v1/stuck", {{"state", ""}}, 400},
       {"/api/v1/listeners", {{"state", "LISTEN"}}, 400},  // takes port only
       {"/api/v1/listeners", {{"port", "0"}}, 400},
+      // owner filters: a unit or pod is any text; netns an inode number
+      {"/api/v1/stuck", {{"unit", "nginx.service"}}, 200},
+      {"/api/v1/connections", {{"pod", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}}, 200},
+      {"/api/v1/closed", {{"netns", "4026531840"}}, 200},
+      {"/api/v1/stuck", {{"netns", "abc"}}, 400},
+      {"/api/v1/stuck", {{"netns", "0"}}, 400},
+      {"/api/v1/stuck", {{"netns", "99999999999"}}, 400},
+      {"/api/v1/connections", {{"unit", ""}}, 400},
+      {"/api/v1/timewait", {{"unit", "x.service"}}, 400},
       // verdict and outcome: the same rule as state
       {"/api/v1/closed", {{"verdict", "invalid"}}, 200},
       {"/api/v1/closed", {{"verdict", "INCOMPLETE"}}, 200},
@@ -259,6 +270,138 @@ TEST_F(DaemonApiEdgesTest, ClosedFiltersByVerdictAndOutcome) {
   EXPECT_EQ(count({{"outcome", "refused"}}), 0);
   EXPECT_EQ(count({{"port", "80"}, {"verdict", "Valid"}, {"outcome", "ACTIVE_CLOSE"}}), 1);
   EXPECT_EQ(count({{"limit", "1"}}), 1);
+}
+
+// Each row says who owns it: the socket's namespace (host or not) and what the owner's cgroup path
+// names; ?unit=, ?pod= and ?netns= select on exactly that, before the limit.
+TEST_F(DaemonApiEdgesTest, RowsNameTheirOwnersIdentityAndFiltersSelectIt) {
+  constexpr uint32_t kHost = 4026531840, kContainer = 4026532999;
+  auto close_wait_in = [&](uint64_t cookie, uint16_t remote_port, uint32_t netns, uint64_t inode,
+                           const std::string& cgroup_path) {
+    model::SocketTuple tuple = testing::loopback_tuple(8443, remote_port);
+    tuple.netns = netns;
+    apply(Sequence(cookie, tuple).steps({S::Listen, S::SynRecv, S::Established, S::CloseWait}));
+    KernelSocket k;
+    k.cookie = cookie;
+    k.inode = inode;
+    k.state = S::CloseWait;
+    kernel_.push_back(k);
+    ProcessInfo owner;
+    owner.pid = static_cast<uint32_t>(inode);
+    owner.comm = "srv";
+    owner.cgroup_path = cgroup_path;
+    owner.identity = model::parse_cgroup_path(cgroup_path);
+    owner.netns = netns;
+    owners_[inode] = owner;
+  };
+  const std::string uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  const std::string id(64, 'a');
+  close_wait_in(21, 50001, kHost, 901, "/system.slice/nginx.service");
+  close_wait_in(22, 50002, kContainer, 902,
+                "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                "0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0.slice/cri-containerd-" +
+                    id + ".scope");
+  close_wait_in(23, 50003, kContainer, 903,
+                "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                "0f1e2d3c_4b5a_6978_8796_a5b4c3d2e1f0.slice/cri-containerd-" +
+                    std::string(64, 'b') + ".scope");
+  hooks_.host_netns = kHost;
+  now_ = 200 * kSecond;
+  auto api = this->api();
+  auto rows = [&](DaemonApi::Params params) {
+    params.emplace("port", "8443");
+    return parse(api.handle("GET", "/api/v1/stuck", params))["stuck"];
+  };
+  auto ports = [](const nlohmann::json& list) {
+    std::vector<int> out;
+    for (const auto& r : list) out.push_back(r["dport"].get<int>());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto all = rows({});
+  ASSERT_EQ(all.size(), 3u);
+  for (const auto& r : all) {
+    if (r["dport"] == 50001) {
+      EXPECT_EQ(r["netns"], kHost);
+      EXPECT_EQ(r["netns_is_host"], true);
+      EXPECT_EQ(r["cgroup_path"], "/system.slice/nginx.service");
+      EXPECT_EQ(r["unit"], "nginx.service");
+      EXPECT_TRUE(r["pod_uid"].is_null());
+      EXPECT_TRUE(r["container_id"].is_null());
+    } else {
+      EXPECT_EQ(r["netns"], kContainer);
+      EXPECT_EQ(r["netns_is_host"], false);
+      EXPECT_EQ(r["pod_uid"], uid);
+      EXPECT_EQ(r["pod_qos"], "burstable");
+      EXPECT_EQ(r["container_runtime"], "containerd");
+      EXPECT_EQ(r["container_id"], r["dport"] == 50002 ? id : std::string(64, 'b'));
+    }
+  }
+  EXPECT_EQ(ports(rows({{"unit", "nginx.service"}})), std::vector<int>{50001});
+  EXPECT_EQ(ports(rows({{"unit", "nginx"}})), std::vector<int>{50001});
+  EXPECT_EQ(ports(rows({{"unit", "ngin"}})), std::vector<int>{});
+  EXPECT_EQ(ports(rows({{"pod", uid}})), (std::vector<int>{50002, 50003}));
+  EXPECT_EQ(ports(rows({{"pod", "0F1E2D3C_4B5A_6978_8796_A5B4C3D2E1F0"}})),
+            (std::vector<int>{50002, 50003}));
+  EXPECT_EQ(ports(rows({{"netns", std::to_string(kHost)}})), std::vector<int>{50001});
+  EXPECT_EQ(ports(rows({{"netns", std::to_string(kContainer)}})), (std::vector<int>{50002, 50003}));
+  EXPECT_EQ(ports(rows({{"netns", "1"}})), std::vector<int>{});
+  // The limit applies to what the filter kept.
+  auto limited =
+      parse(api.handle("GET", "/api/v1/stuck", {{"pod", uid}, {"limit", "1"}, {"port", "8443"}}));
+  EXPECT_EQ(limited["count"], 1);
+  EXPECT_EQ(limited["truncated"], true);
+  auto connections =
+      parse(api.handle("GET", "/api/v1/connections", {{"netns", std::to_string(kContainer)}}));
+  EXPECT_EQ(connections["count"], 2);
+}
+
+// A socket of another namespace is not in the daemon's walk: its queues and inode come from
+// that namespace's /proc table, read through its owner, matched by ends and state; no byte
+// count there, so its activity is unknown rather than guessed.
+TEST_F(DaemonApiEdgesTest, AnotherNamespacesSocketGetsItsQueuesFromThatNamespacesTable) {
+  constexpr uint32_t kOwn = 4026531840, kContainer = 4026532999;
+  model::SocketTuple tuple = testing::loopback_tuple(8443, 50009);
+  tuple.netns = kContainer;
+  apply(Sequence(31, tuple)
+            .step(S::Listen, S::SynRecv)
+            .step(S::SynRecv, S::Established, testing::task(77, "srv"), true)
+            .step(S::Established, S::CloseWait));
+  ProcessInfo owner;
+  owner.pid = 77;
+  owner.comm = "srv";
+  owner.netns = kContainer;
+  hooks_.own_netns = kOwn;
+  hooks_.describe_process = [&](uint32_t pid) {
+    return pid == 77 ? std::optional<ProcessInfo>(owner) : std::nullopt;
+  };
+  std::vector<uint32_t> read_through;
+  hooks_.namespace_sockets = [&](uint32_t pid, model::AddressFamily family) {
+    EXPECT_EQ(family, model::AddressFamily::IPv4);
+    read_through.push_back(pid);
+    KernelSocket other_port;  // same namespace, another connection
+    other_port.tuple = testing::loopback_tuple(8443, 50010);
+    other_port.state = S::CloseWait;
+    other_port.inode = 1;
+    KernelSocket mine = other_port;
+    mine.tuple = testing::loopback_tuple(8443, 50009);
+    mine.recv_queue_bytes = 5;
+    mine.send_queue_bytes = 3;
+    mine.inode = 4242;
+    return std::vector<KernelSocket>{other_port, mine};
+  };
+  owners_[4242] = owner;
+  now_ = 200 * kSecond;
+  auto api = this->api();
+  auto rows = parse(api.handle("GET", "/api/v1/stuck", {{"port", "8443"}}))["stuck"];
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["recv_queue_bytes"], 5);
+  EXPECT_EQ(rows[0]["send_queue_bytes"], 3);
+  EXPECT_EQ(rows[0]["inode"], 4242);
+  EXPECT_EQ(rows[0]["activity"], "unknown");
+  EXPECT_EQ(rows[0]["owner_source"], "proc");
+  EXPECT_EQ(rows[0]["netns"], kContainer);
+  EXPECT_EQ(read_through, std::vector<uint32_t>{77});
 }
 
 TEST_F(DaemonApiEdgesTest, HostileProcessNamesAreRenderedNotRefused) {

@@ -35,6 +35,13 @@ class FakeProc {
     fs::create_symlink("/dev/null", dir / "fd" / std::to_string(fd));
   }
   std::string root() const { return root_.string(); }
+  void cgroup(uint32_t pid, const std::string& text) {
+    std::ofstream(root_ / std::to_string(pid) / "cgroup") << text;
+  }
+  void netns(uint32_t pid, const std::string& link) {
+    fs::create_directories(root_ / std::to_string(pid) / "ns");
+    fs::create_symlink(link, root_ / std::to_string(pid) / "ns" / "net");
+  }
 
  private:
   fs::path root_;
@@ -78,6 +85,43 @@ TEST(ProcOwnersTest, ANewInodeIsFoundAfterTheFirstScan) {
   auto found = owners.resolve(second);
   ASSERT_EQ(found.count(888), 1u);
   EXPECT_EQ(found[888][0].comm, "late");
+}
+
+// A hybrid host (cgroup2 unused, systemd's tree in v1 name=systemd): the v2 path stays what
+// `cgroup` always said, the identity comes from the path that names the unit.
+TEST(ProcOwnersTest, IdentityFromTheCgroupThatNamesItAndTheNetworkNamespace) {
+  FakeProc proc;
+  proc.process(100, "server\n", {555});
+  proc.cgroup(100,
+              "4:memory:/system.slice/api.service\n1:name=systemd:/"
+              "system.slice/api.service\n0::/\n");
+  proc.netns(100, "net:[4026532999]");
+  ProcOwners owners(proc.root());
+  uint64_t asked[] = {555};
+  auto found = owners.resolve(asked);
+  ASSERT_EQ(found[555].size(), 1u);
+  const ProcessInfo& info = found[555][0];
+  EXPECT_EQ(info.cgroup, "/");
+  EXPECT_EQ(info.cgroup_path, "/system.slice/api.service");
+  EXPECT_EQ(info.identity.unit, "api.service");
+  EXPECT_EQ(info.netns, 4026532999u);
+  // By pid, as for an owner a syscall named; a pid with no /proc entry has none.
+  auto by_pid = owners.process(100);
+  ASSERT_TRUE(by_pid.has_value());
+  EXPECT_EQ(by_pid->identity.unit, "api.service");
+  EXPECT_FALSE(owners.process(999).has_value());
+  EXPECT_FALSE(owners.process(0).has_value());
+}
+
+TEST(ProcOwnersTest, AnUnreadableNamespaceLinkIsZeroNotAGuess) {
+  FakeProc proc;
+  proc.process(100, "server\n", {555});
+  proc.netns(100, "mnt:[notanumber]");
+  ProcOwners owners(proc.root());
+  auto info = owners.process(100);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->netns, 0u);
+  EXPECT_EQ(info->identity.unit, "x.service");
 }
 
 }  // namespace

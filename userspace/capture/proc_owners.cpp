@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <string_view>
+
+#include "model/proc_net_tcp.h"
 
 namespace synfin::capture {
 
@@ -29,23 +32,83 @@ std::string process_name(const std::string& path) {
   if (!name.empty() && name.back() == '\n') name.pop_back();
   return name;
 }
+
+// "net:[4026531840]" -> 4026531840.
+uint32_t namespace_inode(const std::string& link) {
+  char target[64];
+  ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+  std::string_view text(target, n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::size_t open = text.find('[');
+  if (open == std::string_view::npos || !text.ends_with(']')) return 0;
+  auto inode = parse_number(text.substr(open + 1, text.size() - open - 2));
+  return inode && *inode <= UINT32_MAX ? static_cast<uint32_t>(*inode) : 0;
+}
+
+std::optional<std::string> whole_file(const std::string& path, std::size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text;
+  text.resize(limit);
+  in.read(text.data(), static_cast<std::streamsize>(limit));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return text;
+}
 }  // namespace
 
-ProcessInfo ProcOwners::describe(uint32_t pid) const {
+std::optional<ProcessInfo> ProcOwners::describe(uint32_t pid) const {
   ProcessInfo info;
   info.pid = pid;
   std::string base = proc_root_ + "/" + std::to_string(pid);
+  // One line per v1 hierarchy and one for v2, each path at most PATH_MAX. A process without the
+  // file has exited (or never was): no stale identity for it.
+  std::optional<std::string> cgroups = whole_file(base + "/cgroup", 64 * 1024);
+  if (!cgroups) return std::nullopt;
   info.comm = process_name(base + "/comm");
-  std::ifstream cgroups(base + "/cgroup");
-  std::string line;
-  while (std::getline(cgroups, line))
-    if (line.rfind("0::", 0) == 0) info.cgroup = line.substr(3);
+  std::string_view rest = *cgroups;
+  while (!rest.empty()) {
+    std::size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    if (line.starts_with("0::")) info.cgroup = std::string(line.substr(3));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
+  info.cgroup_path = model::pick_cgroup_path(*cgroups);
+  info.identity = model::parse_cgroup_path(info.cgroup_path);
+  info.netns = namespace_inode(base + "/ns/net");
   return info;
+}
+
+std::optional<ProcessInfo> ProcOwners::process(uint32_t pid) {
+  if (!pid) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - processes_since_ > std::chrono::seconds(10)) {
+    processes_.clear();
+    processes_since_ = now;
+  }
+  auto known = processes_.find(pid);
+  if (known != processes_.end()) return known->second;
+  auto info = describe(pid);
+  if (info) processes_.emplace(pid, *info);
+  return info;
+}
+
+std::vector<model::KernelSocket> ProcOwners::namespace_sockets(uint32_t pid,
+                                                               model::AddressFamily family) const {
+  // Each read walks the kernel's whole established hash, which all namespaces share: one
+  // family's file only, the one asked for.
+  std::vector<model::KernelSocket> sockets;
+  std::ifstream in(proc_root_ + "/" + std::to_string(pid) +
+                   (family == model::AddressFamily::IPv6 ? "/net/tcp6" : "/net/tcp"));
+  std::string line;
+  while (std::getline(in, line))
+    if (auto socket = model::parse_proc_net_tcp_line(line, family)) sockets.push_back(*socket);
+  return sockets;
 }
 
 void ProcOwners::rescan() {
   holders_by_inode_.clear();
   processes_.clear();
+  processes_since_ = std::chrono::steady_clock::now();
   DIR* proc = ::opendir(proc_root_.c_str());
   if (!proc) return;
   while (dirent* entry = ::readdir(proc)) {
@@ -98,7 +161,11 @@ std::unordered_map<uint64_t, std::vector<ProcessInfo>> ProcOwners::resolve(
     auto& out = result[inode];
     for (uint32_t pid : it->second) {
       auto known = processes_.find(pid);
-      if (known == processes_.end()) known = processes_.emplace(pid, describe(pid)).first;
+      if (known == processes_.end()) {
+        auto info = describe(pid);
+        if (!info) continue;  // exited since the scan
+        known = processes_.emplace(pid, std::move(*info)).first;
+      }
       out.push_back(known->second);
     }
     std::sort(out.begin(), out.end(),

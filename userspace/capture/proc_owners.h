@@ -5,12 +5,14 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "model/event.h"
 #include "model/process.h"
 
 namespace synfin::capture {
@@ -24,9 +26,19 @@ class ProcOwners {
   // Holders of each inode (several after fork()); rescans /proc once if any is unknown.
   std::unordered_map<uint64_t, std::vector<ProcessInfo>> resolve(std::span<const uint64_t> inodes);
 
+  // One process by pid (an owner a syscall named): its cgroup and network namespace; nullopt once
+  // it has exited. Cached like the holders: a pid is read again after 10 s.
+  std::optional<ProcessInfo> process(uint32_t pid);
+
+  // The socket table of pid's network namespace for one family, from /proc/PID/net/tcp or tcp6
+  // (no cookie, no byte counts): what the socket-table iterator, which walks only the daemon's
+  // namespace, cannot list. Empty once the process has exited.
+  std::vector<model::KernelSocket> namespace_sockets(uint32_t pid,
+                                                     model::AddressFamily family) const;
+
  private:
   void rescan();
-  ProcessInfo describe(uint32_t pid) const;
+  std::optional<ProcessInfo> describe(uint32_t pid) const;
 
   std::string proc_root_;
   std::mutex mutex_;
@@ -34,6 +46,7 @@ class ProcOwners {
   std::unordered_map<uint32_t, ProcessInfo> processes_;
   std::unordered_set<uint64_t> not_found_;  // asked for, absent from /proc since last_scan_
   std::chrono::steady_clock::time_point last_scan_{};
+  std::chrono::steady_clock::time_point processes_since_{};  // processes_ read since then
 };
 
 }  // namespace synfin::capture

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
+#include "cli/owner_columns.h"
 #include "common/report_error.h"
 
 namespace synfin::cli {
@@ -14,6 +15,7 @@ namespace {
 struct ListenersOptions {
   std::string daemon = "127.0.0.1:9847";
   uint16_t port = 0;
+  std::string unit, pod, netns;
   bool json = false;
 };
 
@@ -25,6 +27,9 @@ std::string text_or(const nlohmann::json& j, const char* key, const char* fallba
 int run_listeners(const ListenersOptions& o) {
   std::vector<std::pair<std::string, std::string>> params;
   if (o.port) params.emplace_back("port", std::to_string(o.port));
+  if (!o.unit.empty()) params.emplace_back("unit", o.unit);
+  if (!o.pod.empty()) params.emplace_back("pod", o.pod);
+  if (!o.netns.empty()) params.emplace_back("netns", o.netns);
   int exit_code = 1;
   auto response = get_from_daemon(o.daemon, "/api/v1/listeners", params, &exit_code);
   if (!response) return report_error(response.error().message, exit_code);
@@ -42,15 +47,16 @@ int run_listeners(const ListenersOptions& o) {
     return 0;
   }
   // The daemon sends them most-overflowing first.
-  fmt::print("{:<28} {:>8} {:<16} {:>9} {:>5} {:>9} {:>10} {:>7} {:>7}\n", "LOCAL", "PID", "COMM",
-             "ACCEPT-Q", "SYN-Q", "OVERFLOWS", "SYNQ-DROPS", "DROPS", "RESETS");
+  fmt::print("{:<28} {:>8} {:<16} {:>9} {:>5} {:>9} {:>10} {:>7} {:>7} {:>10} {}\n", "LOCAL", "PID",
+             "COMM", "ACCEPT-Q", "SYN-Q", "OVERFLOWS", "SYNQ-DROPS", "DROPS", "RESETS", "NETNS",
+             "OWNER");
   for (const auto& row : rows)
     fmt::print(
-        "{:<28} {:>8} {:<16} {:>9} {:>5} {:>9} {:>10} {:>7} {:>7}\n", text_or(row, "local"),
-        text_or(row, "pid"), text_or(row, "comm"),
+        "{:<28} {:>8} {:<16} {:>9} {:>5} {:>9} {:>10} {:>7} {:>7} {:>10} {}\n",
+        text_or(row, "local"), text_or(row, "pid"), text_or(row, "comm"),
         fmt::format("{}/{}", text_or(row, "accept_queue"), text_or(row, "accept_queue_limit")),
         text_or(row, "syn_queue"), text_or(row, "overflows"), text_or(row, "syn_queue_drops"),
-        text_or(row, "other_drops"), text_or(row, "resets_sent"));
+        text_or(row, "other_drops"), text_or(row, "resets_sent"), netns_text(row), owner_text(row));
   fmt::print("{} listening socket{}\n", rows.size(), rows.size() == 1 ? "" : "s");
   return 0;
 }
@@ -69,6 +75,9 @@ Runner register_listeners(CLI::App& app) {
       ->capture_default_str();
   listeners->add_option("--port", o->port, "Only listeners on this local port")
       ->check(CLI::Range(1, 65535));
+  listeners->add_option("--unit", o->unit, "Only listeners of this systemd unit");
+  listeners->add_option("--pod", o->pod, "Only listeners of this Kubernetes pod (its UID)");
+  listeners->add_option("--netns", o->netns, "Only listeners of this network namespace (inode)");
   listeners->add_flag("--json", o->json, "Print the daemon's JSON answer as is");
   return [listeners, o]() -> int {
     if (!listeners->parsed()) return -1;

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
+#include "cli/owner_columns.h"
 #include "common/report_error.h"
 #include "outputs/http_server.h"
 #include "outputs/utf8.h"
@@ -19,6 +20,7 @@ struct StuckOptions {
   std::string daemon = "127.0.0.1:9847";
   std::string state;
   uint16_t port = 0;
+  std::string unit, pod, netns;
   bool json = false;
 };
 
@@ -50,6 +52,9 @@ int run_stuck(const StuckOptions& o) {
   std::vector<std::pair<std::string, std::string>> params;
   if (!o.state.empty()) params.emplace_back("state", o.state);
   if (o.port) params.emplace_back("port", std::to_string(o.port));
+  if (!o.unit.empty()) params.emplace_back("unit", o.unit);
+  if (!o.pod.empty()) params.emplace_back("pod", o.pod);
+  if (!o.netns.empty()) params.emplace_back("netns", o.netns);
   int exit_code = 1;
   auto response = get_from_daemon(o.daemon, "/api/v1/stuck", params, &exit_code);
   if (!response) return report_error(response.error().message, exit_code);
@@ -74,13 +79,15 @@ int run_stuck(const StuckOptions& o) {
         body["thresholds_seconds"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }
-  fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {}\n", "STATE", "AGE", "LOCAL",
-             "REMOTE", "PID", "COMM", "RECV-Q", "SEND-Q", "ACTIVITY");
+  fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {:<8} {:>10} {}\n", "STATE",
+             "AGE", "LOCAL", "REMOTE", "PID", "COMM", "RECV-Q", "SEND-Q", "ACTIVITY", "NETNS",
+             "OWNER");
   for (const auto& row : rows)
-    fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {}\n", text_or(row, "state"),
-               age_text(row), text_or(row, "local"), text_or(row, "remote"), text_or(row, "pid"),
-               text_or(row, "comm"), text_or(row, "recv_queue_bytes"),
-               text_or(row, "send_queue_bytes"), text_or(row, "activity"));
+    fmt::print("{:<12} {:>9} {:<28} {:<28} {:>8} {:<16} {:>7} {:>7} {:<8} {:>10} {}\n",
+               text_or(row, "state"), age_text(row), text_or(row, "local"), text_or(row, "remote"),
+               text_or(row, "pid"), text_or(row, "comm"), text_or(row, "recv_queue_bytes"),
+               text_or(row, "send_queue_bytes"), text_or(row, "activity"), netns_text(row),
+               owner_text(row));
   fmt::print("{} stuck socket{}\n", rows.size(), rows.size() == 1 ? "" : "s");
   return 0;
 }
@@ -98,6 +105,9 @@ Runner register_stuck(CLI::App& app) {
   stuck->add_option("--state", o->state, "Only this state (e.g. CLOSE_WAIT)");
   stuck->add_option("--port", o->port, "Only sockets with this local or remote port")
       ->check(CLI::Range(1, 65535));
+  stuck->add_option("--unit", o->unit, "Only sockets of this systemd unit (nginx: nginx.service)");
+  stuck->add_option("--pod", o->pod, "Only sockets of this Kubernetes pod (its UID)");
+  stuck->add_option("--netns", o->netns, "Only sockets of this network namespace (its inode)");
   stuck->add_flag("--json", o->json, "Print the daemon's JSON answer as is");
   return [stuck, o]() -> int {
     if (!stuck->parsed()) return -1;

@@ -62,6 +62,13 @@ uint32_t own_network_namespace() {
   return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
 
+// The host's: init's, where /proc is the host's (a DaemonSet with hostPID); else our own.
+uint32_t host_network_namespace() {
+  struct stat st {};
+  return ::stat("/proc/1/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino)
+                                            : own_network_namespace();
+}
+
 Result<std::vector<model::KernelSocket>> read_socket_table(const capture::TracerProgram& program,
                                                            std::size_t expected = 0) {
   std::vector<model::KernelSocket> sockets;
@@ -154,12 +161,19 @@ class Daemon {
     hooks.resolve_owners = [this](std::span<const uint64_t> inodes) {
       return owners_.resolve(inodes);
     };
+    hooks.describe_process = [this](uint32_t pid) { return owners_.process(pid); };
+    hooks.own_netns = config.netns;
+    hooks.host_netns = host_network_namespace();
+    hooks.namespace_sockets = [this](uint32_t pid, model::AddressFamily family) {
+      return owners_.namespace_sockets(pid, family);
+    };
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
     hooks.metrics = [this] { return metrics(); };
     listeners_api_ = std::make_unique<outputs::ListenersApi>(
         outputs::ListenersApiHooks{hooks.snapshot, hooks.resolve_owners,
-                                   [this] { return session_->program().listener_counters(); }});
+                                   [this] { return session_->program().listener_counters(); },
+                                   hooks.own_netns, hooks.host_netns});
     hooks.listeners = [this](const outputs::DaemonApi::Params& params) {
       return listeners_api_->listeners(params);
     };

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/proc_net_tcp.h"
+
 namespace synfin::outputs {
 
 namespace {
@@ -29,6 +31,7 @@ struct Row {
   uint64_t peer_fin_age_ns = 0;  // XDP saw the peer's FIN this long ago (0: not seen)
   model::DropCounts drops;       // kernel drops on this connection, by reason
   bool mini_socket = false;      // the kernel's TIME_WAIT mini-socket: no inode, no owner
+  uint32_t netns = 0;            // from its records; 0: not known (a socket found by a walk)
 };
 
 struct Query {
@@ -37,6 +40,7 @@ struct Query {
   std::optional<model::Verdict> verdict;
   std::optional<model::Outcome> outcome;
   std::size_t limit = DaemonApi::kMaxLimit;
+  OwnerFilter owners;  // ?unit= ?pod= ?netns=
 };
 
 // Invalid UTF-8 in a name (any process can set its own) or in an echoed parameter becomes
@@ -152,6 +156,8 @@ std::optional<Query> parse_query(const DaemonApi::Params& params,
                 names_of(kVerdicts, model::verdict_name) + ")";
         return std::nullopt;
       }
+    } else if (name == "unit" || name == "pod" || name == "netns") {
+      if (!q.owners.set(name, value, error)) return std::nullopt;
     } else if (name == "outcome") {
       q.outcome = parse_enum(value, all_outcomes(), model::outcome_name);
       if (!q.outcome) {
@@ -183,7 +189,9 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           c.bytes_sent_at_state_entry(),
           c.bytes_known_at_state_entry,
           fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0,
-          c.drops()};
+          c.drops(),
+          false,
+          c.tuple.netns};
 }
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
@@ -226,6 +234,11 @@ class JsonObject {
     key(name);
     return out_;
   }
+  fmt::memory_buffer& members() {  // the caller appends members ("a":1,"b":2), at least one
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    return out_;
+  }
 
  private:
   void key(std::string_view name) {
@@ -260,7 +273,8 @@ void write_row(JsonObject& j, const Row& r) {
   append_drops_json(j.raw("drops"), r.drops);
 }
 
-void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessInfo>* holders) {
+void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessInfo>* holders,
+                 const model::ProcessInfo* identity) {
   if (holders && !holders->empty()) {
     j.number("pid", holders->front().pid);
     j.string("comm", holders->front().comm);
@@ -276,7 +290,10 @@ void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessIn
   } else if (r.owner) {
     j.number("pid", r.owner->pid);
     j.string("comm", r.owner->comm_view());
-    j.null("cgroup");
+    if (identity)
+      j.string("cgroup", identity->cgroup);
+    else
+      j.null("cgroup");
     fmt::format_to(std::back_inserter(j.raw("pids")), "[{}]", r.owner->pid);
     j.string("owner_source", "syscall");
   } else {
@@ -309,11 +326,48 @@ const std::vector<model::ProcessInfo>* DaemonApi::KernelView::holders_of(uint64_
   return it == holders.end() ? nullptr : &it->second;
 }
 
-// The one join of the model's rows with the kernel: their sockets in the kernel's table (one
-// walk) and the processes holding them (/proc, by inode). Outside the model's lock.
+template <typename Row>
+const model::ProcessInfo* DaemonApi::KernelView::identity_of(const Row& row) const {
+  if (const auto* found = holders_of(row.cookie); found && !found->empty()) return &found->front();
+  if (!row.owner) return nullptr;
+  auto it = processes.find(row.owner->pid);
+  return it == processes.end() ? nullptr : &it->second;
+}
+
+template <typename Row>
+uint32_t DaemonApi::KernelView::netns_of(const Row& row) const {
+  if (row.netns) return row.netns;
+  if (socket(row.cookie)) return own_netns;
+  return 0;
+}
+
+template <typename Rows>
+void DaemonApi::filter_by_owner(Rows& rows, const KernelView& kernel, const OwnerFilter& filter,
+                                std::size_t limit, bool& truncated) const {
+  if (filter.any())
+    rows.erase(std::remove_if(rows.begin(), rows.end(),
+                              [&](const Row& r) {
+                                return !filter.matches(kernel.identity_of(r), kernel.netns_of(r));
+                              }),
+               rows.end());
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    truncated = true;
+  }
+}
+
+// The one join of the model's rows with the kernel: their sockets in the kernel's table (one walk)
+// and the processes holding them (/proc, by inode). Outside the model's lock.
 template <typename Rows>
 DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned) const {
   KernelView view;
+  view.own_netns = hooks_.own_netns;
+  // Owners a syscall named: their cgroup and namespace come from /proc by pid.
+  if (hooks_.describe_process)
+    for (const auto& r : rows)
+      if (r.owner && !view.processes.count(r.owner->pid))
+        if (auto info = hooks_.describe_process(r.owner->pid))
+          view.processes.emplace(r.owner->pid, std::move(*info));
   auto wanted = [&](const auto& r) { return !r.mini_socket && !(only_unowned && r.owner); };
   if (std::none_of(rows.begin(), rows.end(), wanted)) return view;
   std::unordered_map<uint64_t, bool> asked;
@@ -325,6 +379,34 @@ DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned
     inodes.push_back(socket.inode);
     view.sockets[socket.cookie] = socket;
   }
+  // Rows of other namespaces the walk could not list: their namespace's table through a
+  // process in it (the row's owner, or another row's owner there), matched by their ends.
+  if (hooks_.namespace_sockets) {
+    std::unordered_map<uint32_t, uint32_t> reader;  // netns -> a pid in it
+    for (const auto& [pid, info] : view.processes)
+      if (info.netns && info.netns != view.own_netns) reader.emplace(info.netns, pid);
+    std::map<std::pair<uint32_t, model::AddressFamily>, std::vector<model::KernelSocket>> tables;
+    for (const auto& r : rows) {
+      if (!wanted(r) || view.sockets.count(r.cookie) || !r.netns || r.netns == view.own_netns)
+        continue;
+      auto pid = reader.find(r.netns);
+      if (pid == reader.end()) continue;
+      auto key = std::pair{r.netns, r.tuple.family};
+      auto table = tables.find(key);
+      if (table == tables.end())
+        table = tables.emplace(key, hooks_.namespace_sockets(pid->second, r.tuple.family)).first;
+      for (const model::KernelSocket& socket : table->second) {
+        if (socket.state != r.state || !model::same_ends(socket.tuple, r.tuple)) continue;
+        model::KernelSocket found = socket;
+        found.cookie = r.cookie;
+        found.tuple.netns = r.netns;
+        inodes.push_back(found.inode);
+        view.sockets[r.cookie] = found;
+        view.without_bytes.insert(r.cookie);
+        break;
+      }
+    }
+  }
   view.holders = hooks_.resolve_owners(inodes);
   return view;
 }
@@ -334,22 +416,25 @@ DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned
 namespace {
 template <typename KernelView>
 void write_rows(fmt::memory_buffer& list, const std::vector<Row>& rows, const KernelView& kernel,
-                bool with_kernel_state) {
+                uint32_t host_netns, bool with_kernel_state) {
   list.push_back('[');
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     if (i) list.push_back(',');
     JsonObject j(list);
     write_row(j, r);
-    write_owner(j, r, kernel.holders_of(r.cookie));
+    const model::ProcessInfo* identity = kernel.identity_of(r);
+    write_owner(j, r, kernel.holders_of(r.cookie), identity);
+    append_identity_members(j.members(), identity, kernel.netns_of(r), host_netns);
     if (!with_kernel_state) continue;
     if (const model::KernelSocket* k = kernel.socket(r.cookie)) {
       j.number("recv_queue_bytes", k->recv_queue_bytes);
       j.number("send_queue_bytes", k->send_queue_bytes);
       j.number("inode", k->inode);
       // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
-      // Unknown for a socket found at start: what it sent before is not known.
-      if (!r.bytes_known_at_state_entry)
+      // Unknown for a socket found at start (what it sent before is not known) and for one
+      // read from another namespace's /proc table (which counts no bytes).
+      if (!r.bytes_known_at_state_entry || kernel.without_bytes.count(r.cookie))
         j.string("activity", "unknown");
       else
         j.string("activity", static_cast<uint32_t>(k->bytes_sent) != r.bytes_sent_at_state_entry
@@ -368,17 +453,21 @@ void write_rows(fmt::memory_buffer& list, const std::vector<Row>& rows, const Ke
 
 HttpAnswer DaemonApi::connections(const Params& params) {
   std::string error;
-  auto query = parse_query(params, {"state", "port", "limit"}, "/api/v1/connections", error);
+  auto query = parse_query(params, {"state", "port", "limit", "unit", "pod", "netns"},
+                           "/api/v1/connections", error);
   if (!query) return bad_request(error);
   std::vector<Row> rows;
   bool truncated = false;
   uint64_t now = hooks_.monotonic_now_ns();
+  // Owners are known only after /proc is read, outside the lock: with an owner filter every row of
+  // the state and port is taken, and the limit applies after the filter.
+  std::size_t take = query->owners.any() ? SIZE_MAX : query->limit;
   {
     std::lock_guard lock(mutex_);
     model_.table().for_each([&](const model::Connection& c) {
       if (c.state == TcpState::Close || c.state == TcpState::Unknown) return;
       if ((query->state && c.state != *query->state) || !port_matches(*query, c.tuple)) return;
-      if (rows.size() >= query->limit) {
+      if (rows.size() >= take) {
         truncated = true;
         return;
       }
@@ -389,7 +478,8 @@ HttpAnswer DaemonApi::connections(const Params& params) {
       model_.time_wait().for_each([&](const model::TimeWaitEntry& e) {
         TcpState state = model::TimeWaitTracker::state_of(e);
         if ((query->state && state != *query->state) || !port_matches(*query, e.tuple)) return;
-        if (rows.size() >= query->limit) {
+        if (query->owners.unit || query->owners.pod) return;  // a mini-socket has no owner
+        if (rows.size() >= take) {
           truncated = true;
           return;
         }
@@ -398,38 +488,44 @@ HttpAnswer DaemonApi::connections(const Params& params) {
         r.tuple = e.tuple;
         r.state = state;
         r.mini_socket = true;
+        r.netns = e.tuple.netns;
         r.age_is_lower_bound = e.entered_ns == 0;
         r.age_ns = e.entered_ns && now > e.entered_ns ? now - e.entered_ns : 0;
         rows.push_back(r);
       });
     }
   }
-  // Sockets whose owner no syscall revealed (seeded ones) are resolved through /proc.
-  KernelView kernel = kernel_view(rows, /*only_unowned=*/true);
+  // Sockets whose owner no syscall revealed (seeded ones) are resolved through /proc. With an owner
+  // filter every row's holders are needed to judge it.
+  KernelView kernel = kernel_view(rows, /*only_unowned=*/!query->owners.any());
+  filter_by_owner(rows, kernel, query->owners, query->limit, truncated);
   fmt::memory_buffer out;
   {
     JsonObject body(out);
     body.number("count", rows.size());
     body.boolean("truncated", truncated);
-    write_rows(body.raw("connections"), rows, kernel, /*with_kernel_state=*/false);
+    write_rows(body.raw("connections"), rows, kernel, hooks_.host_netns,
+               /*with_kernel_state=*/false);
   }
   return {200, fmt::to_string(out)};
 }
 
 HttpAnswer DaemonApi::stuck(const Params& params) {
   std::string error;
-  auto query = parse_query(params, {"state", "port", "limit"}, "/api/v1/stuck", error);
+  auto query = parse_query(params, {"state", "port", "limit", "unit", "pod", "netns"},
+                           "/api/v1/stuck", error);
   if (!query) return bad_request(error);
   std::vector<Row> rows;
   bool truncated = false;
   Json thresholds = Json::object();
   uint64_t now = hooks_.monotonic_now_ns();
+  std::size_t take = query->owners.any() ? SIZE_MAX : query->limit;
   {
     std::lock_guard lock(mutex_);
     for (const auto& s : model::find_stuck(model_.table(), model_.thresholds(), now)) {
       const model::Connection& c = *s.connection;
       if ((query->state && c.state != *query->state) || !port_matches(*query, c.tuple)) continue;
-      if (rows.size() >= query->limit) {
+      if (rows.size() >= take) {
         truncated = true;
         break;
       }
@@ -440,13 +536,15 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
         thresholds[std::string(model::state_name(state))] = static_cast<double>(ns) / 1e9;
   }
   KernelView kernel = kernel_view(rows, /*only_unowned=*/false);
+  filter_by_owner(rows, kernel, query->owners, query->limit, truncated);
   fmt::memory_buffer out;
   {
     JsonObject body(out);
     append_json_fragment(body.raw("thresholds_seconds"), dump(thresholds));
     body.number("count", rows.size());
     body.boolean("truncated", truncated);
-    write_rows(body.raw("stuck"), rows, kernel, /*with_kernel_state=*/true);
+    write_rows(body.raw("stuck"), rows, kernel, hooks_.host_netns,
+               /*with_kernel_state=*/true);
   }
   return {200, fmt::to_string(out)};
 }
@@ -504,11 +602,12 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
 
 HttpAnswer DaemonApi::closed(const Params& params) {
   std::string error;
-  auto query =
-      parse_query(params, {"port", "verdict", "outcome", "limit"}, "/api/v1/closed", error);
+  auto query = parse_query(params, {"port", "verdict", "outcome", "limit", "unit", "pod", "netns"},
+                           "/api/v1/closed", error);
   if (!query) return bad_request(error);
   std::vector<model::ClosedConnection> rows;
   bool truncated = false;
+  std::size_t take = query->owners.any() ? SIZE_MAX : query->limit;
   {
     std::lock_guard lock(mutex_);  // copied under the lock, rendered after it
     model_.for_each_recent_close([&](const model::ClosedConnection& closed) {
@@ -517,12 +616,35 @@ HttpAnswer DaemonApi::closed(const Params& params) {
       if ((query->outcome && k.outcome != *query->outcome) ||
           (query->verdict && k.verdict != *query->verdict))
         return;
-      if (rows.size() >= query->limit) {
+      if (rows.size() >= take) {
         truncated = true;
         return;
       }
       rows.push_back(closed);
     });
+  }
+  // The owner's identity as /proc tells it now: null once the process has exited.
+  std::unordered_map<uint32_t, model::ProcessInfo> processes;
+  if (hooks_.describe_process)
+    for (const auto& closed : rows)
+      if (uint32_t pid = closed.connection.owner_pid();
+          closed.connection.has_owner() && !processes.count(pid))
+        if (auto info = hooks_.describe_process(pid)) processes.emplace(pid, std::move(*info));
+  auto identity_of = [&](const model::ClosedConnection& closed) -> const model::ProcessInfo* {
+    if (!closed.connection.has_owner()) return nullptr;
+    auto it = processes.find(closed.connection.owner_pid());
+    return it == processes.end() ? nullptr : &it->second;
+  };
+  if (query->owners.any())
+    rows.erase(std::remove_if(rows.begin(), rows.end(),
+                              [&](const model::ClosedConnection& closed) {
+                                return !query->owners.matches(identity_of(closed),
+                                                              closed.connection.tuple.netns);
+                              }),
+               rows.end());
+  if (rows.size() > query->limit) {
+    rows.resize(query->limit);
+    truncated = true;
   }
   fmt::memory_buffer out;
   append_json_fragment(out, R"({"closed":[)");
@@ -530,6 +652,12 @@ HttpAnswer DaemonApi::closed(const Params& params) {
     if (i) out.push_back(',');
     append_close_json(out, rows[i].connection, rows[i].classification,
                       clock_.to_epoch_ns(rows[i].closed_ns), model_.xdp());
+    // The close object's last byte is its closing brace: the identity goes inside it.
+    out.resize(out.size() - 1);
+    out.push_back(',');
+    append_identity_members(out, identity_of(rows[i]), rows[i].connection.tuple.netns,
+                            hooks_.host_netns);
+    out.push_back('}');
   }
   append_json_fragment(out,
                        fmt::format(R"(],"count":{},"truncated":{}}})", rows.size(), truncated));
@@ -624,7 +752,8 @@ HttpAnswer DaemonApi::metrics(const Params& params) {
 
 HttpAnswer DaemonApi::listeners(const Params& params) {
   std::string error;
-  if (!parse_query(params, {"port"}, "/api/v1/listeners", error)) return bad_request(error);
+  if (!parse_query(params, {"port", "unit", "pod", "netns"}, "/api/v1/listeners", error))
+    return bad_request(error);
   if (!hooks_.listeners) return error_answer(404, "listeners are not served here");
   return hooks_.listeners(params);
 }

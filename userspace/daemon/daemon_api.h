@@ -11,12 +11,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/daemon_model.h"
 #include "model/process.h"
 #include "outputs/http_answer.h"
 #include "outputs/json_lines.h"
+#include "outputs/owner_json.h"
 #include "outputs/web_ui.h"
 
 namespace synfin::outputs {
@@ -55,6 +57,17 @@ struct DaemonApiHooks {
   std::function<std::unordered_map<uint64_t, std::vector<model::ProcessInfo>>(
       std::span<const uint64_t>)>
       resolve_owners;
+  // One process by pid, for an owner a syscall named (its cgroup, its namespace); null: such rows
+  // carry no identity.
+  std::function<std::optional<model::ProcessInfo>(uint32_t)> describe_process;
+  // The host's network namespace (init's) and the daemon's own, which its socket-table walk covers
+  // (inodes; 0: not known).
+  uint32_t host_netns = 0;
+  uint32_t own_netns = 0;
+  // The socket table of another namespace, read through a process in it (/proc/PID/net/tcp):
+  // ends, state, queues and inode, no cookie and no byte counts. Null: not read.
+  std::function<std::vector<model::KernelSocket>(uint32_t pid, model::AddressFamily)>
+      namespace_sockets;
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition
@@ -90,12 +103,26 @@ class DaemonApi {
   struct KernelView {
     std::unordered_map<uint64_t, model::KernelSocket> sockets;              // by cookie
     std::unordered_map<uint64_t, std::vector<model::ProcessInfo>> holders;  // by inode
+    std::unordered_map<uint32_t, model::ProcessInfo> processes;  // syscall-named owners, by pid
+    uint32_t own_netns = 0;
+    // Found in another namespace's table by their ends: no byte count, so no activity.
+    std::unordered_set<uint64_t> without_bytes;
     const model::KernelSocket* socket(uint64_t cookie) const;
     const std::vector<model::ProcessInfo>* holders_of(uint64_t cookie) const;
+    // Whose identity a row reports: the first holder, else the process a syscall named.
+    template <typename Row>
+    const model::ProcessInfo* identity_of(const Row& row) const;
+    // The row's namespace: its record's, else the walk's (the daemon's own), else its owner's.
+    template <typename Row>
+    uint32_t netns_of(const Row& row) const;
   };
   // Rows not in TIME_WAIT (and, with only_unowned, without an owner from a syscall).
   template <typename Rows>
   KernelView kernel_view(const Rows& rows, bool only_unowned) const;
+  // Drops the rows the owner filter rejects, then cuts to limit (truncated if it cut).
+  template <typename Rows>
+  void filter_by_owner(Rows& rows, const KernelView& kernel, const OwnerFilter& filter,
+                       std::size_t limit, bool& truncated) const;
 
   HttpAnswer metrics(const Params& params);
   HttpAnswer healthz_route(const Params& params);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "outputs/json_lines.h"
+#include "outputs/owner_json.h"
 
 namespace synfin::outputs {
 
@@ -37,6 +38,11 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
   bool malformed = false;
   std::optional<uint16_t> port = port_param(params, malformed);
   if (malformed) return {400, Json{{"error", "port must be 1-65535"}}.dump()};
+  OwnerFilter filter;
+  for (const auto& [name, value] : params) {
+    std::string error;
+    if (!filter.set(name, value, error)) return {400, Json{{"error", error}}.dump()};
+  }
 
   std::vector<model::KernelSocket> listening;
   for (const model::KernelSocket& socket : hooks_.snapshot())
@@ -70,7 +76,10 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     j["sport"] = socket.tuple.local.port;
     j["local"] = local_text(socket.tuple);
     auto owner = holders.find(socket.inode);
-    if (socket.inode && owner != holders.end() && !owner->second.empty()) {
+    bool owned = socket.inode && owner != holders.end() && !owner->second.empty();
+    const model::ProcessInfo* identity = owned ? &owner->second.front() : nullptr;
+    if (!filter.matches(identity, hooks_.own_netns)) continue;
+    if (owned) {
       j["pid"] = owner->second.front().pid;
       j["comm"] = owner->second.front().comm;
       j["cgroup"] = owner->second.front().cgroup;
@@ -92,6 +101,11 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     j["other_drops"] = c.other_drops;
     j["resets_sent"] = c.resets_sent;
     j["inode"] = socket.inode;
+    fmt::memory_buffer members;
+    append_json_fragment(members, "{");
+    append_identity_members(members, identity, hooks_.own_netns, hooks_.host_netns);
+    append_json_fragment(members, "}");
+    j.update(Json::parse(std::string_view(members.data(), members.size())));
     total.overflows += c.overflows;
     total.syn_queue_drops += c.syn_queue_drops;
     total.other_drops += c.other_drops;
@@ -105,7 +119,8 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
                     {"other_drops", total.other_drops},
                     {"resets_sent", total.resets_sent}};
   body["listeners"] = std::move(list);
-  return {200, body.dump()};
+  // Names and cgroup paths are any bytes their owners chose: invalid UTF-8 becomes U+FFFD.
+  return {200, body.dump(-1, ' ', false, Json::error_handler_t::replace)};
 }
 
 }  // namespace synfin::outputs

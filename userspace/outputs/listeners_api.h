@@ -8,9 +8,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/daemon_api.h"
 #include "model/event.h"
 #include "model/process.h"
-#include "daemon/daemon_api.h"
 #include "synfin/abi.h"
 
 namespace synfin::outputs {
@@ -23,13 +23,17 @@ struct ListenersApiHooks {
       resolve_owners;
   // BPF's counters per listener cookie (a listener without an entry was refused nothing).
   std::function<std::unordered_map<uint64_t, synfin_listener_counters>()> counters;
+  // The namespace the socket table is walked in (the daemon's) and the host's, as inodes.
+  uint32_t own_netns = 0;
+  uint32_t host_netns = 0;
 };
 
 class ListenersApi {
  public:
   explicit ListenersApi(ListenersApiHooks hooks) : hooks_(std::move(hooks)) {}
 
-  // ?port=N keeps the listeners of one local port. Ordered by overflows, then port.
+  // ?port=N keeps the listeners of one local port; ?unit= ?pod= ?netns= those of an owner
+  // (outputs/owner_json.h). Ordered by overflows, then port.
   HttpAnswer listeners(const DaemonApi::Params& params) const;
 
  private:

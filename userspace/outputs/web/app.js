@@ -30,6 +30,18 @@ function owner(r) {
   return r.pid === null || r.pid === undefined ? null : (r.comm || "?") + " [" + r.pid + "]";
 }
 
+// What the owner's cgroup path names: a pod (UID, QoS), else a container, else a systemd unit.
+function identity(r) {
+  if (r.pod_uid) return "pod " + r.pod_uid + (r.pod_qos ? " (" + r.pod_qos + ")" : "");
+  if (r.container_id) return (r.container_runtime || "container") + " " + r.container_id.slice(0, 12);
+  return r.unit || null;
+}
+
+function netns(r) {
+  if (r.netns === null || r.netns === undefined) return null;
+  return r.netns_is_host ? "host" : String(r.netns);
+}
+
 async function getJson(path) {
   const response = await fetch(path, { cache: "no-store" });
   return { status: response.status, body: await response.json() };
@@ -62,6 +74,8 @@ async function refreshStuck() {
     cell(tr, r.activity);
     cell(tr, r.recv_queue_bytes === undefined ? null : r.recv_queue_bytes + " / " + r.send_queue_bytes);
     cell(tr, r.close_wait_reaction_seconds === undefined ? null : age(r.close_wait_reaction_seconds, false));
+    cell(tr, identity(r));
+    cell(tr, netns(r));
   });
   document.getElementById("stuck-empty").hidden = rows.length > 0;
 }

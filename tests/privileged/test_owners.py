@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Privileged: who owns a stuck socket on a server. Hand-made cgroups shaped exactly like a
+systemd service (cgroup v2, and v1's name=systemd tree alone), a Docker container (systemd and
+cgroupfs drivers) and a Kubernetes pod's container (systemd driver, containerd; cgroupfs driver),
+each holding a server in its own network namespace with stuck CLOSE_WAIT sockets:
+/api/v1/stuck names the unit / container / pod UID / netns of each, `?unit=`, `?pod=` and
+`?netns=` select exactly them, and `synfin stuck` shows them.
+
+The cgroup trees are mounted by the test in a private directory (cgroup2, and the v1
+name=systemd hierarchy when the host has one) and built under one sfown-<tag> directory,
+removed with the namespaces on every path.
+
+usage: test_owners.py SYNFIN identity"""
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from harness import (Daemon, Peer, check, eventually, kill_all, port_without_sockets,
+                     require_privileges, run_main)
+
+LISTEN = "127.0.0.1:19741"
+
+
+def container_id():
+    return secrets.token_hex(32)
+
+
+class Cgroups:
+    """cgroup2 (and, where the host has it, v1 name=systemd) mounted in a private directory;
+    every directory made below sfown-<tag> is removed at exit, leaves first."""
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.root = tempfile.mkdtemp(prefix="sfown-cgroup-")
+        self.v2 = os.path.join(self.root, "v2")
+        self.v1 = os.path.join(self.root, "systemd")
+        self.made = []
+        self.mounted = []
+        self.has_v1 = False
+
+    def __enter__(self):
+        try:
+            os.mkdir(self.v2)
+            subprocess.run(["mount", "-t", "cgroup2", "none", self.v2], check=True,
+                           capture_output=True)
+            self.mounted.append(self.v2)
+            os.mkdir(self.v1)
+            # The v1 hierarchy named systemd exists only on hybrid and legacy hosts.
+            if subprocess.run(["mount", "-t", "cgroup", "-o", "none,name=systemd", "none",
+                               self.v1], capture_output=True).returncode == 0:
+                self.mounted.append(self.v1)
+                self.has_v1 = True
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def make(self, mount, path):
+        """Creates sfown-<tag>/path (relative) under `mount`; returns the path the kernel
+        reports in /proc/PID/cgroup."""
+        full = f"/sfown-{self.tag}/{path}"
+        current = mount
+        for part in full.strip("/").split("/"):
+            current = os.path.join(current, part)
+            if not os.path.isdir(current):
+                os.mkdir(current)
+                self.made.append(current)
+        return full
+
+    def move(self, mount, path, pid):
+        with open(os.path.join(mount, path.lstrip("/"), "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def __exit__(self, *exc):
+        # Processes are gone by now (killed first); a cgroup is removed leaves first.
+        for path in reversed(self.made):
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)  # its last process is still exiting
+        for mount in reversed(self.mounted):
+            subprocess.run(["umount", mount], capture_output=True)
+        for d in (self.v1, self.v2, self.root):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        return False
+
+
+def host_netns():
+    """init's namespace, as the daemon takes it; its own where init's cannot be read (a
+    sandbox whose pid 1 is not ours to inspect)."""
+    try:
+        return os.stat("/proc/1/ns/net").st_ino
+    except PermissionError:
+        return os.stat("/proc/self/ns/net").st_ino
+
+
+def netns_inode(name):
+    return os.stat(f"/var/run/netns/{name}").st_ino
+
+
+def scenario_identity(synfin):
+    port = port_without_sockets(range(18741, 18761))
+    check(port is not None, "no free port in 18741-18760")
+    n = 3  # stuck sockets per owner
+    tag = uuid.uuid4().hex[:6]
+    pod_a, pod_b = str(uuid.uuid4()), str(uuid.uuid4())
+    docker_sd, docker_fs, cri_sd, cri_fs = (container_id() for _ in range(4))
+    uid_sd = pod_a.replace("-", "_")
+    # (name, hierarchy, cgroup path below sfown-<tag>, what the row must say)
+    cases = [
+        ("service-v2", "v2", f"system.slice/sfown-web-{tag}.service",
+         {"unit": f"sfown-web-{tag}.service", "container_id": None, "container_runtime": None,
+          "pod_uid": None, "pod_qos": None}),
+        ("docker-systemd", "v2", f"system.slice/docker-{docker_sd}.scope",
+         {"unit": f"docker-{docker_sd}.scope", "container_id": docker_sd,
+          "container_runtime": "docker", "pod_uid": None, "pod_qos": None}),
+        ("docker-cgroupfs", "v2", f"docker/{docker_fs}",
+         {"unit": None, "container_id": docker_fs, "container_runtime": "docker",
+          "pod_uid": None, "pod_qos": None}),
+        ("pod-systemd", "v2",
+         f"kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_sd}.slice/"
+         f"cri-containerd-{cri_sd}.scope",
+         {"unit": f"cri-containerd-{cri_sd}.scope", "container_id": cri_sd,
+          "container_runtime": "containerd", "pod_uid": pod_a, "pod_qos": "burstable"}),
+        ("pod-cgroupfs", "v2", f"kubepods/besteffort/pod{pod_b}/{cri_fs}",
+         {"unit": None, "container_id": cri_fs, "container_runtime": "cri", "pod_uid": pod_b,
+          "pod_qos": "besteffort"}),
+    ]
+    namespaces, peers = [], []
+    daemon = None
+    with Cgroups(tag) as cg:
+        if cg.has_v1:
+            # v1 only: the process stays at the v2 root (0::/), as on a hybrid host whose
+            # systemd keeps its tree in name=systemd.
+            cases.append(("service-v1", "v1", f"system.slice/sfown-api-{tag}.service",
+                          {"unit": f"sfown-api-{tag}.service", "container_id": None,
+                           "container_runtime": None, "pod_uid": None, "pod_qos": None}))
+        try:
+            daemon = Daemon(synfin, LISTEN, "--stuck-threshold", "CLOSE_WAIT=1")
+            owners = {}
+            for name, hierarchy, path, want in cases:
+                ns = f"sfown-{tag}-{name}"
+                subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+                namespaces.append(ns)
+                subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+                mount = cg.v2 if hierarchy == "v2" else cg.v1
+                full = cg.make(mount, path)
+                server = Peer("server", "hold", port, count=n, name="sf-owned", netns=ns)
+                peers.append(server)
+                server.expect("ready")
+                cg.move(mount, full, server.pid)
+                client = Peer("client", "client_first", port, count=n, name="sf-ownclient",
+                              netns=ns)
+                peers.append(client)
+                client.expect("done")
+                server.expect("accepted")
+                owners[name] = (server.pid, ns, netns_inode(ns), full, want)
+                with open(f"/proc/{server.pid}/cgroup") as f:
+                    print(f"{name}: {f.read().strip().splitlines()[-1]} | {full}")
+
+            total = n * len(cases)
+            rows = eventually(lambda: daemon.get(f"/api/v1/stuck?port={port}")["stuck"],
+                              lambda rows: len(rows) >= total)
+            check(len(rows) == total, f"{len(rows)} stuck rows on port {port}, want {total}")
+            host = host_netns()
+            for name, (pid, ns, inode, full, want) in owners.items():
+                mine = [r for r in rows if r["pid"] == pid]
+                check(len(mine) == n, f"{name}: {len(mine)} rows owned by {pid}, want {n}")
+                for r in mine:
+                    check(r["netns"] == inode and r["netns_is_host"] is False,
+                          f"{name}: netns {r['netns']} (host {r['netns_is_host']}), want {inode}")
+                    check(r["cgroup_path"] == full,
+                          f"{name}: cgroup_path {r['cgroup_path']!r}, want {full!r}")
+                    for key, value in want.items():
+                        check(r[key] == value, f"{name}: {key} {r[key]!r}, want {value!r}")
+                # The kernel's side, as ss inside that namespace sees it: queues and inode.
+                ss = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanHe", "state",
+                                     "close-wait", f"sport = :{port}"],
+                                    capture_output=True, text=True).stdout
+                kernel = {}
+                for line in ss.splitlines():
+                    f = line.split()
+                    ino = next(int(t[4:]) for t in f if t.startswith("ino:"))
+                    kernel[int(f[3].rsplit(":", 1)[1])] = (int(f[0]), int(f[1]), ino)
+                ours = {r["dport"]: (r["recv_queue_bytes"], r["send_queue_bytes"], r["inode"])
+                        for r in mine}
+                check(ours == kernel, f"{name}: queues/inodes {ours} differ from ss in {ns}: {kernel}")
+                # /proc's table counts no bytes sent: whether the owner still sends is not known.
+                check(all(r["activity"] == "unknown" for r in mine), f"{name}: activity known?")
+                # Each filter selects exactly this owner's sockets.
+                by_netns = daemon.get(f"/api/v1/stuck?port={port}&netns={inode}")["stuck"]
+                check(sorted(r["pid"] for r in by_netns) == [pid] * n,
+                      f"{name}: ?netns={inode} gave {[r['pid'] for r in by_netns]}")
+                if want["unit"]:
+                    by_unit = daemon.get(f"/api/v1/stuck?unit={want['unit']}")["stuck"]
+                    check(sorted(r["pid"] for r in by_unit) == [pid] * n,
+                          f"{name}: ?unit= gave {[r['pid'] for r in by_unit]}")
+                if want["pod_uid"]:
+                    by_pod = daemon.get(f"/api/v1/stuck?pod={want['pod_uid']}")["stuck"]
+                    check(sorted(r["pid"] for r in by_pod) == [pid] * n,
+                          f"{name}: ?pod= gave {[r['pid'] for r in by_pod]}")
+                    # systemd's spelling of the UID selects the same pod.
+                    by_sd = daemon.get(
+                        f"/api/v1/stuck?pod={want['pod_uid'].replace('-', '_')}")["stuck"]
+                    check(len(by_sd) == n, f"{name}: ?pod= in systemd's spelling gave {len(by_sd)}")
+                live = daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&netns={inode}")
+                check(len(live["connections"]) == n and all(
+                    r["pid"] == pid and r["netns"] == inode for r in live["connections"]),
+                      f"{name}: /connections?netns= gave {live['connections'][:1]}")
+            unit = owners["service-v2"][4]["unit"]
+            check(daemon.get("/api/v1/stuck?unit=" + unit[:-len(".service")])["count"] == n,
+                  "?unit= without .service does not select the service")
+            check(daemon.get(f"/api/v1/stuck?pod={uuid.uuid4()}")["count"] == 0,
+                  "an unknown pod selects something")
+            bad = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  f"http://{LISTEN}/api/v1/stuck?netns=abc"],
+                                 capture_output=True, text=True)
+            check(bad.stdout == "400", f"?netns=abc answered {bad.stdout}")
+            # The daemon's own sockets are in the host's namespace.
+            own = daemon.get("/api/v1/listeners")["listeners"]
+            check(any(r["netns"] == host and r["netns_is_host"] for r in own),
+                  "no listener in the host's namespace marked so")
+
+            # The CLI: NETNS and OWNER columns, and the same filters.
+            table = subprocess.run([synfin, "stuck", "--daemon", LISTEN, "--port", str(port)],
+                                   capture_output=True, text=True, timeout=30)
+            check(table.returncode == 0, f"synfin stuck: {table.stderr}")
+            lines = [l for l in table.stdout.splitlines() if l.startswith("CLOSE_WAIT")]
+            check(len(lines) == total, f"synfin stuck printed {len(lines)} rows, want {total}")
+            pod_lines = [l for l in lines if f"pod {pod_a} {cri_sd[:12]}" in l]
+            check(len(pod_lines) == n and all(str(owners["pod-systemd"][2]) in l
+                                              for l in pod_lines),
+                  f"pod rows in the table: {pod_lines}")
+            filtered = subprocess.run([synfin, "stuck", "--daemon", LISTEN, "--pod", pod_b],
+                                      capture_output=True, text=True, timeout=30)
+            check(sum(l.startswith("CLOSE_WAIT") for l in filtered.stdout.splitlines()) == n,
+                  f"synfin stuck --pod: {filtered.stdout}")
+            print(table.stdout.splitlines()[0])
+            print("\n".join(pod_lines[:1] + [l for l in lines if "docker" in l][:1]))
+            print(json.dumps(daemon.get(f"/api/v1/stuck?pod={pod_a}&limit=1")["stuck"][0],
+                             indent=4))
+            print(f"identity: {len(cases)} owners x {n} CLOSE_WAIT, each named and filtered")
+        finally:
+            kill_all(*peers)
+            if daemon:
+                daemon.stop()
+            for ns in namespaces:
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    require_privileges()
+    synfin, scenario = sys.argv[1], sys.argv[2]
+    run_main(lambda: {"identity": scenario_identity}[scenario](synfin))
+
+
+if __name__ == "__main__":
+    main()

@@ -42,6 +42,8 @@ static __always_inline void emit_state(const struct sock *sk, __u64 cookie, int 
 	if (old_state == SYNFIN_TCP_CLOSE &&
 	    (new_state == SYNFIN_TCP_SYN_SENT || new_state == SYNFIN_TCP_LISTEN))
 		name_owner(e);
+	else if (keep_paths)
+		owner_from_path(e, sk);
 	read_event_endpoints(e, &sk->__sk_common);
 	/* A child's tcp_sock is still the listener's copy at LISTEN -> SYN_RECV. */
 	if (!child_being_cloned)
@@ -102,7 +104,7 @@ int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int old_state, int n
 		forget_listener(sk, bpf_get_socket_cookie((void *)sk));
 	if (keep_paths && family_wanted(sk->__sk_common.skc_family))
 		record_step(sk, old_state, new_state, child_being_cloned);
-	if (per_step_records)
+	if (steps_cross(sk))
 		emit_state_change(sk, old_state, new_state, child_being_cloned);
 	return 0;
 }
@@ -206,9 +208,10 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
+	bool stepped = steps_cross(sk);
 	if (keep_paths)
-		end_path(sk, cookie); /* scope verdicts live in the path: no LRU entry to forget */
-	if (per_step_records) {
+		end_path(sk, cookie, stepped); /* scope verdicts live in the path */
+	if (stepped) {
 		emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 		forget_verdict(cookie);
 	}

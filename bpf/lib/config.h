@@ -23,6 +23,9 @@ const volatile __u16 exclude_port = 0;
 const volatile bool per_step_records = true;
 const volatile bool keep_paths = false;
 const volatile bool report_closes = false;
+/* With report_closes, the one network namespace (inode) the live walk covers, on kernels that
+ * refuse the storage-map iterator; 0: the walk covers every namespace. */
+const volatile __u32 walked_netns = 0;
 /* Clean closes sent per CPU per second as the sample (0: none); the rest are only counted. */
 const volatile __u64 sampled_closes_per_cpu_second = 0;
 /* Closes on these ports (either end) always cross, unsampled. */

@@ -314,11 +314,35 @@ static __always_inline void emit_time_wait(__u64 cookie, const struct synfin_pat
 	submit_event(e);
 }
 
-static __always_inline void end_path(const struct sock *sk, __u64 cookie)
+/* The daemon on a kernel whose live walk covers only its own namespace (the storage-map
+ * iterator refused): another namespace's sockets cross step by step instead, so that they are
+ * followed live; their paths are still kept, checked and counted. */
+static __always_inline bool steps_cross(const struct sock *sk)
+{
+	if (per_step_records)
+		return true;
+	return report_closes && walked_netns &&
+	       sk->__sk_common.skc_net.net->ns.inum != walked_netns;
+}
+
+/* A step record of a socket that crosses step by step: the owner its path knows (a child's
+ * is its listener's, a closer names itself), for the accept() hook the daemon does not load. */
+static __always_inline void owner_from_path(struct synfin_event *e, const struct sock *sk)
+{
+	struct synfin_path *p = path_of(sk, false);
+	if (!p || !(p->path_flags & SYNFIN_PATH_OWNER_KNOWN))
+		return;
+	e->flags |= SYNFIN_FLAG_TASK_IS_OWNER;
+	e->tgid = p->owner_tgid;
+	__builtin_memcpy(e->comm, p->owner_comm, sizeof(e->comm));
+}
+
+/* stepped: its steps crossed one by one (steps_cross): counted here, its end sent as such. */
+static __always_inline void end_path(const struct sock *sk, __u64 cookie, bool stepped)
 {
 	struct synfin_path *p = path_of(sk, false);
 	if (!p) {
-		if (report_closes && family_wanted(sk->__sk_common.skc_family)) {
+		if (report_closes && !stepped && family_wanted(sk->__sk_common.skc_family)) {
 			struct synfin_path ends = {};
 			remember_endpoints(&ends, sk, true);
 			if (path_verdict_at(&ends, true) != PATH_DROP)
@@ -373,7 +397,7 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie)
 			observe(SYNFIN_HISTOGRAM_LIFETIME, synfin_lifetime_bucket(now - p->born_ns),
 				now - p->born_ns);
 	}
-	if (!report_closes)
+	if (!report_closes || stepped)
 		return;
 	bool clean = verdict == SYNFIN_VERDICT_VALID &&
 		     outcome <= SYNFIN_OUTCOME_SIMULTANEOUS_CLOSE &&

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -189,6 +190,13 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load_with(const CaptureOpt
   config->per_step_records = options.per_step_records;
   config->keep_paths = options.keep_paths;
   config->report_closes = options.report_closes();
+  // The walk of this namespace's table sees no other namespace's sockets: those cross step by
+  // step instead.
+  if (options.report_closes() && walk == LiveWalk::OwnNamespaceTable) {
+    struct stat own {};
+    if (::stat("/proc/self/ns/net", &own) == 0)
+      config->walked_netns = static_cast<uint32_t>(own.st_ino);
+  }
   config->watch_port_count = static_cast<uint32_t>(options.watch_ports.size());
   for (std::size_t i = 0; i < options.watch_ports.size(); ++i)
     config->watch_ports[i] = options.watch_ports[i];

@@ -419,9 +419,9 @@ class Daemon {
     if (compact_ &&
         session_->program().live_walk() == capture::TracerProgram::LiveWalk::OwnNamespaceTable)
       missing.push_back(
-          "the live view of other network namespaces' sockets (the kernel refuses the "
-          "socket-storage map iterator): they show when they end, and are counted; this "
-          "namespace's are walked live");
+          "the live view of other network namespaces from their sockets' kept paths (the "
+          "kernel refuses the socket-storage map iterator): those sockets cross step by step "
+          "instead, a record per step; this namespace's are walked live");
     return missing;
   }
   static constexpr int kDrainNiceBoost = 5;

@@ -74,7 +74,7 @@ static __always_inline void remember_owner(struct synfin_path *p)
 {
 	p->owner_tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(p->owner_comm, sizeof(p->owner_comm));
-	p->path_flags |= SYNFIN_PATH_OWNER_KNOWN;
+	p->path_flags = (p->path_flags | SYNFIN_PATH_OWNER_KNOWN) & ~SYNFIN_PATH_OWNER_INHERITED;
 }
 
 /* Steps the kernel makes only inside the owner's own system call: connect(), listen(), and
@@ -101,7 +101,7 @@ static __always_inline void start_child_path(struct synfin_path *p)
 	if (owner_known) {
 		p->owner_tgid = tgid;
 		__builtin_memcpy(p->owner_comm, comm, sizeof(comm));
-		p->path_flags = SYNFIN_PATH_OWNER_KNOWN;
+		p->path_flags = SYNFIN_PATH_OWNER_KNOWN | SYNFIN_PATH_OWNER_INHERITED;
 	}
 }
 

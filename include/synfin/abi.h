@@ -237,7 +237,8 @@ struct synfin_event {
 #define SYNFIN_PATH_HELD_PAST_THRESHOLD 0x100 /* a state was held past its stuck threshold */
 #define SYNFIN_PATH_DROPPED 0x200	      /* the kernel dropped a packet of this socket */
 #define SYNFIN_PATH_COUNTED 0x400 /* in scope: its steps are counted in the kernel's tallies */
-#define SYNFIN_PATH_ENDED 0x800	  /* judged at its destroy: what follows is its teardown */
+#define SYNFIN_PATH_OWNER_INHERITED 0x1000 /* the owner is the listener's, cloned with it */
+#define SYNFIN_PATH_ENDED 0x800		   /* judged at its destroy: what follows is its teardown */
 
 struct synfin_path {
 	__u64 step_ns[SYNFIN_PATH_STEPS];  /* bpf_ktime_get_ns() of each step */

@@ -32,6 +32,8 @@ struct Row {
   model::DropCounts drops;       // kernel drops on this connection, by reason
   bool mini_socket = false;      // the kernel's TIME_WAIT mini-socket: no inode, no owner
   uint32_t netns = 0;            // from its records; 0: not known (a socket found by a walk)
+  // The owner is its listener's (no step of its own named one): /proc says who holds it now.
+  bool owner_inherited = false;
 };
 
 struct Query {
@@ -191,7 +193,8 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
           fin_ns && now_ns > fin_ns ? now_ns - fin_ns : 0,
           c.drops(),
           false,
-          c.tuple.netns};
+          c.tuple.netns,
+          c.owner_inherited()};
 }
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
@@ -368,7 +371,9 @@ DaemonApi::KernelView DaemonApi::kernel_view(const Rows& rows, bool only_unowned
       if (r.owner && !view.processes.count(r.owner->pid))
         if (auto info = hooks_.describe_process(r.owner->pid))
           view.processes.emplace(r.owner->pid, std::move(*info));
-  auto wanted = [&](const auto& r) { return !r.mini_socket && !(only_unowned && r.owner); };
+  auto wanted = [&](const auto& r) {
+    return !r.mini_socket && !(only_unowned && r.owner && !r.owner_inherited);
+  };
   if (std::none_of(rows.begin(), rows.end(), wanted)) return view;
   std::unordered_map<uint64_t, bool> asked;
   for (const auto& r : rows)

@@ -129,6 +129,7 @@ std::optional<model::SocketPath> Decoder::decode_path(std::span<const std::byte>
   }
   path.truncated = (p.path_flags & SYNFIN_PATH_TRUNCATED) != 0;
   path.owner_known = (p.path_flags & SYNFIN_PATH_OWNER_KNOWN) != 0;
+  path.owner_inherited = (p.path_flags & SYNFIN_PATH_OWNER_INHERITED) != 0;
   if (path.owner_known) {
     path.owner.pid = p.owner_tgid;
     std::memcpy(path.owner.comm.data(), p.owner_comm, sizeof(p.owner_comm));

@@ -56,10 +56,11 @@ std::optional<Task> Connection::owner() const {
   return task;
 }
 
-void Connection::set_owner(const Task& task) {
+void Connection::set_owner(const Task& task, bool inherited) {
   owner_pid_ = task.pid;
   owner_comm_ = intern_comm(task.comm);
   owner_known_ = true;
+  owner_inherited_ = inherited;
 }
 
 const PacketFacts& Connection::packets() const {

@@ -140,7 +140,10 @@ class Connection {
   uint32_t owner_pid() const { return owner_known_ ? owner_pid_ : 0; }
   std::string_view owner_comm() const;
   std::optional<Task> owner() const;
-  void set_owner(const Task& task);
+  // inherited: the listener's owner, not named by a step of this socket (a pre-forked server's
+  // worker may hold it).
+  void set_owner(const Task& task, bool inherited = false);
+  bool owner_inherited() const { return owner_known_ && owner_inherited_; }
   void clear_owner() { owner_known_ = false; }
 
   // The states visited, in order, with their entry times.
@@ -175,6 +178,7 @@ class Connection {
   uint16_t unknown_times_ = 0;  // bit per visit entered before tracking began
   uint8_t history_length_ = 0;
   bool owner_known_ = false;
+  bool owner_inherited_ = false;
   // Visit i > 0 (when known, and not the first known): its delta from the previous known
   // visit. Index 0 is unused: visit 0 is unknown or the base.
   std::array<uint32_t, kInlineVisitTimes - 1> visit_times_{};

@@ -108,7 +108,7 @@ void ConnectionTable::apply_path(const SocketPath& path) {
   }
   if (written > c->path_steps_applied) c->path_steps_applied = written;
   if (path.truncated) c->history_truncated = true;
-  if (path.owner_known) c->set_owner(path.owner);
+  if (path.owner_known) c->set_owner(path.owner, path.owner_inherited);
   c->reset_sent = c->reset_sent || path.reset_sent;
   c->reset_received = c->reset_received || path.reset_received;
   c->retransmits = std::max(c->retransmits, path.retransmits);

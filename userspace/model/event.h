@@ -126,6 +126,7 @@ struct SocketPath {
   uint8_t step_count = 0;
   bool truncated = false;
   bool owner_known = false;
+  bool owner_inherited = false;  // the listener's, cloned with the storage
   Task owner;
   bool reset_sent = false;
   bool reset_received = false;

@@ -4,9 +4,17 @@
 #ifndef SYNFIN_BPF_EMIT_H
 #define SYNFIN_BPF_EMIT_H
 
+/* A program stays on its CPU until it returns: reserve and submit find the same ring. */
+static __always_inline void *this_cpu_ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&cpu_rings, &cpu);
+}
+
 static __always_inline void *reserve_record(__u32 type, __u64 size)
 {
-	struct synfin_event *r = bpf_ringbuf_reserve(&events, size, 0);
+	void *ring = this_cpu_ring();
+	struct synfin_event *r = ring ? bpf_ringbuf_reserve(ring, size, 0) : NULL;
 	if (!r) {
 		__u64 *lost = bpf_map_lookup_elem(&lost_events, &type);
 		if (lost)
@@ -23,7 +31,9 @@ static __always_inline void *reserve_record(__u32 type, __u64 size)
 static __always_inline void submit_record(void *record)
 {
 	__u64 ts_ns = ((struct synfin_event *)record)->ts_ns;
-	bpf_ringbuf_submit(record, ring_submit_flags(&events, wakeup_threshold_bytes, ts_ns));
+	void *ring = this_cpu_ring();
+	bpf_ringbuf_submit(record, ring ? ring_submit_flags(ring, wakeup_threshold_bytes, ts_ns)
+					: BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline struct synfin_event *reserve_event(__u32 type)

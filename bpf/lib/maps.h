@@ -1,12 +1,22 @@
-/* Every map of the socket programs: the ring, loss and verdict bookkeeping, the daemon's
+/* Every map of the socket programs: the per-CPU rings, loss and verdict bookkeeping, the daemon's
  * socket paths and tallies, listener counters. */
 #ifndef SYNFIN_BPF_MAPS_H
 #define SYNFIN_BPF_MAPS_H
 
-struct {
+/* One ring per CPU: a program reserves in its own CPU's ring and never waits on another CPU's
+ * reservation lock. Userspace sizes the rings, fills the slots before attaching, and merges
+ * them back into time order by their stamps. An empty slot counts as a reserve failure. */
+struct cpu_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
+	__uint(max_entries, 1 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SYNFIN_MAX_CPUS);
+	__type(key, __u32);
+	__array(values, struct cpu_ring);
+} cpu_rings SEC(".maps");
 
 /* Ring-buffer reserve failures, per CPU and per record kind: nothing is dropped silently. */
 struct {

@@ -1,9 +1,11 @@
-// Two rings read one after the other come back in time order, whatever order they were read in.
+// Records of several sources (each CPU's ring, the packet ring, userspace's own) come back in
+// one time order, whatever order each source was filled in.
 #include "decode/record_merge.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <deque>
 #include <vector>
 
 namespace synfin::decode {
@@ -15,6 +17,21 @@ std::vector<std::byte> record(uint64_t ts, uint8_t tag) {
   bytes[8] = static_cast<std::byte>(tag);
   return bytes;
 }
+
+// A ring as the merge sees it: records in the order they were committed.
+class FakeRing : public RecordSource {
+ public:
+  void commit(std::vector<std::byte> r) { records_.push_back(std::move(r)); }
+  std::span<const std::byte> peek() override {
+    if (records_.empty()) return {};
+    return records_.front();
+  }
+  void pop() override { records_.pop_front(); }
+  std::size_t left() const { return records_.size(); }
+
+ private:
+  std::deque<std::vector<std::byte>> records_;
+};
 
 struct Released {
   std::vector<uint64_t> times;
@@ -29,50 +46,77 @@ struct Released {
   }
 };
 
-TEST(RecordMergeTest, ReleasesBothRingsInTimeOrderUpToTheHorizon) {
+TEST(RecordMergeTest, ReleasesEveryRingInTimeOrderUpToTheHorizon) {
   Released out;
-  RecordMerge merge(8, 8, out.sink());
-  // The socket ring was read after the packet ring: a step (t=30) and the packet that caused
-  // it (t=20) arrive in that order across two drains.
-  merge.add_packet(record(10, 'p'));
-  merge.add_event(record(30, 'e'));
-  merge.add_event(record(35, 'e'));
-  merge.release_until(25);
-  EXPECT_EQ(out.times, (std::vector<uint64_t>{10}));
-  merge.add_packet(record(20, 'p'));
-  merge.release_until(40);
-  EXPECT_EQ(out.times, (std::vector<uint64_t>{10, 20, 30, 35}));
-  EXPECT_EQ(merge.waiting(), 0u);
+  RecordMerge merge(out.sink());
+  FakeRing cpu0, cpu1;
+  merge.add_source(cpu0);
+  merge.add_source(cpu1);
+  // A socket's steps taken on two CPUs: ring by ring they are out of order.
+  cpu0.commit(record(10, 'a'));
+  cpu0.commit(record(30, 'a'));
+  cpu1.commit(record(20, 'b'));
+  cpu1.commit(record(40, 'b'));
+  EXPECT_EQ(merge.release_until(25), 2u);
+  EXPECT_EQ(out.times, (std::vector<uint64_t>{10, 20}));
+  // Held back records stay in their ring until the horizon passes them.
+  EXPECT_EQ(cpu0.left(), 1u);
+  EXPECT_EQ(cpu1.left(), 1u);
+  cpu1.commit(record(35, 'b'));  // behind 40 in its ring: the ring's order is kept
+  merge.release_until(UINT64_MAX);
+  EXPECT_EQ(out.times, (std::vector<uint64_t>{10, 20, 30, 40, 35}));
 }
 
-TEST(RecordMergeTest, PacketsGoFirstOnEqualTimes) {
+TEST(RecordMergeTest, EarlierSourcesGoFirstOnEqualTimes) {
   Released out;
-  RecordMerge merge(4, 4, out.sink());
-  merge.add_event(record(5, 'e'));
-  merge.add_packet(record(5, 'p'));
+  RecordMerge merge(out.sink());
+  FakeRing packets, sockets;
+  merge.add_source(packets);
+  merge.add_source(sockets);
+  sockets.commit(record(5, 'e'));
+  packets.commit(record(5, 'p'));
   merge.release_until(5);
   EXPECT_EQ(out.tags, (std::vector<uint8_t>{'p', 'e'}));
 }
 
-TEST(RecordMergeTest, AFullFifoReleasesItsOldestInOrder) {
+TEST(RecordMergeTest, UserspaceRecordsTakeTheirPlaceInTime) {
   Released out;
-  RecordMerge merge(2, 2, out.sink());
-  merge.add_packet(record(1, 'p'));
-  merge.add_event(record(2, 'e'));
-  merge.add_event(record(3, 'e'));
-  merge.add_event(record(4, 'e'));  // full: the event at 2 goes, after the packet before it
-  EXPECT_EQ(out.times, (std::vector<uint64_t>{1, 2}));
+  RecordMerge merge(out.sink());
+  FakeRing ring;
+  QueuedRecords written;
+  merge.add_source(ring);
+  merge.add_source(written);
+  ring.commit(record(10, 'k'));
+  ring.commit(record(30, 'k'));
+  ASSERT_TRUE(written.push(record(20, 'u')));
   merge.release_until(UINT64_MAX);
-  EXPECT_EQ(out.times, (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(out.tags, (std::vector<uint8_t>{'k', 'u', 'k'}));
 }
 
-TEST(RecordMergeTest, MalformedRecordsPassAtOnce) {
+TEST(RecordMergeTest, AFullQueueRefusesUntilReleased) {
+  QueuedRecords written;
+  for (std::size_t i = 0; i < QueuedRecords::kCapacity; ++i)
+    ASSERT_TRUE(written.push(record(i + 1, 'u')));
+  EXPECT_TRUE(written.full());
+  EXPECT_FALSE(written.push(record(100, 'u')));
+  EXPECT_EQ(written.front_ts_ns(), 1u);
+  EXPECT_FALSE(written.push(std::vector<std::byte>(QueuedRecords::kMaxRecord + 1)));
   Released out;
-  RecordMerge merge(2, 2, out.sink());
-  merge.add_event(std::vector<std::byte>(3));
-  merge.add_event(std::vector<std::byte>(RecordMerge::kMaxRecord + 1));
-  EXPECT_EQ(out.times.size(), 2u);
-  EXPECT_EQ(merge.waiting(), 0u);
+  RecordMerge merge(out.sink());
+  merge.add_source(written);
+  EXPECT_EQ(merge.release_until(written.front_ts_ns()), 1u);
+  EXPECT_TRUE(written.push(record(100, 'u')));
+}
+
+TEST(RecordMergeTest, RecordsWithoutAStampPassAtOnce) {
+  Released out;
+  RecordMerge merge(out.sink());
+  FakeRing ring;
+  merge.add_source(ring);
+  ring.commit(std::vector<std::byte>(3));
+  ring.commit(record(50, 'k'));
+  EXPECT_EQ(merge.release_until(10), 1u);  // the short one; the stamped one waits
+  EXPECT_EQ(ring.left(), 1u);
 }
 
 }  // namespace

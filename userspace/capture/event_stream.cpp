@@ -1,6 +1,5 @@
 #include "capture/event_stream.h"
 
-#include <bpf/libbpf.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -13,22 +12,8 @@
 
 namespace synfin::capture {
 
-namespace {
-int on_record(void* binding_ptr, void* data, size_t size) {
-  auto* binding = static_cast<EventStream::Binding*>(binding_ptr);
-  binding->handler(binding->context, {static_cast<const std::byte*>(data), size});
-  return 0;
-}
-}  // namespace
-
-Result<std::unique_ptr<EventStream>> EventStream::open(int ring_buffer_fd, RecordHandler handler,
-                                                       void* context) {
+Result<std::unique_ptr<EventStream>> EventStream::open() {
   std::unique_ptr<EventStream> stream(new EventStream());
-  stream->binding_ = {handler, context};
-  stream->ring_ = ring_buffer__new(ring_buffer_fd, on_record, &stream->binding_, nullptr);
-  if (!stream->ring_)
-    return Error{fmt::format("cannot map the BPF ring buffer: {}", std::strerror(errno))};
-
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -39,47 +24,37 @@ Result<std::unique_ptr<EventStream>> EventStream::open(int ring_buffer_fd, Recor
   stream->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (stream->signal_fd_ < 0 || stream->epoll_fd_ < 0)
     return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
-  epoll_event ring_event{};
-  ring_event.events = EPOLLIN;
-  ring_event.data.fd = ring_buffer__epoll_fd(stream->ring_);
   epoll_event signal_event{};
   signal_event.events = EPOLLIN;
   signal_event.data.fd = stream->signal_fd_;
-  if (epoll_ctl(stream->epoll_fd_, EPOLL_CTL_ADD, ring_event.data.fd, &ring_event) != 0 ||
-      epoll_ctl(stream->epoll_fd_, EPOLL_CTL_ADD, stream->signal_fd_, &signal_event) != 0)
+  if (epoll_ctl(stream->epoll_fd_, EPOLL_CTL_ADD, stream->signal_fd_, &signal_event) != 0)
     return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
   return stream;
 }
 
-Status EventStream::add_ring_drained_first(int ring_buffer_fd, RecordHandler handler,
-                                           void* context) {
-  first_binding_ = {handler, context};
-  first_ring_ = ring_buffer__new(ring_buffer_fd, on_record, &first_binding_, nullptr);
-  if (!first_ring_)
-    return Error{fmt::format("cannot map the XDP ring buffer: {}", std::strerror(errno))};
+Result<RingReader*> EventStream::add_ring(int ring_fd, const char* what) {
+  auto reader = RingReader::map(ring_fd);
+  if (!reader) return Error{fmt::format("{}: {}", what, reader.error().message)};
+  // A ring buffer's own fd is pollable. Edge-triggered: records the merge holds back stay in
+  // the ring, and a level-triggered fd would keep the loop spinning until they are released.
   epoll_event ring_event{};
-  ring_event.events = EPOLLIN;
-  ring_event.data.fd = ring_buffer__epoll_fd(first_ring_);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ring_event.data.fd, &ring_event) != 0)
-    return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
-  return Ok{};
+  ring_event.events = EPOLLIN | EPOLLET;
+  ring_event.data.fd = ring_fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ring_fd, &ring_event) != 0)
+    return Error{fmt::format("{}: cannot watch it: {}", what, std::strerror(errno))};
+  rings_.push_back(std::move(*reader));
+  return rings_.back().get();
 }
 
 EventStream::~EventStream() {
-  if (first_ring_) ring_buffer__free(first_ring_);
-  if (ring_) ring_buffer__free(ring_);
+  rings_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
 
-void EventStream::drain() {
-  if (first_ring_) ring_buffer__consume(first_ring_);
-  ring_buffer__consume(ring_);
-}
-
 Result<bool> EventStream::wait(int timeout_ms) {
-  epoll_event ready[3];
-  int n = epoll_wait(epoll_fd_, ready, 3, timeout_ms);
+  epoll_event ready[8];
+  int n = epoll_wait(epoll_fd_, ready, 8, timeout_ms);
   if (n < 0 && errno != EINTR)
     return Error{fmt::format("event loop wait failed: {}", std::strerror(errno))};
   bool keep_running = true;

@@ -1,49 +1,35 @@
 #pragma once
-// The ring-buffer consumer: one epoll set holding the ring buffer and a signalfd for
-// SIGINT/SIGTERM. The BPF side wakes it only when the ring fills past a threshold, so the
-// caller's wait timeout is the drain interval that bounds latency.
-#include <cstddef>
+// The ring-buffer consumer's event loop: one epoll set holding every ring buffer (each CPU's
+// socket ring, the XDP ring) and a signalfd for SIGINT/SIGTERM. The BPF side wakes it only when
+// a ring fills past a threshold, so the caller's wait timeout is the drain interval that bounds
+// latency. The rings are read in place (RingReader) by whoever merges them.
 #include <memory>
 #include <span>
+#include <vector>
 
+#include "capture/ring_reader.h"
 #include "common/result.h"
-
-struct ring_buffer;
 
 namespace synfin::capture {
 
 class EventStream {
  public:
-  using RecordHandler = void (*)(void* context, std::span<const std::byte> record);
-
   // Blocks SIGINT and SIGTERM for the process (call before starting threads) and routes
   // them to the stream so a stop always follows a final drain.
-  static Result<std::unique_ptr<EventStream>> open(int ring_buffer_fd, RecordHandler handler,
-                                                   void* context);
+  static Result<std::unique_ptr<EventStream>> open();
   ~EventStream();
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
-  // A second ring whose records are consumed before the first one's in every drain (the
-  // XDP packets, which precede the state changes they cause).
-  Status add_ring_drained_first(int ring_buffer_fd, RecordHandler handler, void* context);
+  // Maps a ring and wakes the loop when it is written; `what` names it in errors.
+  Result<RingReader*> add_ring(int ring_fd, const char* what);
 
   // Waits up to timeout_ms for a wakeup. Returns false once a stop signal has arrived.
   Result<bool> wait(int timeout_ms);
-  // Consumes every record available now.
-  void drain();
-
-  struct Binding {
-    RecordHandler handler = nullptr;
-    void* context = nullptr;
-  };
 
  private:
   EventStream() = default;
-  Binding binding_;
-  Binding first_binding_;
-  ring_buffer* ring_ = nullptr;
-  ring_buffer* first_ring_ = nullptr;
+  std::vector<std::unique_ptr<RingReader>> rings_;
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
 };

@@ -11,12 +11,9 @@
 namespace synfin::capture {
 
 namespace {
-// Records wait for the other ring at most this far behind the drain's clock: a record is
+// Records wait for the other rings at most this far behind the drain's clock: a record is
 // stamped just before it is committed, so one stamped this long ago is already readable.
 constexpr uint64_t kCommitMarginNs = 1'000'000;
-// A few drains' worth at the XDP program's default rate bound, and of socket records.
-constexpr std::size_t kWaitingPackets = 16384;
-constexpr std::size_t kWaitingEvents = 65536;
 }  // namespace
 
 Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptions& options,
@@ -26,41 +23,36 @@ Result<std::unique_ptr<CaptureSession>> CaptureSession::start(const CaptureOptio
   auto program = TracerProgram::load(options);
   if (!program) return program.error();
   session->program_ = std::move(*program);
-  // The stream exists before attach so the first record already has a consumer.
-  auto stream = EventStream::open(session->program_->ring_buffer_fd(), &CaptureSession::on_record,
-                                  session.get());
+  auto stream = EventStream::open();
   if (!stream) return stream.error();
   session->stream_ = std::move(*stream);
+  session->merge_ = std::make_unique<decode::RecordMerge>(
+      [raw = session.get()](std::span<const std::byte> record) { raw->apply(record); });
+  // The rings exist before attach, so the first record already has a consumer. XDP's ring is
+  // merged first: on equal stamps a packet goes before the step it caused.
+  std::vector<RingReader*> socket_rings;
+  for (int ring_fd : session->program_->ring_fds()) {
+    auto ring = session->stream_->add_ring(ring_fd, "a CPU's socket ring buffer");
+    if (!ring) return ring.error();
+    socket_rings.push_back(*ring);
+  }
   if (auto attached = session->program_->attach(); !attached) return attached.error();
   if (xdp) {
     auto attached = XdpProgram::attach(*xdp);
     if (!attached) return attached.error();
     session->xdp_ = std::move(*attached);
-    session->merge_ = std::make_unique<decode::RecordMerge>(
-        kWaitingPackets, kWaitingEvents,
-        [raw = session.get()](std::span<const std::byte> record) { raw->apply(record); });
-    auto added = session->stream_->add_ring_drained_first(
-        session->xdp_->ring_buffer_fd(), &CaptureSession::on_packet_record, session.get());
-    if (!added) return added.error();
+    auto ring = session->stream_->add_ring(session->xdp_->ring_buffer_fd(), "the XDP ring buffer");
+    if (!ring) return ring.error();
+    session->merge_->add_source(**ring);
   }
+  for (RingReader* ring : socket_rings) session->merge_->add_source(*ring);
+  session->merge_->add_source(session->written_);
   return session;
 }
 
 void CaptureSession::apply(std::span<const std::byte> record) {
   if (recording_) recording_->write(record);
   decode::apply_record(decoder_, table_, record);
-}
-
-void CaptureSession::on_record(void* self, std::span<const std::byte> record) {
-  auto* session = static_cast<CaptureSession*>(self);
-  if (session->merge_)
-    session->merge_->add_event(record);
-  else
-    session->apply(record);
-}
-
-void CaptureSession::on_packet_record(void* self, std::span<const std::byte> record) {
-  static_cast<CaptureSession*>(self)->merge_->add_packet(record);
 }
 
 void CaptureSession::account_losses() {
@@ -81,10 +73,9 @@ void CaptureSession::mark_time(uint64_t now_ns) {
   std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(&record), sizeof(record)};
   std::unique_lock<std::mutex> lock;
   if (model_mutex_) lock = std::unique_lock(*model_mutex_);
-  if (merge_)
-    merge_->add_event(bytes);  // in time order with the records still waiting
-  else
-    apply(bytes);
+  // In time order with the records still waiting in the rings.
+  if (written_.full()) merge_->release_until(written_.front_ts_ns());
+  written_.push(bytes);
 }
 
 void CaptureSession::announce_interfaces() {
@@ -107,10 +98,9 @@ void CaptureSession::drain(bool final) {
   if (!interfaces_announced_) announce_interfaces();
   // Losses are read before the drain: a reserve failure precedes the records after it.
   account_losses();
-  // Taken before either ring is read: every record stamped before it is readable now.
+  // Taken before any ring is read: every record stamped before it is readable now.
   uint64_t now = monotonic_now_ns();
-  stream_->drain();
-  if (merge_) merge_->release_until(final ? UINT64_MAX : now - kCommitMarginNs);
+  merge_->release_until(final ? UINT64_MAX : now - kCommitMarginNs);
 }
 
 Status CaptureSession::run(int drain_interval_ms, const std::function<bool()>& on_tick) {

@@ -19,8 +19,8 @@ namespace synfin::capture {
 
 class CaptureSession {
  public:
-  // With xdp non-null, synfin's XDP program is attached to its interfaces too and its
-  // packet records are merged with the socket records in time order.
+  // With xdp non-null, synfin's XDP program is attached to its interfaces too. Every CPU's
+  // socket ring, the XDP ring and the records written here are merged in time order.
   static Result<std::unique_ptr<CaptureSession>> start(const CaptureOptions& options,
                                                        const XdpOptions* xdp,
                                                        model::ConnectionTable& table);
@@ -31,9 +31,9 @@ class CaptureSession {
   // stop signal arrives (after a final drain) or on_tick returns false.
   Status run(int drain_interval_ms, const std::function<bool()>& on_tick);
 
-  // Consumes every record available now (losses accounted first). With XDP, records stamped
-  // in the last moment wait for the next drain, so that both rings apply in time order;
-  // `final` releases everything.
+  // Consumes every record available now (losses accounted first). Records stamped in the last
+  // moment wait for the next drain, so that every ring applies in time order; `final` releases
+  // everything.
   void drain(bool final = false);
 
   // Time has passed with no record saying so: what waits on time (unanswered SYNs) expires,
@@ -54,8 +54,6 @@ class CaptureSession {
 
  private:
   explicit CaptureSession(model::ConnectionTable& table) : table_(table) {}
-  static void on_record(void* self, std::span<const std::byte> record);
-  static void on_packet_record(void* self, std::span<const std::byte> record);
   void apply(std::span<const std::byte> record);
   void announce_interfaces();
 
@@ -68,7 +66,8 @@ class CaptureSession {
   std::unique_ptr<TracerProgram> program_;
   std::unique_ptr<XdpProgram> xdp_;
   std::unique_ptr<EventStream> stream_;
-  std::unique_ptr<decode::RecordMerge> merge_;  // with XDP: both rings back in time order
+  std::unique_ptr<decode::RecordMerge> merge_;  // every ring back in time order
+  decode::QueuedRecords written_;               // time marks, in time order with the rings
   bool interfaces_announced_ = false;
   LostCounts lost_{};
   uint64_t undecodable_seen_ = 0;

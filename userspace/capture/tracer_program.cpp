@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -135,6 +136,7 @@ TracerProgram::~TracerProgram() {
   bpf_link__destroy(socket_iterator_);
   bpf_link__destroy(path_iterator_);
   synfin_bpf__destroy(skeleton_);
+  for (int ring : ring_fds_) ::close(ring);
 }
 
 Result<std::unique_ptr<TracerProgram>> TracerProgram::load(const CaptureOptions& options) {
@@ -202,19 +204,19 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load_with(const CaptureOpt
     config->watch_ports[i] = options.watch_ports[i];
   for (std::size_t state = 0; state < options.stuck_threshold_ns.size(); ++state)
     config->stuck_threshold_ns[state] = options.stuck_threshold_ns[state];
-  config->wakeup_threshold_bytes = options.ring_bytes / 4;
+  config->possible_cpus = static_cast<uint32_t>(std::max(libbpf_num_possible_cpus(), 1));
+  uint32_t ring_bytes = per_cpu_ring_bytes(options.ring_bytes, config->possible_cpus);
+  config->wakeup_threshold_bytes = ring_bytes / 4;
   config->rcv_state_process_start = features.rcv_state_process_start;
   config->rcv_state_process_end = features.rcv_state_process_end;
   config->mib_listen_overflows = features.mib_listen_overflows;
   config->mib_syn_queue_drops = features.mib_syn_queue_drops;
-  config->possible_cpus = static_cast<uint32_t>(std::max(libbpf_num_possible_cpus(), 1));
   // Each CPU samples its share; a rate below one per CPU still samples one per CPU per second.
   if (options.closes_per_second)
     config->sampled_closes_per_cpu_second =
         std::max<uint64_t>(options.closes_per_second / config->possible_cpus, 1);
-  if (int err = bpf_map__set_max_entries(skeleton->maps.events, options.ring_bytes); err)
-    return Error{
-        fmt::format("ring buffer size {} rejected: {}", options.ring_bytes, errno_text(err))};
+  if (int err = bpf_map__set_max_entries(skeleton->maps.cpu_rings, config->possible_cpus); err)
+    return Error{fmt::format("cannot size the per-CPU ring array: {}", errno_text(err))};
   bpf_program__set_autoattach(skeleton->progs.dump_tcp_sockets, false);
   bpf_program__set_autoattach(skeleton->progs.dump_socket_paths, false);
   bpf_program__set_autoattach(skeleton->progs.dump_socket_paths_tcp, false);
@@ -228,7 +230,23 @@ Result<std::unique_ptr<TracerProgram>> TracerProgram::load_with(const CaptureOpt
         fmt::format("the kernel refused synfin's BPF programs ({}); rerun with --verbose "
                     "for libbpf's and the verifier's log",
                     errno_text(err))};
+  // Filled before anything attaches, so that no CPU's first record finds its slot empty.
+  int rings_fd = bpf_map__fd(skeleton->maps.cpu_rings);
+  for (uint32_t cpu = 0; cpu < config->possible_cpus; ++cpu) {
+    int ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "synfin_cpu_ring", 0, 0, ring_bytes, nullptr);
+    if (ring < 0)
+      return Error{fmt::format("cannot create CPU {}'s ring buffer of {} bytes: {}", cpu,
+                               ring_bytes, errno_text(errno))};
+    program->ring_fds_.push_back(ring);
+    if (bpf_map_update_elem(rings_fd, &cpu, &ring, BPF_ANY) != 0)
+      return Error{fmt::format("cannot install CPU {}'s ring buffer: {}", cpu, errno_text(errno))};
+  }
   return program;
+}
+
+uint32_t per_cpu_ring_bytes(uint32_t total_bytes, uint32_t cpus) {
+  uint32_t share = total_bytes / std::max(cpus, 1u);
+  return std::max(share ? std::bit_floor(share) : 0u, kMinCpuRingBytes);
 }
 
 Status TracerProgram::attach() {
@@ -370,10 +388,6 @@ std::vector<ProgramStatus> TracerProgram::program_status() const {
     status.push_back({s->progs[i].name, attached});
   }
   return status;
-}
-
-int TracerProgram::ring_buffer_fd() const {
-  return bpf_map__fd(skeleton_->maps.events);
 }
 
 LostCounts TracerProgram::lost_counts() const {

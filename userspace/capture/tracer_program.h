@@ -24,8 +24,8 @@ struct CaptureOptions {
   std::vector<uint16_t> remote_ports;
   std::vector<uint16_t> any_ports;  // --port: either end on one of these
   uint16_t exclude_port = 0;        // sockets with this local or remote port are not traced
-  uint32_t ring_bytes = 16u << 20;
-  bool verbose = false;  // libbpf's own log (verifier output) on stderr
+  uint32_t ring_bytes = 16u << 20;  // shared out among the CPUs' rings (per_cpu_ring_bytes)
+  bool verbose = false;             // libbpf's own log (verifier output) on stderr
   // What crosses the ring (bpf/lib/config.h). A record per step: `synfin trace`, and the daemon
   // with --xdp (its packet view joins live sockets step by step).
   bool per_step_records = true;
@@ -85,7 +85,8 @@ class TracerProgram {
   // Attaches every tracepoint program and the socket-table iterator (read on demand by
   // snapshot_sockets(), from any thread).
   Status attach();
-  int ring_buffer_fd() const;
+  // One ring buffer per possible CPU, in CPU order: each CPU's records, in its own order.
+  const std::vector<int>& ring_fds() const { return ring_fds_; }
   // Reserve failures per event type, summed over CPUs.
   LostCounts lost_counts() const;
   // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once, handing each
@@ -123,6 +124,12 @@ class TracerProgram {
   bpf_link* path_iterator_ = nullptr;
   KernelFeatures features_;
   LiveWalk live_walk_ = LiveWalk::StorageMap;
+  std::vector<int> ring_fds_;
 };
+
+// Each CPU reserves in a ring of its own (no CPU waits on another's reservation lock): the
+// ring size asked for is shared out among them, each a power of two of at least 256 KiB.
+inline constexpr uint32_t kMinCpuRingBytes = 256u << 10;
+uint32_t per_cpu_ring_bytes(uint32_t total_bytes, uint32_t cpus);
 
 }  // namespace synfin::capture

@@ -4,47 +4,70 @@
 
 namespace synfin::decode {
 
-RecordMerge::RecordMerge(std::size_t packet_capacity, std::size_t event_capacity, Apply apply)
-    : apply_(std::move(apply)) {
-  packets_.slots.resize(packet_capacity ? packet_capacity : 1);
-  events_.slots.resize(event_capacity ? event_capacity : 1);
+namespace {
+// Every record starts with ts_ns (abi.h).
+uint64_t stamp_of(std::span<const std::byte> record) {
+  uint64_t ts_ns = 0;
+  std::memcpy(&ts_ns, record.data(), sizeof(ts_ns));
+  return ts_ns;
+}
+}  // namespace
+
+void RecordMerge::add_source(RecordSource& source) {
+  heads_.push_back(Head{&source, {}, 0});
 }
 
-void RecordMerge::add(Fifo& fifo, std::span<const std::byte> record) {
-  if (record.size() < sizeof(uint64_t) || record.size() > kMaxRecord) {
-    apply_(record);  // malformed: the decoder counts it, its place in time does not matter
-    return;
+void RecordMerge::look(Head& head) {
+  for (;;) {
+    head.record = head.source->peek();
+    if (head.record.empty() || head.record.size() >= sizeof(uint64_t)) break;
+    apply_(head.record);
+    head.source->pop();
+    ++released_;
   }
-  uint64_t ts_ns = 0;
-  std::memcpy(&ts_ns, record.data(), sizeof(ts_ns));  // every record starts with ts_ns
-  if (fifo.full()) release_until(fifo.front().ts_ns);
-  Slot& slot = fifo.slots[(fifo.head + fifo.count) % fifo.slots.size()];
-  slot.ts_ns = ts_ns;
+  if (!head.record.empty()) head.ts_ns = stamp_of(head.record);
+}
+
+std::size_t RecordMerge::release_until(uint64_t horizon_ns) {
+  released_ = 0;
+  for (Head& head : heads_) look(head);
+  for (;;) {
+    Head* oldest = nullptr;
+    for (Head& head : heads_)
+      if (!head.record.empty() && head.ts_ns <= horizon_ns &&
+          (!oldest || head.ts_ns < oldest->ts_ns))
+        oldest = &head;
+    if (!oldest) return released_;
+    apply_(oldest->record);
+    oldest->source->pop();
+    ++released_;
+    look(*oldest);
+  }
+}
+
+bool QueuedRecords::push(std::span<const std::byte> record) {
+  if (full() || record.size() > kMaxRecord) return false;
+  Slot& slot = slots_[(head_ + count_) % kCapacity];
   slot.size = static_cast<uint32_t>(record.size());
   std::memcpy(slot.bytes.data(), record.data(), record.size());
-  ++fifo.count;
+  ++count_;
+  return true;
 }
 
-void RecordMerge::add_packet(std::span<const std::byte> record) {
-  add(packets_, record);
+std::span<const std::byte> QueuedRecords::peek() {
+  if (!count_) return {};
+  return {slots_[head_].bytes.data(), slots_[head_].size};
 }
 
-void RecordMerge::add_event(std::span<const std::byte> record) {
-  add(events_, record);
+void QueuedRecords::pop() {
+  if (!count_) return;
+  head_ = (head_ + 1) % kCapacity;
+  --count_;
 }
 
-void RecordMerge::release_until(uint64_t horizon_ns) {
-  for (;;) {
-    bool packet_ready = packets_.count > 0 && packets_.front().ts_ns <= horizon_ns;
-    bool event_ready = events_.count > 0 && events_.front().ts_ns <= horizon_ns;
-    if (!packet_ready && !event_ready) return;
-    bool take_packet =
-        packet_ready && (!event_ready || packets_.front().ts_ns <= events_.front().ts_ns);
-    Fifo& fifo = take_packet ? packets_ : events_;
-    const Slot& slot = fifo.front();
-    apply_({slot.bytes.data(), slot.size});
-    fifo.pop();
-  }
+uint64_t QueuedRecords::front_ts_ns() const {
+  if (!count_ || slots_[head_].size < sizeof(uint64_t)) return 0;
+  return stamp_of({slots_[head_].bytes.data(), slots_[head_].size});
 }
 
 }  // namespace synfin::decode

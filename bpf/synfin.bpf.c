@@ -211,6 +211,12 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 	bool stepped = steps_cross(sk);
 	if (keep_paths)
 		end_path(sk, cookie, stepped); /* scope verdicts live in the path */
+	if (report_closes) {
+		__u32 zero = 0;
+		__u64 *destroyed = bpf_map_lookup_elem(&destroyed_here, &zero);
+		if (destroyed)
+			*destroyed = cookie;
+	}
 	if (stepped) {
 		emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 		forget_verdict(cookie);
@@ -255,19 +261,7 @@ int BPF_PROG(on_consume_skb, struct sk_buff *skb, void *location)
 	__u64 at = (__u64)location;
 	if (at < rcv_state_process_start || at >= rcv_state_process_end)
 		return 0;
-	struct tcp_segment seg;
-	if (!read_tcp_segment(skb, &seg) ||
-	    (seg.tcp_flags & (SYNFIN_TCP_SYN | SYNFIN_TCP_ACK)) != SYNFIN_TCP_SYN)
-		return 0;
-	/* TCP has cleared skb->dev by now; the input route still names the device. */
-	struct dst_entry *route = (struct dst_entry *)(skb->_skb_refdst & ~SYNFIN_SKB_DST_NOREF);
-	struct net *net = route ? BPF_CORE_READ(route, dev, nd_net.net) : NULL;
-	if (!net)
-		return 0;
-	struct listener_key key = {.netns = netns_of(net), .port = seg.local_port};
-	__u64 *cookie = bpf_map_lookup_elem(&listeners_by_port, &key);
-	if (cookie)
-		account_listen_refusals(net, *cookie, seg.local_port, seg.family);
+	account_consumed_syn(skb);
 	return 0;
 }
 

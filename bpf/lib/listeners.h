@@ -101,20 +101,29 @@ static __always_inline bool cpu_offset(__u32 cpu, unsigned long *offset)
 	return true;
 }
 
-static __always_inline bool read_listen_mibs(struct net *net, __u32 cpu, struct mib_seen *out)
+/* Where this CPU's counters of a namespace live, as a number: the verifier allows no
+ * arithmetic on a typed pointer. */
+static __always_inline bool listen_mibs_address(struct net *net, __u32 cpu, unsigned long *out)
 {
 	unsigned long offset;
 	if (!mib_listen_overflows || !cpu_offset(cpu, &offset))
 		return false;
-	/* Read as a number: the verifier allows no arithmetic on a typed pointer. */
-	unsigned long base = (unsigned long)BPF_CORE_READ(net, mib.net_statistics) + offset;
-	if (bpf_probe_read_kernel(&out->overflows, sizeof(out->overflows),
-				  (void *)(base + mib_listen_overflows * sizeof(unsigned long))))
-		return false;
-	if (bpf_probe_read_kernel(&out->syn_queue_drops, sizeof(out->syn_queue_drops),
-				  (void *)(base + mib_syn_queue_drops * sizeof(unsigned long))))
-		return false;
+	*out = (unsigned long)BPF_CORE_READ(net, mib.net_statistics) + offset;
 	return true;
+}
+
+static __always_inline bool read_mibs_at(unsigned long base, struct mib_seen *out)
+{
+	return !bpf_probe_read_kernel(&out->overflows, sizeof(out->overflows),
+				      (void *)(base + mib_listen_overflows * sizeof(unsigned long))) &&
+	       !bpf_probe_read_kernel(&out->syn_queue_drops, sizeof(out->syn_queue_drops),
+				      (void *)(base + mib_syn_queue_drops * sizeof(unsigned long)));
+}
+
+static __always_inline bool read_listen_mibs(struct net *net, __u32 cpu, struct mib_seen *out)
+{
+	unsigned long base;
+	return listen_mibs_address(net, cpu, &base) && read_mibs_at(base, out);
 }
 
 static __always_inline __u32 netns_of(struct net *net)
@@ -157,25 +166,100 @@ static __always_inline void forget_listener(const struct sock *sk, __u64 cookie)
 		bpf_map_delete_elem(&listeners_by_port, &key);
 }
 
-static __always_inline void account_listen_refusals(struct net *net, __u64 cookie, __u16 port,
-						    __u16 family)
+/* This CPU's view of the namespace it met last (lib/maps.h listen_mib_cache), taken over from
+ * listen_mibs_seen, where the one it held before goes back. */
+static __always_inline struct listen_mib_cache *listen_mibs_of(struct net *net, __u32 netns,
+								__u64 route)
 {
-	struct mib_key key = {.netns = netns_of(net), .cpu = bpf_get_smp_processor_id()};
-	struct mib_seen now;
-	if (!read_listen_mibs(net, key.cpu, &now))
-		return;
-	struct mib_seen *seen = bpf_map_lookup_elem(&listen_mibs_seen, &key);
-	if (!seen) {
-		bpf_map_update_elem(&listen_mibs_seen, &key, &now, BPF_NOEXIST);
-		return;
+	__u32 zero = 0;
+	struct listen_mib_cache *cache = bpf_map_lookup_elem(&listen_mib_cache, &zero);
+	if (!cache)
+		return NULL;
+	if (cache->known && cache->netns == netns) {
+		if (route)
+			cache->route = route;
+		return cache;
 	}
-	__u64 overflows = now.overflows - seen->overflows;
-	__u64 syn_queue_drops = now.syn_queue_drops - seen->syn_queue_drops;
-	*seen = now;
+	struct mib_key key = {.netns = cache->netns, .cpu = bpf_get_smp_processor_id()};
+	if (cache->known)
+		bpf_map_update_elem(&listen_mibs_seen, &key, &cache->seen, BPF_ANY);
+	cache->known = 0;
+	unsigned long base;
+	if (!listen_mibs_address(net, key.cpu, &base))
+		return NULL;
+	key.netns = netns;
+	struct mib_seen *seen = bpf_map_lookup_elem(&listen_mibs_seen, &key);
+	if (seen)
+		cache->seen = *seen;
+	else if (!read_mibs_at(base, &cache->seen))
+		return NULL;
+	cache->netns = netns;
+	cache->route = route;
+	cache->counters = base;
+	cache->known = 1;
+	return cache;
+}
+
+/* What the namespace's counters grew by on this CPU since its last hook, charged to the
+ * listener the packet came to. Unattributed growth (no listener known) waits for the next. */
+static __always_inline void charge_listen_refusals(struct listen_mib_cache *cache,
+						   const struct mib_seen *now, __u64 cookie,
+						   __u16 port, __u16 family)
+{
+	__u64 overflows = now->overflows - cache->seen.overflows;
+	__u64 syn_queue_drops = now->syn_queue_drops - cache->seen.syn_queue_drops;
+	cache->seen = *now;
 	if (overflows)
 		count_on_listener_port(cookie, port, family, COUNT_OVERFLOW, overflows);
 	if (syn_queue_drops)
 		count_on_listener_port(cookie, port, family, COUNT_SYN_QUEUE_DROP, syn_queue_drops);
+}
+
+/* The handshake's last ACK dropped on a listener (rx_sk): the listener is known. */
+static __always_inline void account_listen_refusals(struct net *net, __u64 cookie, __u16 port,
+						    __u16 family)
+{
+	struct listen_mib_cache *cache = listen_mibs_of(net, netns_of(net), 0);
+	struct mib_seen now;
+	if (cache && read_mibs_at(cache->counters, &now))
+		charge_listen_refusals(cache, &now, cookie, port, family);
+}
+
+/* A SYN a listener consumed: nothing was refused unless this CPU's counters moved, which costs
+ * two counter reads to learn while the packet's route is the one met last. Only then are the
+ * packet's headers read for the listener's port. */
+static __always_inline void account_consumed_syn(const struct sk_buff *skb)
+{
+	__u64 route = skb->_skb_refdst & ~SYNFIN_SKB_DST_NOREF;
+	if (!route)
+		return;
+	__u32 zero = 0;
+	struct listen_mib_cache *cache = bpf_map_lookup_elem(&listen_mib_cache, &zero);
+	if (!cache)
+		return;
+	struct net *net = NULL;
+	if (!cache->known || cache->route != route) {
+		/* TCP has cleared skb->dev by now; the input route still names the device. */
+		net = BPF_CORE_READ((struct dst_entry *)route, dev, nd_net.net);
+		if (!net)
+			return;
+		cache = listen_mibs_of(net, netns_of(net), route);
+		if (!cache)
+			return;
+	}
+	struct mib_seen now;
+	if (!read_mibs_at(cache->counters, &now) ||
+	    (now.overflows == cache->seen.overflows &&
+	     now.syn_queue_drops == cache->seen.syn_queue_drops))
+		return;
+	struct tcp_segment seg;
+	if (!read_tcp_segment(skb, &seg) ||
+	    (seg.tcp_flags & (SYNFIN_TCP_SYN | SYNFIN_TCP_ACK)) != SYNFIN_TCP_SYN)
+		return;
+	struct listener_key key = {.netns = cache->netns, .port = seg.local_port};
+	__u64 *cookie = bpf_map_lookup_elem(&listeners_by_port, &key);
+	if (cookie)
+		charge_listen_refusals(cache, &now, *cookie, seg.local_port, seg.family);
 }
 
 #endif

@@ -140,6 +140,16 @@ struct {
 	__type(value, __u64);
 } time_wait_drop_totals SEC(".maps");
 
+/* The cookie of the socket each CPU destroyed last: the queues a socket purges on its way out
+ * (one drop per connection whose peer's FIN was never read) are told from a live socket's drops
+ * without a storage lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} destroyed_here SEC(".maps");
+
 /* Listening sockets by (network namespace, port), for the SYNs a listener consumes without
  * naming it: registered at listen() and by the socket-table walk. With SO_REUSEPORT the latest
  * listener of a port stands for its group. */
@@ -174,6 +184,24 @@ struct {
 	__type(key, struct mib_key);
 	__type(value, struct mib_seen);
 } listen_mibs_seen SEC(".maps");
+
+/* Each CPU's counters of the namespace it met last, so that a listener's SYN costs no lookup:
+ * the route the namespace was found through, where the counters live, and what was seen. This
+ * copy stands for listen_mibs_seen's entry of (that namespace, this CPU) while it is held. */
+struct listen_mib_cache {
+	__u64 route;
+	__u64 counters;
+	struct mib_seen seen;
+	__u32 netns;
+	__u32 known;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct listen_mib_cache);
+} listen_mib_cache SEC(".maps");
 
 /* A CPU's offset into per-CPU memory (lib/listeners.h): an anchor element, and each CPU's
  * offset once computed. */

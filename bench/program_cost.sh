@@ -2,7 +2,9 @@
 # Where the kernel-side time goes: each synfin BPF program's runs and run time per connection
 # of the loopback churn (build/synfin_churn), from the kernel's own accounting
 # (kernel.bpf_stats_enabled, switched on for the run and restored after), and the daemon's
-# CPU time per connection. Figures only, nothing asserted.
+# CPU time per connection. Do-nothing programs on the same hooks (build/synfin_empty_hooks) run
+# beside them, and their rows (empty_*) are the floor any program pays there on this machine at
+# this moment, the kernel's run-time accounting included. Figures only, nothing asserted.
 #
 #   sudo bench/program_cost.sh [seconds=3] [daemon flags...]
 #   e.g. sudo bench/program_cost.sh 3 --closes-per-second 0
@@ -14,8 +16,10 @@ api=127.0.0.1:19797
 work=$(mktemp -d /tmp/synfin-program-cost.XXXXXX)
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
 daemon=""
+empty=""
 cleanup() {
   [[ -n "$daemon" ]] && kill -INT "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  [[ -n "$empty" ]] && kill -INT "$empty" 2>/dev/null && wait "$empty" 2>/dev/null
   sysctl -qw kernel.bpf_stats_enabled="$stats_before"
   rm -rf "$work"
 }
@@ -41,6 +45,16 @@ if ! kill -0 "$daemon" 2> /dev/null; then
   daemon=""
   exit 1
 fi
+build/synfin_empty_hooks > "$work/empty.out" &
+empty=$!
+for _ in $(seq 100); do
+  grep -q attached "$work/empty.out" 2> /dev/null && break
+  sleep 0.05
+done
+if ! grep -q attached "$work/empty.out"; then
+  echo "program_cost: build/synfin_empty_hooks did not attach its programs" >&2
+  exit 1
+fi
 sleep 1
 programs > "$work/before"
 cpu_before=$(awk '{print $14 + $15}' "/proc/$daemon/stat")
@@ -57,6 +71,7 @@ before = {l.split()[0]: l.split() for l in open(f"{work}/before") if l.split()[0
 print(f"| {'BPF program':32} | runs/connection | ns/run | ns/connection |")
 print(f"|{'-' * 34}|-----------------|--------|---------------|")
 total = 0
+floors = []
 for line in open(f"{work}/after"):
     pid, name, ns, runs = line.split()
     if pid not in before:
@@ -64,8 +79,15 @@ for line in open(f"{work}/after"):
     d_ns, d_runs = int(ns) - int(before[pid][2]), int(runs) - int(before[pid][3])
     if d_runs == 0:
         continue
+    row = f"| {name:32} | {d_runs / connections:15.1f} | {d_ns / d_runs:6.0f} | {d_ns / connections:13.0f} |"
+    if name.startswith("empty_"):
+        floors.append(row)
+        continue
     total += d_ns
-    print(f"| {name:32} | {d_runs / connections:15.1f} | {d_ns / d_runs:6.0f} | {d_ns / connections:13.0f} |")
+    print(row)
 print(f"| {'all BPF programs':32} | {'':15} | {'':6} | {total / connections:13.0f} |")
 print(f"| {'the daemon (user + system CPU)':32} | {'':15} | {'':6} | {ticks / hz * 1e9 / connections:13.0f} |")
+print(f"| {'floor: do-nothing programs':32} | {'':15} | {'':6} | {'':13} |")
+for row in floors:
+    print(row)
 PY

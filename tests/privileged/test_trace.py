@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 
 from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, eventually,
                      kill_all, simultaneous_close, require_privileges, run_main, run_pair)
@@ -271,8 +270,6 @@ def scenario_gzip_recording(synfin, family, port, count=500):
 
         # Killed mid-write: no gzip trailer. Everything up to the last drain is readable.
         killed = Trace(synfin, suffix=".rec.gz")
-        # Its lines are read as they come, as a terminal would: a full pipe would stop it.
-        threading.Thread(target=killed.proc.stdout.read, daemon=True).start()
         run_pair("client_first", port, family, count=100, timeout=120)
         # Drain by drain the records reach the file: readable up to the last one written.
         eventually(lambda: whole_records(synfin, killed.recording), lambda n: n >= 100 * 10,

@@ -221,7 +221,8 @@ def scenario_handshake(synfin):
         quiet = Trace(synfin, "--xdp", link.server_dev, "--handshake-timeout", "1", "--dport",
                       "32100")
         link.craft(SERVER, "S:32100:18819")
-        time.sleep(2.5)
+        eventually(lambda: [e for e in quiet.printed() if e["event"] == "syn_without_socket"],
+                   lambda lines: lines)
         lines = [e for e in quiet.stop() if e["event"] == "syn_without_socket"]
         check(len(lines) == 1 and lines[0]["reason"] == "no_listener" and
               lines[0]["dport"] == 18819 and lines[0]["iface"] == link.server_dev,

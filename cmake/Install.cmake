@@ -5,7 +5,7 @@
 #   share/man/man1/synfin.1.gz                    from --help of every subcommand
 #   share/bash-completion/completions/synfin
 #   share/synfin/prometheus/, share/synfin/grafana/   alert rules, scrape config, dashboard
-#   share/doc/synfin/                             README and docs/
+#   share/doc/synfin/                             README, docs/ and copyright (DEP-5)
 include(GNUInstallDirs)
 
 install(TARGETS synfin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -30,6 +30,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/grafana/synfin-dashboard.json
 install(FILES ${CMAKE_SOURCE_DIR}/contrib/bash-completion/synfin
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's machine-readable copyright file (DEP-5): share/doc/synfin/copyright.
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 
 # The man page, generated from the built binary's --help (every subcommand's included), so it

@@ -130,6 +130,15 @@ def main():
             check(package_status() == "installed", f"after dpkg -i: {package_status()}")
             files = [f for f in must("dpkg", "-L", PACKAGE).splitlines() if f.strip()]
             check(all(os.path.lexists(f) for f in files), "a packaged file is missing after install")
+            # Debian's copyright file, machine-readable (DEP-5), names both licences.
+            copyright = "/usr/share/doc/synfin/copyright"
+            check(copyright in files, f"the package has no {copyright}")
+            text = open(copyright).read()
+            check(text.startswith("Format: https://www.debian.org/doc/packaging-manuals/"
+                                  "copyright-format/1.0/\n") and
+                  re.search(r"^Files: bpf/\*\n(?:.+\n)*?License: GPL-2$", text, re.M) and
+                  re.search(r"^Files: \*\n(?:.+\n)*?License: Apache-2.0$", text, re.M),
+                  f"{copyright} is not the DEP-5 file naming GPL-2 and Apache-2.0")
 
             version = must("/usr/bin/synfin", "--version").strip()
             built = must(synfin, "--version").strip()

@@ -49,12 +49,25 @@ class Trace:
         self.proc = subprocess.Popen([synfin, "trace", "--record", self.recording, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr_lines = []
+        # Its lines are read as they come, as a terminal would: a full pipe would stop it, and
+        # a test may wait for a line (printed()) before it stops the trace.
+        self.stdout_lines = []
+        self.stdout_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self.stdout_reader.start()
         self.ready = threading.Event()
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
         if not self.ready.wait(30):
             self.proc.kill()
             raise Failure("synfin trace did not start: " + " ".join(self.stderr_lines)[-500:])
+
+    def _read_stdout(self):
+        for line in self.proc.stdout:
+            self.stdout_lines.append(line)
+
+    def printed(self):
+        """Every JSON object printed so far (the trace still running)."""
+        return [json.loads(line) for line in list(self.stdout_lines) if line.endswith("\n")]
 
     def _read_stderr(self):
         for line in self.proc.stderr:
@@ -69,9 +82,10 @@ class Trace:
         it), and the live output is kept in self.output."""
         time.sleep(0.5)  # let the last softirq transitions land in the ring
         self.proc.send_signal(signal.SIGINT)
-        out = self.proc.stdout.read()
         self.proc.wait(30)
+        self.stdout_reader.join(30)
         self.reader.join(10)
+        out = "".join(self.stdout_lines)
         check(self.proc.returncode == 0,
               f"synfin trace exited {self.proc.returncode}: {self.stderr_lines[-3:]}")
         events = []

@@ -46,9 +46,15 @@ def scenario_stuck(synfin):
             lambda: daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&port={port}")["connections"],
             lambda rows: len(rows) >= n)
         early = daemon.get(f"/api/v1/stuck?port={port}")
+        answered = time.monotonic()
         check(len(live) == n, f"{len(live)} CLOSE_WAIT connections listed, want {n}")
         check(all(r["pid"] == server.pid for r in live), "CLOSE_WAIT owners wrong")
-        check(early["count"] == 0, f"{early['count']} stuck before the threshold")
+        # None can be stuck before the first of them entered CLOSE_WAIT a threshold ago (a host
+        # slow enough to answer later only makes this check weaker, never wrong).
+        if answered < t_before + threshold:
+            check(early["count"] == 0, f"{early['count']} stuck before the threshold")
+        check(all(r["age_seconds"] >= threshold for r in early["stuck"]),
+              "a socket listed stuck before its threshold")
 
         # A half-closed peer whose owner keeps sending is stuck too, but told apart.
         half_server = Peer("server", "half_close", port + 1, name="sf-halfsrv")
@@ -56,15 +62,18 @@ def scenario_stuck(synfin):
         half_client = Peer("client", "half_close", port + 1, name="sf-halfcli")
         half_server.expect("accepted")
 
-        time.sleep(threshold + 0.5)
-        stuck = daemon.get(f"/api/v1/stuck?port={port}")
-        now = time.monotonic()
-        rows = [r for r in stuck["stuck"] if r["sport"] == port]
+        def stuck_now():
+            asked = time.monotonic()
+            rows = [r for r in daemon.get(f"/api/v1/stuck?port={port}")["stuck"]
+                    if r["sport"] == port]
+            return asked, time.monotonic(), rows
+        asked, now, rows = eventually(stuck_now, lambda s: len(s[2]) >= n, timeout=threshold + 15)
         check(len(rows) == n, f"{len(rows)} stuck listed, want {n}")
         check(all(r["state"] == "CLOSE_WAIT" for r in rows), "a stuck row is not CLOSE_WAIT")
         check(all(r["pid"] == server.pid and r["comm"] == "sf-leaky" for r in rows),
               f"owner wrong: {[(r['pid'], r['comm']) for r in rows][:3]} want {server.pid}")
-        lo, hi = now - t_after - 1.0, now - t_before + 1.0
+        # The ages were taken between asking and the answer: truth lies within those bounds.
+        lo, hi = asked - t_after - 1.0, now - t_before + 1.0
         ages = [r["age_seconds"] for r in rows]
         check(all(lo <= a <= hi for a in ages), f"ages {min(ages):.2f}..{max(ages):.2f} outside "
                                                  f"truth {lo + 1:.2f}..{hi - 1:.2f} ± 1 s")
@@ -75,8 +84,9 @@ def scenario_stuck(synfin):
         check(ports_of_ss(ss, "remote") == sorted(r["dport"] for r in rows),
               "stuck set differs from `ss state close-wait`")
 
-        half = daemon.get(f"/api/v1/stuck?port={port + 1}")["stuck"]
-        half = [r for r in half if r["sport"] == port + 1]
+        half = eventually(lambda: [r for r in daemon.get(f"/api/v1/stuck?port={port + 1}")["stuck"]
+                                   if r["sport"] == port + 1],
+                          lambda rows: rows, timeout=threshold + 15)
         check(len(half) == 1 and half[0]["activity"] == "sending" and half[0]["pid"] == half_server.pid,
               f"half-closed sender not told apart: {half}")
 
@@ -120,26 +130,22 @@ def scenario_timewait(synfin):
         rows = daemon.get(f"/api/v1/connections?port={port}")["connections"]
         listed = sum(1 for r in rows if r["dport"] == port and r["state"] in ("TIME_WAIT", "FIN_WAIT2"))
         check(listed == n, f"{listed} TIME_WAIT connections listed")
-        # After a reconciliation the count is still exact.
-        time.sleep(6)
-        again = daemon.get(f"/api/v1/timewait?port={port}")
+        # After a reconciliation (one that started after this point) the count is still exact.
+        ran = daemon.get(f"/api/v1/timewait?port={port}")["drift"]["reconciliations"]
+        again = eventually(lambda: daemon.get(f"/api/v1/timewait?port={port}"),
+                           lambda t: t["drift"]["reconciliations"] >= ran + 2, timeout=30)
         kernel = ss_count("state", "time-wait", f"dst 127.0.0.1:{port}")
         ours = [p for p in again["by_peer"] if p["remote"] == f"127.0.0.1:{port}"]
         check(ours and ours[0]["count"] == len(kernel), "drifted after reconciliation")
-        check(again["drift"]["reconciliations"] >= 1, "no reconciliation ran")
+        check(again["drift"]["reconciliations"] >= ran + 2, "no reconciliation ran")
         # The kernel reaps them after 60 s; the daemon must follow to 0.
-        deadline = time.monotonic() + 90
-        while ss_count("state", "time-wait", f"dst 127.0.0.1:{port}") and time.monotonic() < deadline:
-            time.sleep(1)
-        check(not ss_count("state", "time-wait", f"dst 127.0.0.1:{port}"), "kernel kept TIME_WAIT")
-        deadline = time.monotonic() + 10
-        remaining = None
-        while time.monotonic() < deadline:
-            peers = daemon.get(f"/api/v1/timewait?port={port}")["by_peer"]
-            remaining = sum(p["count"] for p in peers if p["remote"] == f"127.0.0.1:{port}")
-            if remaining == 0:
-                break
-            time.sleep(0.5)
+        left = eventually(lambda: ss_count("state", "time-wait", f"dst 127.0.0.1:{port}"),
+                          lambda lines: not lines, timeout=90)
+        check(not left, "kernel kept TIME_WAIT")
+        remaining = eventually(
+            lambda: sum(p["count"] for p in daemon.get(f"/api/v1/timewait?port={port}")["by_peer"]
+                        if p["remote"] == f"127.0.0.1:{port}"),
+            lambda count: count == 0, timeout=10)
         check(remaining == 0, f"daemon still counts {remaining} TIME_WAIT after the kernel reaped them")
         print(f"timewait: {n} counted exactly, reconciled, fell to 0 with the kernel")
     finally:
@@ -177,14 +183,10 @@ def scenario_snapshot(synfin):
         client.expect("ok")
         server.tell("close")
         server.expect("ok")
-        deadline = time.monotonic() + 10
-        closed = []
-        while time.monotonic() < deadline:
-            closed = [c for c in daemon.get(f"/api/v1/closed?port={port}&limit=10000")["closed"]
-                      if c["role"] != "listener"]
-            if len(closed) >= total + established:
-                break
-            time.sleep(0.5)
+        closed = eventually(
+            lambda: [c for c in daemon.get(f"/api/v1/closed?port={port}&limit=10000")["closed"]
+                     if c["role"] != "listener"],
+            lambda rows: len(rows) >= total + established)
         invalid = [c for c in closed if c["verdict"] == "invalid"]
         check(not invalid, f"{len(invalid)} invalid, first: {invalid[:1]}")
         check(len(closed) == total + established,
@@ -265,7 +267,8 @@ def scenario_forced_loss(synfin):
     port = 18651
     # Every close sent whole (no sampling): 10 000 ends of ~240 bytes overflow 1 MiB for sure.
     daemon = Daemon(synfin, LISTEN["forced_loss"], "--ring-size-mib", "1",
-                    "--drain-interval-ms", "5000", "--closes-per-second", "10000000")
+                    "--drain-interval-ms", "5000", "--closes-per-second", "10000000",
+                    "--port", str(port))
     try:
         daemon.proc.send_signal(signal.SIGSTOP)
         try:
@@ -278,7 +281,12 @@ def scenario_forced_loss(synfin):
             invalid = metric_total(text, "synfin_tcp_invalid_sequences_total{")
             return lost, invalid, daemon.get(f"/api/v1/closed?port={port}&verdict=invalid")
         lost, invalid, listed = eventually(figures, lambda f: f[0] > 0, timeout=20)
-        time.sleep(6)  # a full drain interval: everything the ring kept is applied
+        # Everything the ring kept is applied once a socket-table walk ended after the loss was
+        # seen: the daemon drains the whole ring before it applies a walk.
+        seen = time.monotonic()
+        age = eventually(lambda: (time.monotonic(), daemon.get("/healthz")["last_snapshot_age_seconds"]),
+                         lambda a: 0 <= a[1] < a[0] - seen, timeout=40)
+        check(0 <= age[1] < age[0] - seen, f"no socket-table walk after the loss: {age}")
         lost, invalid, listed = figures()
         check(lost > 0, "no record was lost: the test did not force a loss")
         check(invalid == 0 and listed["count"] == 0,
@@ -294,7 +302,8 @@ def scenario_forced_loss(synfin):
 def scenario_self_steps(synfin):
     """close() after shutdown(): FIN_WAIT1 -> FIN_WAIT1 and FIN_WAIT2 -> FIN_WAIT2 are normal
     closes for the daemon too: valid, counted as transitions, no invalid sequence."""
-    daemon = Daemon(synfin, LISTEN["self_steps"])
+    # Scoped to the test's ports: the host's own connections count in none of the figures.
+    daemon = Daemon(synfin, LISTEN["self_steps"], "--port", "18641", "--port", "18642")
     try:
         for mode, port, step in (("nagle_close", 18641, "FIN_WAIT1"),
                                  ("shutdown_close", 18642, "FIN_WAIT2")):

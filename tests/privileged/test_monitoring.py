@@ -20,7 +20,8 @@ import tempfile
 import time
 import urllib.parse
 
-from harness import Daemon, Failure, Peer, check, kill_all, require_privileges, run_main, run_pair
+from harness import (Daemon, Failure, Peer, check, eventually, kill_all, require_privileges,
+                     run_main, run_pair)
 
 DAEMON = "127.0.0.1:19741"
 PROMETHEUS_PORT = 19742
@@ -75,14 +76,17 @@ class PrometheusServer:
         return float(result[0]["value"][1]) if result else None
 
     def wait_for(self, query, done, timeout):
-        deadline = time.monotonic() + timeout
-        value = None
-        while time.monotonic() < deadline:
-            value = self.scalar(query)
-            if value is not None and done(value):
-                return value
-            time.sleep(0.5)
-        return value
+        return eventually(lambda: self.scalar(query), lambda v: v is not None and done(v), timeout)
+
+    def scrapes(self):
+        """How many scrapes of synfin Prometheus has stored so far."""
+        return self.scalar('count_over_time(up{job="synfin"}[1h])') or 0
+
+    def wait_for_scrapes(self, count, timeout=30):
+        """Until `count` more scrapes than now are stored."""
+        want = self.scrapes() + count
+        check(self.wait_for('count_over_time(up{job="synfin"}[1h])', lambda v: v >= want, timeout)
+              >= want, f"Prometheus did not scrape {count} more times")
 
     def stop(self):
         if self.http:
@@ -132,11 +136,11 @@ def main():
             stuck_client.expect("connected")
 
             closed = "sum(synfin_tcp_connections_closed_total)"
-            time.sleep(2.5)  # a scrape after the stuck pair exists
+            prom.wait_for_scrapes(2)  # a whole scrape after the stuck pair exists
             before = prom.scalar(closed)
             run_pair("client_first", port, count=n)
             after = prom.wait_for(closed, lambda v: v >= before + 2 * n, 30)
-            time.sleep(3)  # three more scrapes: the count must have settled, not overshot
+            prom.wait_for_scrapes(3)  # three more scrapes: the count must have settled, not overshot
             settled = prom.scalar(closed)
             if settled != before + 2 * n:  # name the strays before failing
                 for c in daemon.get("/api/v1/closed?limit=10000")["closed"]:
@@ -148,10 +152,8 @@ def main():
             def stuck_alert():
                 alerts = prom.api("/api/v1/alerts")["alerts"]
                 return [a for a in alerts if a["labels"].get("alertname") == "SynfinStuckCloseWait"]
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not any(a["state"] == "firing" for a in stuck_alert()):
-                time.sleep(1)
-            firing = [a for a in stuck_alert() if a["state"] == "firing"]
+            firing = eventually(lambda: [a for a in stuck_alert() if a["state"] == "firing"],
+                                lambda alerts: alerts, timeout=60)
             check(firing, f"SynfinStuckCloseWait not firing: {stuck_alert()}")
             check(firing[0]["labels"]["instance"] == DAEMON, "alert on the wrong instance")
 

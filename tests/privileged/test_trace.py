@@ -12,12 +12,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, kill_all,
-                     simultaneous_close,
-                     require_privileges, run_main, run_pair)
+from harness import (Failure, NetnsPair, Peer, Trace, check, closes_on_port, eventually,
+                     kill_all, simultaneous_close, require_privileges, run_main, run_pair)
 
 CLIENT_ACTIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
 CLIENT_PASSIVE = ["CLOSE", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"]
@@ -223,6 +220,12 @@ def expect_cut_reported(synfin, path, how, total_records):
     return whole
 
 
+def whole_records(synfin, path):
+    """How many whole records `synfin replay` reads from a recording still being written."""
+    reported = re.search(r"replayed the (\d+) whole records", replay(synfin, path).stderr)
+    return int(reported.group(1)) if reported else 0
+
+
 def scenario_gzip_recording(synfin, family, port, count=500):
     """`--record FILE.gz` writes gzip, and its replay prints exactly the live trace (checked by
     Trace.stop); the same records uncompressed replay identically, whatever the file names say
@@ -267,10 +270,10 @@ def scenario_gzip_recording(synfin, family, port, count=500):
 
         # Killed mid-write: no gzip trailer. Everything up to the last drain is readable.
         killed = Trace(synfin, suffix=".rec.gz")
-        # Its lines are read as they come, as a terminal would: a full pipe would stop it.
-        threading.Thread(target=killed.proc.stdout.read, daemon=True).start()
         run_pair("client_first", port, family, count=100, timeout=120)
-        time.sleep(1)  # a few drain intervals: the records reach the file
+        # Drain by drain the records reach the file: readable up to the last one written.
+        eventually(lambda: whole_records(synfin, killed.recording), lambda n: n >= 100 * 10,
+                   timeout=30)
         killed.proc.send_signal(signal.SIGKILL)
         killed.proc.wait(30)
         whole = expect_cut_reported(synfin, killed.recording, "is cut off inside its gzip stream",
@@ -286,6 +289,27 @@ def scenario_gzip_recording(synfin, family, port, count=500):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+# A server and a client of one peers.py mode, one row each: the mode (the scenario's name), then
+# what the trace must show of each side.
+#   mode             server states   server outcome    client states   client outcome
+PAIRS = {
+    "client_first": (SERVER_PASSIVE, "passive_close", CLIENT_ACTIVE, "active_close"),
+    "server_first": (SERVER_ACTIVE, "active_close", CLIENT_PASSIVE, "passive_close"),
+    "linger_abort": (SERVER_RESET, "reset_received", CLIENT_RESET, "reset_sent"),
+    "unread_close": (SERVER_RESET, "reset_sent", CLIENT_RESET, "reset_received"),
+}
+# The scenarios that are more than a pair run to its end: their own function each.
+SCENARIOS = {
+    "simultaneous": scenario_simultaneous,
+    "refused": scenario_refused,
+    "listener": scenario_listener,
+    "burst": scenario_burst,
+    "port_filter": scenario_port_filter,
+    "gzip_recording": scenario_gzip_recording,
+    "close_after_shutdown": scenario_close_after_shutdown,
+}
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -295,32 +319,10 @@ def main():
     port = PORT_BASE[scenario] + (1 if family == "6" else 0)
 
     def test():
-        if scenario == "client_first":
-            two_peers(synfin, scenario, port, family, SERVER_PASSIVE, "passive_close",
-                      CLIENT_ACTIVE, "active_close")
-        elif scenario == "server_first":
-            two_peers(synfin, scenario, port, family, SERVER_ACTIVE, "active_close",
-                      CLIENT_PASSIVE, "passive_close")
-        elif scenario == "linger_abort":
-            two_peers(synfin, scenario, port, family, SERVER_RESET, "reset_received",
-                      CLIENT_RESET, "reset_sent")
-        elif scenario == "unread_close":
-            two_peers(synfin, scenario, port, family, SERVER_RESET, "reset_sent",
-                      CLIENT_RESET, "reset_received")
-        elif scenario == "simultaneous":
-            scenario_simultaneous(synfin, family, port)
-        elif scenario == "refused":
-            scenario_refused(synfin, family, port)
-        elif scenario == "listener":
-            scenario_listener(synfin, family, port)
-        elif scenario == "burst":
-            scenario_burst(synfin, family, port)
-        elif scenario == "port_filter":
-            scenario_port_filter(synfin, family, port)
-        elif scenario == "gzip_recording":
-            scenario_gzip_recording(synfin, family, port)
-        elif scenario == "close_after_shutdown":
-            scenario_close_after_shutdown(synfin, family, port)
+        if scenario in PAIRS:
+            two_peers(synfin, scenario, port, family, *PAIRS[scenario])
+        elif scenario in SCENARIOS:
+            SCENARIOS[scenario](synfin, family, port)
         else:
             raise Failure(f"unknown scenario {scenario}")
 

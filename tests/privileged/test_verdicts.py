@@ -86,15 +86,18 @@ def scenario_resets(synfin):
         port_resets = lambda: metric(daemon.get_text("/metrics"),
                                      "synfin_tcp_port_no_socket_resets_total", port=refused)
         counted = eventually(port_resets, lambda v: v >= n)
-        time.sleep(0.5)
+        # Each refused client's close comes after the reset that refused it: once all n are
+        # listed, every reset the test caused has been applied, and no other can come.
+        clients = lambda: [c for c in daemon.get(f"/api/v1/closed?port={refused}")["closed"]
+                           if c["role"] == "client"]
+        eventually(clients, lambda rows: len(rows) >= n)
         after = daemon.get_text("/metrics")
         check(counted == n and port_resets() == n,
               f"{port_resets()} resets without a socket counted on port {refused}, want {n}")
         grew = (metric(after, "synfin_tcp_resets_total", direction="sent", reason="NO_SOCKET") -
                 metric(before, "synfin_tcp_resets_total", direction="sent", reason="NO_SOCKET"))
         check(grew >= n, f"synfin_tcp_resets_total{{reason=NO_SOCKET}} grew by {grew}, want >= {n}")
-        closed = [c for c in daemon.get(f"/api/v1/closed?port={refused}")["closed"]
-                  if c["role"] == "client"]
+        closed = clients()
         check(len(closed) == n and all(c["reset_reason"] == "NO_SOCKET" for c in closed),
               f"refused clients in /api/v1/closed: {[c['reset_reason'] for c in closed]}")
         print(f"daemon: {n} resets without a socket on port {refused}, each client names NO_SOCKET")
@@ -114,7 +117,8 @@ def degraded_resets(synfin, events, linger, unread, refused):
         check(len(closes) == 1 and closes[0]["outcome"] == outcome and
               closes[0]["reset_reason"] is None, f"port {port} {role}: {closes}")
     print("trace: no reset reasons on this kernel; reset_sent, reset_sent, refused, reasons null")
-    daemon = Daemon(synfin, LISTEN["resets"])
+    # Scoped to the test's port: the host's own resets count in none of the figures.
+    daemon = Daemon(synfin, LISTEN["resets"], "--port", str(linger))
     try:
         check("reset_reasons" in require_kernel_features(daemon), "reset reasons reported")
         unknown = lambda: metric(daemon.get_text("/metrics"), "synfin_tcp_resets_total",
@@ -183,13 +187,19 @@ def scenario_overflow(synfin):
         flooder.tell("close")  # no more SYNs: both counts are final
         flooder.expect("ok")
         flooder.wait()
-        time.sleep(0.5)
-        after = netns_counters(netns)
-        overflows = after["TcpExtListenOverflows"] - before["TcpExtListenOverflows"]
-        syn_queue = after["TcpExtTCPReqQFullDrop"] - before["TcpExtTCPReqQFullDrop"]
-        check(overflows >= clients, f"the kernel counted only {overflows} overflows")
 
-        rows = [r for r in daemon.get(f"/api/v1/listeners?port={port}")["listeners"]]
+        def kernel_and_daemon():
+            after = netns_counters(netns)
+            overflows = after["TcpExtListenOverflows"] - before["TcpExtListenOverflows"]
+            syn_queue = after["TcpExtTCPReqQFullDrop"] - before["TcpExtTCPReqQFullDrop"]
+            return overflows, syn_queue, daemon.get(f"/api/v1/listeners?port={port}")["listeners"]
+
+        def agree(figures):  # the daemon's counts, read after the kernel's, caught up with them
+            overflows, syn_queue, rows = figures
+            return len(rows) == 1 and (degraded or (rows[0]["overflows"] == overflows and
+                                                    rows[0]["syn_queue_drops"] == syn_queue))
+        overflows, syn_queue, rows = eventually(kernel_and_daemon, agree)
+        check(overflows >= clients, f"the kernel counted only {overflows} overflows")
         check(len(rows) == 1, f"{len(rows)} listeners on port {port}: {rows}")
         row = rows[0]
         check(row["pid"] == server.pid and row["comm"] == "sf-overflow",

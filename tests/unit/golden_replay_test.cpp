@@ -1,7 +1,7 @@
 // Every recording in tests/fixtures replays to exactly the JSON lines beside it (X.jsonl): a
-// change in what synfin prints shows up as a readable diff of the golden file. To accept a
-// change on purpose: build/synfin replay tests/fixtures/X.synfinrec > tests/fixtures/X.jsonl
-// The text ladders likewise: build/synfin ladder tests/fixtures/X.synfinrec > X.ladder.txt
+// change in what synfin prints shows up as a readable diff of the golden file. The text ladders
+// likewise (X.ladder.txt). To accept a change on purpose: tests/fixtures/regenerate.sh, which
+// rewrites both for every recording (tests/fixtures/README.md).
 #include <gtest/gtest.h>
 
 #include <cstdio>

@@ -78,5 +78,38 @@ TEST(LadderTest, TheSvgListsEachEndsStatesInOrder) {
   }
 }
 
+// The last row of an end's column: the state its socket ended in, as drawn.
+model::LadderRow last_state_row(const model::Ladder& ladder, int end) {
+  model::LadderRow last;
+  for (const model::LadderRow& row : ladder.rows())
+    if (!row.arrow && row.end == end) last = row;
+  return last;
+}
+
+TEST(LadderTest, AMiniSocketStillAwaitingThePeersFinIsFinWait2) {
+  // close() after shutdown(): the server's socket went on as a mini-socket before the client's
+  // FIN came (300 ms later), which the kernel keeps, and ss lists, in FIN_WAIT2.
+  auto ends = ends_of("close_after_shutdown_ipv4");
+  auto ladder = model::build_ladder(with_role(ends, model::Role::Server).connection.cookie, ends);
+  ASSERT_TRUE(ladder.has_value());
+  ASSERT_TRUE(ladder->peer_is_local());
+  model::LadderRow handed_off = last_state_row(*ladder, 0);
+  EXPECT_EQ(handed_off.state, model::TcpState::FinWait2);
+  EXPECT_TRUE(handed_off.awaiting_peer_fin);
+  EXPECT_EQ(model::state_label(handed_off), "FIN_WAIT2 (awaiting the peer's FIN)");
+  EXPECT_NE(outputs::render_ladder_text(*ladder, {}).find("FIN_WAIT2 (awaiting the peer's FIN)"),
+            std::string::npos);
+  EXPECT_NE(outputs::render_ladder_svg(*ladder, {})
+                .find(R"(class="state-note" data-end="0" fill="#555">awaiting the peer's FIN<)"),
+            std::string::npos);
+
+  // The peer's FIN there first: TIME_WAIT, as the RFC draws it.
+  auto first = ends_of("client_first_ipv4");
+  auto client = model::build_ladder(with_role(first, model::Role::Client).connection.cookie, first);
+  ASSERT_TRUE(client.has_value());
+  EXPECT_EQ(last_state_row(*client, 0).state, model::TcpState::TimeWait);
+  EXPECT_FALSE(last_state_row(*client, 0).awaiting_peer_fin);
+}
+
 }  // namespace
 }  // namespace synfin

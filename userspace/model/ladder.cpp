@@ -169,10 +169,18 @@ std::vector<LadderRow> Ladder::rows() const {
     const Connection& c = ends[e].connection;
     for (uint8_t i = 0; i < c.history_length(); ++i) {
       TcpState state = c.visit_state(i);
+      uint64_t at = c.visit(i).entered_ns;
       bool last = i + 1 == c.history_length();
-      if (last && ends[e].classification && ends[e].classification->enters_time_wait)
-        state = TcpState::TimeWait;  // the RFC's drawing: FIN_WAIT2 → TIME_WAIT
-      out.push_back({c.visit(i).entered_ns, e, state, nullptr});
+      bool awaiting = false;
+      if (last && ends[e].classification && ends[e].classification->enters_time_wait) {
+        // The kernel's FIN_WAIT2 → CLOSE hands the socket to a mini-socket: TIME_WAIT if the
+        // peer's FIN was there (the RFC's drawing), FIN_WAIT2 if it was not yet (close() after
+        // shutdown(), or an orphan's FIN acknowledged alone), as ss and the API list it.
+        TcpState handed_from = state == TcpState::Close && i > 0 ? c.visit_state(i - 1) : state;
+        awaiting = handed_from == TcpState::FinWait2 && !peer_fin_by(1 - e, at);
+        state = awaiting ? TcpState::FinWait2 : TcpState::TimeWait;
+      }
+      out.push_back({at, e, state, nullptr, awaiting});
     }
   }
   for (const LadderArrow& a : arrows) out.push_back({a.ts_ns, 1 - a.from, TcpState::Unknown, &a});
@@ -182,6 +190,18 @@ std::vector<LadderRow> Ladder::rows() const {
     return a.arrow != nullptr && b.arrow == nullptr;  // a packet before the step it causes
   });
   return out;
+}
+
+bool Ladder::peer_fin_by(int sender, uint64_t ts_ns) const {
+  return std::any_of(arrows.begin(), arrows.end(), [&](const LadderArrow& a) {
+    return a.from == sender && a.ts_ns <= ts_ns && a.label.starts_with("FIN");
+  });
+}
+
+std::string state_label(const LadderRow& row) {
+  std::string label(state_name(row.state));
+  if (row.awaiting_peer_fin) label += " (awaiting the peer's FIN)";
+  return label;
 }
 
 uint64_t Ladder::first_ns() const {

@@ -29,7 +29,13 @@ struct LadderRow {
   int end = 0;  // the end whose state changed, or the receiving end of an arrow
   TcpState state = TcpState::Unknown;  // a state entered (Unknown for an arrow row)
   const LadderArrow* arrow = nullptr;
+  // The socket went on as a mini-socket before the peer's FIN came: the kernel keeps it in
+  // FIN_WAIT2, as ss and the API list it, not TIME_WAIT.
+  bool awaiting_peer_fin = false;
 };
+
+// A state row's label: "FIN_WAIT2 (awaiting the peer's FIN)" for such a mini-socket.
+std::string state_label(const LadderRow& row);
 
 struct Ladder {
   std::vector<LadderEnd> ends;  // 1 or 2; ends[0] is the connection asked for
@@ -41,6 +47,8 @@ struct Ladder {
   // (the peer's FIN and our FIN+ACK merged)", "reset", ... in the words TCP is taught with.
   std::string story() const;
   uint64_t first_ns() const;
+  // Whether end `sender` (1 is "peer" when only one end is local) sent a FIN by then.
+  bool peer_fin_by(int sender, uint64_t ts_ns) const;
 };
 
 // The connection `cookie` and, when synfin saw its other end too (the mirrored 4-tuple, the

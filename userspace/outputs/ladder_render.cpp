@@ -115,15 +115,20 @@ std::string render_ladder_text(const model::Ladder& ladder, const Clock& clock) 
                     "state step, not seen",
                     clock.to_epoch_ns(first)));
   line("");
-  line(fmt::format("{:>10}  {:<{}}{:^{}}{}", "ms", title(ladder, 0), kStateWidth, "", kArrowWidth,
+  auto rows = ladder.rows();
+  int state_width = kStateWidth;  // wider only for a longer label in the left column
+  for (const model::LadderRow& row : rows)
+    if (!row.arrow && row.end == 0)
+      state_width = std::max(state_width, static_cast<int>(model::state_label(row).size()) + 1);
+  line(fmt::format("{:>10}  {:<{}}{:^{}}{}", "ms", title(ladder, 0), state_width, "", kArrowWidth,
                    title(ladder, 1)));
-  for (const model::LadderRow& row : ladder.rows()) {
-    std::string left(kStateWidth, ' '), right;
+  for (const model::LadderRow& row : rows) {
+    std::string left(state_width, ' '), right;
     std::string middle = "|" + std::string(kArrowWidth - 2, ' ') + "|";
     if (!row.arrow) {
-      std::string name(model::state_name(row.state));
+      std::string name = model::state_label(row);
       if (row.end == 0)
-        left = fmt::format("{:<{}}", name, kStateWidth);
+        left = fmt::format("{:<{}}", name, state_width);
       else
         right = name;
     } else {
@@ -200,6 +205,10 @@ std::string render_ladder_svg(const model::Ladder& ladder, const Clock& clock) {
           R"(<text x="{}" y="{}" text-anchor="{}" class="state" data-end="{}" fill="{}">{}</text>)",
           x, y + 4, left ? "end" : "start", row.end, illegal ? "#b00020" : "#000",
           model::state_name(row.state)));
+      if (row.awaiting_peer_fin)  // beside the column, on the inner side (no arrow on this row)
+        add(fmt::format(
+            R"(<text x="{}" y="{}" text-anchor="{}" class="state-note" data-end="{}" fill="#555">awaiting the peer's FIN</text>)",
+            left ? kLeft + 10 : kRight - 10, y + 4, left ? "start" : "end", row.end));
     } else {
       bool rightwards = row.arrow->from == 0;
       add(fmt::format(

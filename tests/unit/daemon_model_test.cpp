@@ -153,8 +153,10 @@ TEST(DaemonModelTest, ReconcileDecidesInEveryNamespaceTheWalkCovered) {
     bool listed;  // in the walk: its cookie (iterator) or its ends (/proc table)
     bool kept;
   };
-  const Case cases[] = {{1, kEntered, true, true},   {2, kEntered, false, false},
-                        {3, kProcTable, true, true}, {4, kProcTable, false, false},
+  const Case cases[] = {{1, kEntered, true, true},
+                        {2, kEntered, false, false},
+                        {3, kProcTable, true, true},
+                        {4, kProcTable, false, false},
                         {5, kUnwalked, false, true}};
   std::vector<KernelSocket> iterator_rows, proc_rows;
   for (const Case& c : cases) {
@@ -194,10 +196,10 @@ TEST(DaemonModelTest, TimeWaitOfAProcTableNamespaceIsReconciledByEnds) {
   for (uint64_t cookie : {1u, 2u}) {
     auto tuple = testing::loopback_tuple(static_cast<uint16_t>(40000 + cookie), 80);
     tuple.netns = kContainer;
-    apply_all(model, Sequence(cookie, tuple)
-                         .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2,
-                                 S::Close})
-                         .signal(EventKind::Destroyed));
+    apply_all(model,
+              Sequence(cookie, tuple)
+                  .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+                  .signal(EventKind::Destroyed));
     if (cookie == 1) {
       KernelSocket row;
       row.tuple = tuple;

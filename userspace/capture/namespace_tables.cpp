@@ -64,8 +64,8 @@ std::optional<std::vector<model::KernelSocket>> read_proc_net_tcp(const std::str
   return sockets;
 }
 
-std::optional<std::vector<model::KernelSocket>> read_namespace_table(
-    const NamespaceHolder& holder, const std::string& proc_root) {
+std::optional<std::vector<model::KernelSocket>> read_namespace_table(const NamespaceHolder& holder,
+                                                                     const std::string& proc_root) {
   std::string base = fmt::format("{}/{}/net/", proc_root, holder.pid);
   auto sockets = read_proc_net_tcp(base + "tcp", model::AddressFamily::IPv4);
   if (!sockets) return std::nullopt;

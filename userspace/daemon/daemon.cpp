@@ -151,8 +151,8 @@ class Daemon {
     session_->set_model_mutex(&mutex_);
     model_->follow_timer_wheel(session_->program().time_wait_reap_bucket_ns());
 
-    enter_namespaces_ = options_.enter_namespaces && capture::holds_sys_admin() &&
-                        home_netns_fd_ >= 0;
+    enter_namespaces_ =
+        options_.enter_namespaces && capture::holds_sys_admin() && home_netns_fd_ >= 0;
     if (options_.enter_namespaces && !enter_namespaces_)
       fmt::print(stderr,
                  "synfin: --enter-namespaces needs CAP_SYS_ADMIN (setns): other network "
@@ -215,8 +215,7 @@ class Daemon {
                  "a systemd drop-in's Nice= sets the whole daemon's)\n",
                  inherited_nice_);
     bool xdp_dispatcher = session_->xdp() && session_->xdp()->uses_dispatcher();
-    if (auto dropped =
-            capture::keep_only_runtime_capabilities(xdp_dispatcher, enter_namespaces_);
+    if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher, enter_namespaces_);
         !dropped)
       return fail(dropped.error().message);
     server_->serve(inherited_nice_);
@@ -292,6 +291,7 @@ class Daemon {
     walk.sockets = read_socket_table(session_->program(), last_walk_size_ + last_walk_size_ / 8);
     if (walk.sockets) walk_other_namespaces(*walk.sockets, walk, /*proc_tables=*/true);
     walk.end_ns = monotonic_now_ns();
+    walk.namespaces.walk_seconds = static_cast<double>(walk.end_ns - walk.start_ns) / 1e9;
     return walk;
   }
 

@@ -699,6 +699,7 @@ HttpAnswer DaemonApi::healthz() {
       {"entered", ns.entered},
       {"proc_tables", ns.proc_tables},
       {"not_walked", ns.not_walked},
+      {"walk_seconds", ns.walk_seconds},
       {"enter_error", ns.enter_error.empty() ? Json(nullptr) : Json(ns.enter_error)}};
   {
     std::lock_guard lock(mutex_);

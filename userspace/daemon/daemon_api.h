@@ -48,6 +48,7 @@ struct NamespaceWalkHealth {
   uint64_t proc_tables = 0;  // walked from a process's /proc/PID/net/tcp{,6}
   uint64_t not_walked = 0;   // its process left before its table was read
   std::string enter_error;   // why entering failed where it did (then read from /proc)
+  double walk_seconds = 0;   // the whole walk, the daemon's own namespace included
 };
 
 struct HealthInputs {

@@ -2,9 +2,11 @@
 """What listing stuck sockets costs when they live in many network namespaces: N namespaces
 (sfown-bench-*), each with a process holding one CLOSE_WAIT socket on PORT, against the same N
 sockets in the daemon's own namespace. Each /api/v1/stuck answer then reads, for the other
-namespaces, one /proc/PID/net/tcp{,6} table per namespace (the socket-table iterator walks only
-the daemon's own). Run as root after a build:
-    sudo bench/namespaces_stuck.py [N] [SYNFIN]
+namespaces, one /proc/PID/net/tcp{,6} table per namespace; with --enter-namespaces it opens the
+socket-table iterator inside each instead. Also printed: how long the reconciliation's walk of
+every namespace's table took (/healthz). Run as root after a build:
+    sudo bench/namespaces_stuck.py [N] [SYNFIN [DAEMON FLAGS...]]
+e.g. `... 100 build/synfin --enter-namespaces` for the walk that enters each namespace.
 Prints the median and spread of 9 answers each way; it asserts nothing. Everything it made is
 removed on exit."""
 import json
@@ -62,7 +64,7 @@ def main():
     namespaces, procs, daemon = [], [], None
     try:
         daemon = subprocess.Popen([SYNFIN, "daemon", "--listen", LISTEN, "--stuck-threshold",
-                                   "CLOSE_WAIT=1"], stderr=subprocess.DEVNULL)
+                                   "CLOSE_WAIT=1", *sys.argv[3:]], stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
                 get("/healthz")
@@ -75,7 +77,10 @@ def main():
             namespaces.append(ns)
             subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
         procs = holders(namespaces)
-        time.sleep(2)
+        time.sleep(12)  # a reconciliation walks them all (every 10 s)
+        walked = json.loads(get("/healthz"))["namespaces"]
+        print(f"{N} namespaces: the walk of every table took {walked['walk_seconds'] * 1e3:.0f} ms "
+              f"({walked['entered']} entered, {walked['proc_tables']} from /proc)")
         body, many = timed(f"/api/v1/stuck?port={PORT}")
         rows = json.loads(body)["stuck"]
         with_queues = sum(r["recv_queue_bytes"] is not None for r in rows)

@@ -10,7 +10,7 @@ The cgroup trees are mounted by the test in a private directory (cgroup2, and th
 name=systemd hierarchy when the host has one) and built under one sfown-<tag> directory,
 removed with the namespaces on every path.
 
-usage: test_owners.py SYNFIN identity"""
+usage: test_owners.py SYNFIN identity|every_namespace"""
 import json
 import os
 import secrets
@@ -260,12 +260,119 @@ def scenario_identity(synfin):
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def ss_close_wait(ns, port):
+    """{remote port: (recv queue, send queue, inode)} of CLOSE_WAIT sockets on port, as ss run
+    inside that namespace sees them."""
+    out = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanHe", "state", "close-wait",
+                          f"sport = :{port}"], capture_output=True, text=True).stdout
+    kernel = {}
+    for line in out.splitlines():
+        f = line.split()
+        ino = next(int(t[4:]) for t in f if t.startswith("ino:"))
+        kernel[int(f[3].rsplit(":", 1)[1])] = (int(f[0]), int(f[1]), ino)
+    return kernel
+
+
+def scenario_every_namespace(synfin):
+    """Another namespace's sockets walked like the daemon's own, both ways: entered with the
+    iterator (--enter-namespaces: queues, inode and activity) and through its /proc table
+    (queues and inode). Sockets that existed before the daemon are found by the entered walk;
+    live ones survive every walk of their namespace; killed, they leave /connections and
+    /stuck."""
+    port = port_without_sockets(range(18761, 18781))
+    check(port is not None, "no free port in 18761-18780")
+    n = 3
+    ns = f"sfown-{uuid.uuid4().hex[:6]}-walk"
+    peers, daemon = [], None
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        inode = netns_inode(ns)
+        for enter in (True, False):
+            # Held before the daemon starts: only a walk of that namespace can list them.
+            early = Peer("server", "hold", port, count=n, name="sf-nsearly", netns=ns)
+            peers.append(early)
+            early.expect("ready")
+            early_client = Peer("client", "client_first", port, count=n, netns=ns)
+            peers.append(early_client)
+            early_client.expect("done")
+            early.expect("accepted")
+            args = ["--stuck-threshold", "CLOSE_WAIT=1", "--reconcile-interval", "1"]
+            daemon = Daemon(synfin, LISTEN, *args, *(["--enter-namespaces"] if enter else []))
+            late = Peer("server", "hold", port + 1, count=n, name="sf-nslate", netns=ns)
+            peers.append(late)
+            late.expect("ready")
+            late_client = Peer("client", "client_first", port + 1, count=n, netns=ns)
+            peers.append(late_client)
+            late_client.expect("done")
+            late.expect("accepted")
+            health = eventually(lambda: daemon.get("/healthz")["namespaces"],
+                                lambda h: (h["entered"] if enter else h["proc_tables"]) >= 1)
+            print(f"enter={enter}: /healthz namespaces {health}")
+            check((health["entered"] >= 1) == enter and health["enter_error"] is None,
+                  f"enter={enter}: namespaces {health}")
+            check(enter or health["proc_tables"] >= 1, f"no /proc table walked: {health}")
+
+            def stuck_on(p):
+                return [r for r in daemon.get(f"/api/v1/stuck?port={p}&netns={inode}")["stuck"]
+                        if r["sport"] == p]
+            # Followed from their first step: stuck, with the kernel's side as ss says.
+            rows = eventually(lambda: stuck_on(port + 1), lambda rows: len(rows) >= n)
+            check(len(rows) == n and all(r["pid"] == late.pid for r in rows),
+                  f"enter={enter}: {len(rows)} stuck rows of {late.pid}")
+            ours = {r["dport"]: (r["recv_queue_bytes"], r["send_queue_bytes"], r["inode"])
+                    for r in rows}
+            kernel = ss_close_wait(ns, port + 1)
+            check(ours == kernel, f"enter={enter}: {ours} differ from ss in {ns}: {kernel}")
+            # Entered, the iterator counts bytes sent: an owner that never writes is idle.
+            want_activity = "idle" if enter else "unknown"
+            check(all(r["activity"] == want_activity for r in rows),
+                  f"enter={enter}: activity {[r['activity'] for r in rows]}, want {want_activity}")
+            # Several walks of the namespace later, its live sockets are all still there.
+            walks = daemon.get("/api/v1/timewait")["drift"]["reconciliations"]
+            eventually(lambda: daemon.get("/api/v1/timewait")["drift"]["reconciliations"],
+                       lambda count: count >= walks + 3, timeout=15)
+            check(len(stuck_on(port + 1)) == n, f"enter={enter}: a walk lost live sockets")
+            live = daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&netns={inode}")
+            found = [r for r in live["connections"] if r["sport"] == port]
+            # Sockets from before the start: only the entered walk, with cookies, adopts them.
+            check(len(found) == (n if enter else 0),
+                  f"enter={enter}: {len(found)} sockets from before the start listed")
+            if enter:
+                check(ss_close_wait(ns, port).keys() == {r["dport"] for r in found},
+                      "found sockets differ from ss")
+            # Killed: its sockets leave every view.
+            late.kill()
+            early.kill()
+            gone = eventually(
+                lambda: daemon.get(f"/api/v1/connections?netns={inode}")["connections"],
+                lambda rows: not [r for r in rows if r["sport"] in (port, port + 1) and
+                                  r["state"] == "CLOSE_WAIT"], timeout=15)
+            check(not [r for r in gone if r["sport"] in (port, port + 1) and
+                       r["state"] == "CLOSE_WAIT"], f"enter={enter}: killed sockets still listed")
+            check(not stuck_on(port) and not stuck_on(port + 1),
+                  f"enter={enter}: killed sockets still stuck")
+            kill_all(*peers)
+            peers.clear()
+            check(daemon.stop() == 0, "daemon exit code")
+            daemon = None
+            port = port_without_sockets(range(port + 2, 18781))
+            check(port is not None, "no free port left in 18761-18780")
+        print("every_namespace: entered and /proc-table walks agree with ss")
+    finally:
+        kill_all(*peers)
+        if daemon:
+            daemon.stop()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     require_privileges()
     synfin, scenario = sys.argv[1], sys.argv[2]
-    run_main(lambda: {"identity": scenario_identity}[scenario](synfin))
+    run_main(lambda: {"identity": scenario_identity,
+                      "every_namespace": scenario_every_namespace}[scenario](synfin))
 
 
 if __name__ == "__main__":

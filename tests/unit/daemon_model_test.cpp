@@ -135,6 +135,91 @@ TEST(DaemonModelTest, ReconcileLeavesOtherNamespacesAlone) {
   EXPECT_EQ(model.live_drift().lost, 1u);
 }
 
+// A walk that covered other namespaces decides in each of them: by cookie where the iterator
+// was opened inside it, by ends where its /proc table was read; one it did not cover says nothing.
+TEST(DaemonModelTest, ReconcileDecidesInEveryNamespaceTheWalkCovered) {
+  DaemonModelConfig config;
+  config.netns = 4026531840u;
+  DaemonModel model(config);
+  constexpr uint32_t kEntered = 4026532001u, kProcTable = 4026532002u, kUnwalked = 4026532003u;
+  auto tuple_in = [](uint32_t netns, uint16_t port) {
+    auto t = testing::loopback_tuple(port, 80);
+    t.netns = netns;
+    return t;
+  };
+  struct Case {
+    uint64_t cookie;
+    uint32_t netns;
+    bool listed;  // in the walk: its cookie (iterator) or its ends (/proc table)
+    bool kept;
+  };
+  const Case cases[] = {{1, kEntered, true, true},
+                        {2, kEntered, false, false},
+                        {3, kProcTable, true, true},
+                        {4, kProcTable, false, false},
+                        {5, kUnwalked, false, true}};
+  std::vector<KernelSocket> iterator_rows, proc_rows;
+  for (const Case& c : cases) {
+    auto tuple = tuple_in(c.netns, static_cast<uint16_t>(40000 + c.cookie));
+    apply_all(model, Sequence(c.cookie, tuple).steps({S::Close, S::SynSent, S::Established}));
+    if (!c.listed) continue;
+    KernelSocket row;
+    row.tuple = tuple;
+    row.state = S::Established;
+    if (c.netns == kEntered) {
+      row.cookie = c.cookie;
+      iterator_rows.push_back(row);
+    } else {
+      proc_rows.push_back(row);  // /proc tables carry no cookie
+    }
+  }
+  WalkCoverage coverage(config.netns);
+  coverage.add_by_cookie(kEntered);
+  coverage.add_by_ends(kProcTable, proc_rows);
+  model.begin_reconcile();
+  model.reconcile_time_wait(iterator_rows, 11 * kSecond);
+  model.finish_reconcile(iterator_rows, coverage, 10 * kSecond, 11 * kSecond);
+  for (const Case& c : cases)
+    EXPECT_EQ(model.table().find(c.cookie) != nullptr, c.kept) << "cookie " << c.cookie;
+  EXPECT_EQ(model.live_drift().lost, 2u);
+  EXPECT_EQ(coverage.namespaces(NamespaceListing::ByCookie), 1u);
+  EXPECT_EQ(coverage.namespaces(NamespaceListing::ByEnds), 1u);
+}
+
+// TIME_WAIT mini-sockets of a namespace read from /proc: kept while their ends are listed.
+TEST(DaemonModelTest, TimeWaitOfAProcTableNamespaceIsReconciledByEnds) {
+  DaemonModelConfig config;
+  config.netns = 4026531840u;
+  DaemonModel model(config);
+  constexpr uint32_t kContainer = 4026532002u;
+  std::vector<KernelSocket> proc_rows;
+  for (uint64_t cookie : {1u, 2u}) {
+    auto tuple = testing::loopback_tuple(static_cast<uint16_t>(40000 + cookie), 80);
+    tuple.netns = kContainer;
+    apply_all(model,
+              Sequence(cookie, tuple)
+                  .steps({S::Close, S::SynSent, S::Established, S::FinWait1, S::FinWait2, S::Close})
+                  .signal(EventKind::Destroyed));
+    if (cookie == 1) {
+      KernelSocket row;
+      row.tuple = tuple;
+      row.state = S::TimeWait;
+      proc_rows.push_back(row);
+    }
+  }
+  ASSERT_EQ(model.time_wait().size(), 2u);
+  WalkCoverage coverage(config.netns);
+  coverage.add_by_ends(kContainer, proc_rows);
+  std::vector<KernelSocket> iterator_rows;  // the daemon's own namespace: empty
+  model.begin_reconcile();
+  model.reconcile_time_wait(proc_rows, 11 * kSecond);  // cookie-less rows add nothing
+  model.finish_reconcile(iterator_rows, coverage, 10 * kSecond, 11 * kSecond);
+  ASSERT_EQ(model.time_wait().size(), 1u);
+  model.time_wait().for_each([](const TimeWaitEntry& e) { EXPECT_EQ(e.cookie, 1u); });
+  EXPECT_EQ(model.time_wait_drift().removed, 1u);
+  EXPECT_EQ(model.time_wait_drift().added, 0u);
+}
+
 TEST(DaemonModelTest, SocketDestroyedDuringTheWalkIsNotResurrected) {
   DaemonModel model({});
   auto s = Sequence(1, testing::loopback_tuple(40000, 80))

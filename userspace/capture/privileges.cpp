@@ -43,9 +43,13 @@ bool held_descriptors_need_cap_bpf() {
 }
 }  // namespace
 
-Status keep_only_runtime_capabilities(bool xdp_dispatcher) {
+bool holds_sys_admin() {
+  return capng_get_caps_process() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN);
+}
+
+Status keep_only_runtime_capabilities(bool xdp_dispatcher, bool enter_namespaces) {
   // CAP_SYS_ADMIN stands in for CAP_BPF where it is kept (it implies it for bpf()).
-  if (xdp_dispatcher)
+  if (xdp_dispatcher || enter_namespaces)
     return keep_only_capabilities(
         {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_ADMIN});
   if (held_descriptors_need_cap_bpf())

@@ -17,7 +17,12 @@ namespace synfin::capture {
 //   CAP_NET_ADMIN                        detaching XDP programs from interfaces at exit
 //   CAP_SYS_ADMIN (xdp_dispatcher only)  detaching from libxdp's dispatcher, which reads the
 //                                        programs sharing it by id
-Status keep_only_runtime_capabilities(bool xdp_dispatcher = false);
+//   CAP_SYS_ADMIN (enter_namespaces)     setns() into each network namespace to walk its
+//                                        table with the iterator (--enter-namespaces)
+Status keep_only_runtime_capabilities(bool xdp_dispatcher = false, bool enter_namespaces = false);
+
+// Whether this thread holds CAP_SYS_ADMIN now (setns() into another network namespace).
+bool holds_sys_admin();
 
 // The same for any set (capability numbers from <linux/capability.h>): every other one leaves
 // the effective, permitted, inheritable and ambient sets, and the bounding set when the

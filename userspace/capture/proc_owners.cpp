@@ -12,6 +12,7 @@
 #include <optional>
 #include <string_view>
 
+#include "capture/namespace_tables.h"
 #include "model/proc_net_tcp.h"
 
 namespace synfin::capture {
@@ -96,13 +97,10 @@ std::vector<model::KernelSocket> ProcOwners::namespace_sockets(uint32_t pid,
                                                                model::AddressFamily family) const {
   // Each read walks the kernel's whole established hash, which all namespaces share: one
   // family's file only, the one asked for.
-  std::vector<model::KernelSocket> sockets;
-  std::ifstream in(proc_root_ + "/" + std::to_string(pid) +
-                   (family == model::AddressFamily::IPv6 ? "/net/tcp6" : "/net/tcp"));
-  std::string line;
-  while (std::getline(in, line))
-    if (auto socket = model::parse_proc_net_tcp_line(line, family)) sockets.push_back(*socket);
-  return sockets;
+  return read_proc_net_tcp(proc_root_ + "/" + std::to_string(pid) +
+                               (family == model::AddressFamily::IPv6 ? "/net/tcp6" : "/net/tcp"),
+                           family)
+      .value_or(std::vector<model::KernelSocket>{});
 }
 
 void ProcOwners::rescan() {

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -406,10 +408,8 @@ LostCounts TracerProgram::lost_counts() const {
 namespace {
 // Reads one pass of an iterator link: fixed-size rows, a read may end mid-row.
 template <typename Row>
-Status read_iterator(bpf_link* link, std::string_view what,
-                     const std::function<void(const Row&)>& on_row) {
-  int fd = bpf_iter_create(bpf_link__fd(link));
-  if (fd < 0) return Error{fmt::format("cannot start the {}: {}", what, errno_text(errno))};
+Status read_iterator_fd(int fd, std::string_view what,
+                        const std::function<void(const Row&)>& on_row) {
   std::vector<char> buffer(64 * 1024);
   std::size_t pending = 0;
   for (;;) {
@@ -434,12 +434,42 @@ Status read_iterator(bpf_link* link, std::string_view what,
   ::close(fd);
   return Ok{};
 }
+
+template <typename Row>
+Status read_iterator(bpf_link* link, std::string_view what,
+                     const std::function<void(const Row&)>& on_row) {
+  int fd = bpf_iter_create(bpf_link__fd(link));
+  if (fd < 0) return Error{fmt::format("cannot start the {}: {}", what, errno_text(errno))};
+  return read_iterator_fd(fd, what, on_row);
+}
 }  // namespace
 
 Status TracerProgram::snapshot_sockets(
     const std::function<void(const synfin_socket_record&)>& on_row) const {
   if (!socket_iterator_) return Error{"the iter/tcp program is not attached"};
   return read_iterator(socket_iterator_, "socket-table iterator", on_row);
+}
+
+Status TracerProgram::snapshot_sockets_in(
+    int netns_fd, int home_netns_fd,
+    const std::function<void(const synfin_socket_record&)>& on_row) const {
+  if (!socket_iterator_) return Error{"the iter/tcp program is not attached"};
+  // The iterator walks the namespace of the task that opens it (bpf_iter_init_seq_net takes
+  // current's): this thread steps in for the open only, and reads from back home.
+  if (::setns(netns_fd, CLONE_NEWNET) != 0)
+    return Error{fmt::format("cannot enter the network namespace: {}", errno_text(errno))};
+  int fd = bpf_iter_create(bpf_link__fd(socket_iterator_));
+  int create_errno = errno;
+  if (::setns(home_netns_fd, CLONE_NEWNET) != 0) {
+    // A thread left in another namespace would open its later sockets there: fatal.
+    std::fprintf(stderr, "synfin: cannot return to the daemon's network namespace: %s\n",
+                 std::strerror(errno));
+    std::abort();
+  }
+  if (fd < 0)
+    return Error{fmt::format("cannot start the socket-table iterator in another namespace: {}",
+                             errno_text(create_errno))};
+  return read_iterator_fd(fd, "socket-table iterator", on_row);
 }
 
 Status TracerProgram::walk_paths(

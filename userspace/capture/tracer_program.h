@@ -92,6 +92,11 @@ class TracerProgram {
   // Walks the kernel's TCP socket table (TIME_WAIT mini-sockets included) once, handing each
   // row over as it is read (a table of 100 000s of sockets is never held twice).
   Status snapshot_sockets(const std::function<void(const synfin_socket_record&)>& on_row) const;
+  // The same walk of another network namespace's table: the calling thread enters netns_fd's
+  // namespace to open the iterator and goes back to home_netns_fd's at once (needs
+  // CAP_SYS_ADMIN). Rows carry no namespace: the caller knows which it asked for.
+  Status snapshot_sockets_in(int netns_fd, int home_netns_fd,
+                             const std::function<void(const synfin_socket_record&)>& on_row) const;
   // With report_closes(): the path of every live socket that has one (every network namespace
   // where the kernel lets synfin walk the storage, else synfin's own).
   Status walk_paths(const std::function<void(const synfin_path_record&)>& on_row) const;

@@ -68,6 +68,14 @@ Runner register_daemon(CLI::App& app) {
           "Local port to break the synfin_tcp_port_* metrics down by (repeatable, at most\n"
           "16): sockets by state, listen drops, resets to segments no socket took")
       ->check(CLI::Range(1, 65535));
+  daemon->add_flag(
+      "--enter-namespaces", o->enter_namespaces,
+      "Walk every other network namespace (containers, pods) with the socket-table iterator,\n"
+      "entering each with setns(): their sockets then get activity (bytes sent) and exact\n"
+      "reconciliation, like the daemon's own. Keeps CAP_SYS_ADMIN after start, which the\n"
+      "shipped systemd unit and DaemonSet do not grant. Without it (or where setns is\n"
+      "refused) each namespace's /proc/PID/net/tcp{,6} is its walk: queues, inode, sockets\n"
+      "gone matched by their ends; activity unknown. /healthz says which each walk used");
   daemon
       ->add_option("--recent-closes", o->recent_closes,
                    "Closed connections kept for /api/v1/closed")

@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "capture/environment.h"
+#include "capture/namespace_tables.h"
 #include "capture/privileges.h"
 #include "capture/proc_owners.h"
 #include "capture/session.h"
@@ -80,11 +82,13 @@ Result<std::vector<model::KernelSocket>> read_socket_table(const capture::Tracer
   return sockets;
 }
 
-// A walk of the kernel's socket table and when it began and ended.
+// A walk of the kernel's socket tables, which namespaces it covered, and when it began and ended.
 struct SocketTableWalk {
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
   Result<std::vector<model::KernelSocket>> sockets = std::vector<model::KernelSocket>{};
+  model::WalkCoverage coverage;
+  outputs::NamespaceWalkHealth namespaces;
 };
 
 class Daemon {
@@ -107,6 +111,9 @@ class Daemon {
     // (the kernel still keeps and counts the paths).
     config.compact = !config.xdp;
     config.netns = own_network_namespace();
+    own_netns_ = config.netns;
+    // Kept for the walks that enter other namespaces: the way back.
+    home_netns_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     config.time_wait_buckets = read_max_time_wait_buckets();
     for (const auto& text : options_.stuck_thresholds)
       if (auto set = config.stuck.set_from_text(text); !set)
@@ -144,6 +151,12 @@ class Daemon {
     session_->set_model_mutex(&mutex_);
     model_->follow_timer_wheel(session_->program().time_wait_reap_bucket_ns());
 
+    enter_namespaces_ =
+        options_.enter_namespaces && capture::holds_sys_admin() && home_netns_fd_ >= 0;
+    if (options_.enter_namespaces && !enter_namespaces_)
+      fmt::print(stderr,
+                 "synfin: --enter-namespaces needs CAP_SYS_ADMIN (setns): other network "
+                 "namespaces are walked through their /proc tables instead\n");
     // Attached first, then the snapshot: a socket that changes state in between is seen by
     // both and reconciled by the model, so nothing falls into a gap.
     session_->drain(/*final=*/true);
@@ -156,7 +169,14 @@ class Daemon {
     hooks.monotonic_now_ns = monotonic_now_ns;
     hooks.snapshot = [this] {
       auto sockets = read_socket_table(session_->program());
-      return sockets ? std::move(*sockets) : std::vector<model::KernelSocket>{};
+      if (!sockets) return std::vector<model::KernelSocket>{};
+      // Entering: the other namespaces' rows carry bytes sent too. Else their /proc tables
+      // are read for the rows that need them (hooks.namespace_sockets).
+      if (enter_namespaces_) {
+        SocketTableWalk unused;
+        walk_other_namespaces(*sockets, unused, /*proc_tables=*/false);
+      }
+      return std::move(*sockets);
     };
     hooks.resolve_owners = [this](std::span<const uint64_t> inodes) {
       return owners_.resolve(inodes);
@@ -195,7 +215,8 @@ class Daemon {
                  "a systemd drop-in's Nice= sets the whole daemon's)\n",
                  inherited_nice_);
     bool xdp_dispatcher = session_->xdp() && session_->xdp()->uses_dispatcher();
-    if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher); !dropped)
+    if (auto dropped = capture::keep_only_runtime_capabilities(xdp_dispatcher, enter_namespaces_);
+        !dropped)
       return fail(dropped.error().message);
     server_->serve(inherited_nice_);
     fmt::print(stderr, "synfin: daemon tracking {} sockets, serving http://{}:{}/metrics\n",
@@ -264,11 +285,59 @@ class Daemon {
 
   SocketTableWalk walk_socket_table() const {  // on any thread
     SocketTableWalk walk;
+    walk.coverage = model::WalkCoverage(own_netns_);
     walk.start_ns = monotonic_now_ns();
     // Sized like the last walk, with room to grow: no copy of the whole table on the way.
     walk.sockets = read_socket_table(session_->program(), last_walk_size_ + last_walk_size_ / 8);
+    if (walk.sockets) walk_other_namespaces(*walk.sockets, walk, /*proc_tables=*/true);
     walk.end_ns = monotonic_now_ns();
+    walk.namespaces.walk_seconds = static_cast<double>(walk.end_ns - walk.start_ns) / 1e9;
     return walk;
+  }
+
+  // Every other network namespace a process is in, walked: with the iterator opened inside it
+  // where the daemon may enter it (its rows, stamped with it, join `sockets`), else — and with
+  // proc_tables — from that process's /proc table, whose cookie-less rows only tell the
+  // coverage which of its sockets are there. On any thread: entering moves this thread only.
+  void walk_other_namespaces(std::vector<model::KernelSocket>& sockets, SocketTableWalk& walk,
+                             bool proc_tables) const {
+    walk.namespaces.enter = enter_namespaces_;
+    for (const capture::NamespaceHolder& holder : capture::other_network_namespaces(own_netns_)) {
+      if (enter_namespaces_) {
+        auto entered = enter_and_walk(holder, sockets);
+        if (entered) {
+          walk.coverage.add_by_cookie(holder.netns);
+          ++walk.namespaces.entered;
+          continue;
+        }
+        if (walk.namespaces.enter_error.empty())
+          walk.namespaces.enter_error = entered.error().message;
+      }
+      if (!proc_tables) continue;
+      if (auto table = capture::read_namespace_table(holder)) {
+        walk.coverage.add_by_ends(holder.netns, *table);
+        ++walk.namespaces.proc_tables;
+      } else {
+        ++walk.namespaces.not_walked;
+      }
+    }
+  }
+
+  Status enter_and_walk(const capture::NamespaceHolder& holder,
+                        std::vector<model::KernelSocket>& sockets) const {
+    auto fd = capture::open_network_namespace(holder);
+    if (!fd) return fd.error();
+    std::size_t before = sockets.size();
+    auto read = session_->program().snapshot_sockets_in(
+        *fd, home_netns_fd_, [&](const synfin_socket_record& row) {
+          if (auto socket = decode::decode_socket_record(row)) {
+            socket->tuple.netns = holder.netns;
+            sockets.push_back(*socket);
+          }
+        });
+    ::close(*fd);
+    if (!read) sockets.resize(before);  // a part of a table would read as sockets gone
+    return read;
   }
 
   // Startup: seeded before the records made during the walk are applied, which the model
@@ -278,6 +347,7 @@ class Daemon {
     if (!walk.sockets) return walk.sockets.error();
     last_walk_size_ = walk.sockets->size();
     std::lock_guard lock(mutex_);
+    last_namespaces_ = walk.namespaces;
     model_->seed(*walk.sockets, walk.end_ns);
     model_->tick(walk.end_ns);
     last_snapshot_ns_ = walk.end_ns;
@@ -295,6 +365,7 @@ class Daemon {
     last_walk_size_ = walk.sockets->size();
     session_->drain(/*final=*/true);  // nothing held back across a walk
     std::lock_guard lock(mutex_);
+    last_namespaces_ = walk.namespaces;
     model_->begin_reconcile();
     reconciling_.emplace(std::move(walk));
     reconciled_rows_ = 0;
@@ -312,7 +383,7 @@ class Daemon {
     model_->reconcile_time_wait(rows.subspan(reconciled_rows_, part), now);
     reconciled_rows_ += part;
     if (reconciled_rows_ < rows.size()) return false;
-    model_->finish_reconcile(rows, walk.start_ns, walk.end_ns);
+    model_->finish_reconcile(rows, walk.coverage, walk.start_ns, walk.end_ns);
     model_->note_walk(std::nullopt);
     model_->tick(now);
     last_snapshot_ns_ = walk.end_ns;
@@ -363,6 +434,7 @@ class Daemon {
     std::lock_guard lock(mutex_);
     h.events_lost_total = lost_total();
     h.events_lost_per_second = loss_rate_;
+    h.namespaces = last_namespaces_;
     h.last_snapshot_age_seconds =
         last_snapshot_ns_ ? static_cast<double>(monotonic_now_ns() - last_snapshot_ns_) / 1e9 : -1;
     return h;
@@ -425,6 +497,10 @@ class Daemon {
     return missing;
   }
   static constexpr int kDrainNiceBoost = 5;
+  uint32_t own_netns_ = 0;
+  int home_netns_fd_ = -1;  // the daemon's own network namespace, to come back to
+  bool enter_namespaces_ = false;
+  outputs::NamespaceWalkHealth last_namespaces_;  // the last walk's; guarded by mutex_
   int inherited_nice_ = 0;
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk

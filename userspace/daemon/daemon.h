@@ -24,6 +24,9 @@ struct DaemonOptions {
   std::vector<uint16_t> ports;        // --port: only sockets with either end on these
   std::size_t recent_closes = 4096;
   std::vector<uint16_t> metrics_ports;
+  // Other network namespaces walked with the iterator (setns, keeps CAP_SYS_ADMIN); else each
+  // namespace's /proc table is its walk.
+  bool enter_namespaces = false;
   cli::CaptureFlags capture;
 };
 

@@ -693,6 +693,14 @@ HttpAnswer DaemonApi::healthz() {
   body["events_lost_per_second"] = health.events_lost_per_second;
   body["last_snapshot_age_seconds"] = health.last_snapshot_age_seconds;
   body["cannot_report"] = health.cannot_report;
+  const NamespaceWalkHealth& ns = health.namespaces;
+  body["namespaces"] = {
+      {"walk", ns.enter ? "iterator, entering each namespace" : "each namespace's /proc table"},
+      {"entered", ns.entered},
+      {"proc_tables", ns.proc_tables},
+      {"not_walked", ns.not_walked},
+      {"walk_seconds", ns.walk_seconds},
+      {"enter_error", ns.enter_error.empty() ? Json(nullptr) : Json(ns.enter_error)}};
   {
     std::lock_guard lock(mutex_);
     body["connections_tracked"] = model_.table().size();

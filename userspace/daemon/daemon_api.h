@@ -41,6 +41,16 @@ struct InterfaceHealth {
   bool dispatcher = false;  // shared through libxdp's dispatcher, or attached directly
 };
 
+// How the last walk of the kernel's tables covered the host's other network namespaces.
+struct NamespaceWalkHealth {
+  bool enter = false;        // --enter-namespaces asked, and CAP_SYS_ADMIN held
+  uint64_t entered = 0;      // walked with the iterator, entered with setns()
+  uint64_t proc_tables = 0;  // walked from a process's /proc/PID/net/tcp{,6}
+  uint64_t not_walked = 0;   // its process left before its table was read
+  std::string enter_error;   // why entering failed where it did (then read from /proc)
+  double walk_seconds = 0;   // the whole walk, the daemon's own namespace included
+};
+
 struct HealthInputs {
   std::vector<ProgramHealth> programs;
   std::vector<InterfaceHealth> xdp;  // --xdp interfaces
@@ -48,6 +58,7 @@ struct HealthInputs {
   double events_lost_per_second = 0;  // over the last health window
   double last_snapshot_age_seconds = -1;
   std::vector<std::string> cannot_report;  // what this kernel does not let synfin report
+  NamespaceWalkHealth namespaces;
 };
 
 struct DaemonApiHooks {

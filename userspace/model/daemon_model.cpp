@@ -149,6 +149,12 @@ void DaemonModel::reconcile_time_wait(std::span<const KernelSocket> part, uint64
 
 void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns,
                                    uint64_t now_ns) {
+  finish_reconcile(snapshot, WalkCoverage(config_.netns), start_ns, now_ns);
+}
+
+void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot,
+                                   const WalkCoverage& coverage, uint64_t start_ns,
+                                   uint64_t now_ns) {
   std::vector<uint64_t> closed = recently_closed_.since(start_ns);
   auto closed_during_walk = [&closed](uint64_t cookie) {
     return std::binary_search(closed.begin(), closed.end(), cookie);
@@ -167,9 +173,10 @@ void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot, uint6
   // else tracked since before the snapshot began must have been listed.
   std::vector<uint64_t> gone, ended;
   table_.for_each([&](const Connection& c) {
-    if (c.state == TcpState::Close || std::binary_search(live.begin(), live.end(), c.cookie))
+    if (c.state == TcpState::Close) return;
+    // Not listed where the walk would have listed it (a namespace it did not cover says nothing).
+    if (!coverage.shows_gone(c.tuple, std::binary_search(live.begin(), live.end(), c.cookie)))
       return;
-    if (!in_snapshot_namespace(c.tuple)) return;  // the walk never lists it
     uint64_t last_change = c.state_entered_ns() ? c.state_entered_ns() : c.first_seen_ns;
     if (last_change < start_ns) (c.has_path ? ended : gone).push_back(c.cookie);
   });
@@ -178,8 +185,9 @@ void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot, uint6
   live_drift_.lost += gone.size();
   live_drift_.ended_unsent += ended.size();
   recently_closed_.forget_before(start_ns);
-  ReconcileDrift drift = time_wait_.finish_reconcile(
-      start_ns, [this](const SocketTuple& tuple) { return in_snapshot_namespace(tuple); });
+  ReconcileDrift drift = time_wait_.finish_reconcile(start_ns, [&](const SocketTuple& tuple) {
+    return coverage.shows_gone(tuple, /*cookie_listed=*/false);
+  });
   time_wait_drift_.added += drift.added;
   time_wait_drift_.removed += drift.removed;
   ++reconciliations_;
@@ -207,10 +215,6 @@ void DaemonModel::refresh(std::span<const SocketPath> live, uint64_t start_ns, u
   live_drift_.ended_unsent += gone.size();
   (void)now_ns;
   recently_closed_.forget_before(walk_start_ns_ ? std::min(start_ns, *walk_start_ns_) : start_ns);
-}
-
-bool DaemonModel::in_snapshot_namespace(const SocketTuple& tuple) const {
-  return config_.netns == 0 || tuple.netns == 0 || tuple.netns == config_.netns;
 }
 
 void DaemonModel::tick(uint64_t now_ns) {

@@ -13,6 +13,7 @@
 #include "model/connection_table.h"
 #include "model/stuck.h"
 #include "model/time_wait.h"
+#include "model/walk_coverage.h"
 
 namespace synfin::model {
 
@@ -47,8 +48,8 @@ struct DaemonModelConfig {
   // Sockets followed through their kernel-kept paths (not per step): only closes that matter,
   // and a sample of the rest, cross; the kernel counts them all.
   bool compact = false;
-  // The namespace whose socket table snapshots list (the daemon's own); sockets of other
-  // namespaces are tracked from their events alone. 0: every socket is in it.
+  // The namespace the iterator's snapshots list by default (the daemon's own); a walk that
+  // covers others says so with a WalkCoverage. 0: every socket is in it.
   uint32_t netns = 0;
   // net.ipv4.tcp_max_tw_buckets of that namespace (0: unknown): no more TIME_WAIT sockets than
   // this are inferred there, as the kernel creates no more.
@@ -91,6 +92,9 @@ class DaemonModel final : public ConnectionObserver {
   void begin_reconcile();
   void reconcile_time_wait(std::span<const KernelSocket> part, uint64_t now_ns);
   void finish_reconcile(std::span<const KernelSocket> snapshot, uint64_t start_ns, uint64_t now_ns);
+  // A walk of several network namespaces: a socket is found gone only in one it covered.
+  void finish_reconcile(std::span<const KernelSocket> snapshot, const WalkCoverage& coverage,
+                        uint64_t start_ns, uint64_t now_ns);
   // Compact mode: the paths of every live socket the kernel keeps one for, read by a walk that
   // began at start_ns; records ended since have been applied. Brings each connection up to
   // date; a connection the walk no longer lists lost its end record.
@@ -129,8 +133,6 @@ class DaemonModel final : public ConnectionObserver {
   void on_time_wait_entered(const Event& event) override;
 
  private:
-  bool in_snapshot_namespace(const SocketTuple& tuple) const;
-
   DaemonModelConfig config_;
   ConnectionTable table_;
   TimeWaitTracker time_wait_;

@@ -139,7 +139,8 @@ void TimeWaitTracker::begin_reconcile() {
 
 void TimeWaitTracker::reconcile_part(std::span<const KernelSocket> kernel, uint64_t current_ns) {
   for (const KernelSocket& socket : kernel) {
-    if (socket.state != TcpState::TimeWait) continue;
+    // A row of a /proc table has no cookie: it is matched by its ends (WalkCoverage).
+    if (socket.state != TcpState::TimeWait || socket.cookie == 0) continue;
     // The kernel's own timer beats the estimate.
     uint64_t expires = socket.time_wait_reaped_at_ns;
     if (bucket_ns_ && expires) {

@@ -78,7 +78,9 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     auto owner = holders.find(socket.inode);
     bool owned = socket.inode && owner != holders.end() && !owner->second.empty();
     const model::ProcessInfo* identity = owned ? &owner->second.front() : nullptr;
-    if (!filter.matches(identity, hooks_.own_netns)) continue;
+    // The walk stamps the rows of namespaces it entered (--enter-namespaces); the rest are ours.
+    uint32_t netns = socket.tuple.netns ? socket.tuple.netns : hooks_.own_netns;
+    if (!filter.matches(identity, netns)) continue;
     if (owned) {
       j["pid"] = owner->second.front().pid;
       j["comm"] = owner->second.front().comm;
@@ -103,7 +105,7 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     j["inode"] = socket.inode;
     fmt::memory_buffer members;
     append_json_fragment(members, "{");
-    append_identity_members(members, identity, hooks_.own_netns, hooks_.host_netns);
+    append_identity_members(members, identity, netns, hooks_.host_netns);
     append_json_fragment(members, "}");
     j.update(Json::parse(std::string_view(members.data(), members.size())));
     total.overflows += c.overflows;

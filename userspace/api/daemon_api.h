@@ -14,14 +14,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "api/http_answer.h"
+#include "api/owner_json.h"
+#include "api/web_ui.h"
 #include "model/daemon_model.h"
 #include "model/process.h"
-#include "outputs/http_answer.h"
 #include "outputs/json_lines.h"
-#include "outputs/owner_json.h"
-#include "outputs/web_ui.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 struct PortRange {
   uint16_t low = 32768;
@@ -134,4 +134,4 @@ class DaemonApi {
   WebUi web_;  // the page at /, /conn/<cookie>, /api/v1/ladder/<cookie>
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -8,12 +8,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/daemon_api.h"
+#include "api/daemon_api.h"
 #include "model/event.h"
 #include "model/process.h"
 #include "synfin/abi.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 struct ListenersApiHooks {
   // The kernel's socket table now (iter/tcp); listeners are those in LISTEN.
@@ -40,4 +40,4 @@ class ListenersApi {
   ListenersApiHooks hooks_;
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

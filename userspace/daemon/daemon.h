@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/capture_flags.h"
+#include "capture/capture_settings.h"
 
 namespace synfin::daemon {
 
@@ -24,7 +24,7 @@ struct DaemonOptions {
   std::vector<uint16_t> ports;        // --port: only sockets with either end on these
   std::size_t recent_closes = 4096;
   std::vector<uint16_t> metrics_ports;
-  cli::CaptureFlags capture;
+  capture::CaptureSettings capture;
 };
 
 // Runs until SIGINT/SIGTERM; returns the exit code (errors reported as one line on stderr).

@@ -326,15 +326,16 @@ class Daemon {
   Status refresh_live() {
     uint64_t start = monotonic_now_ns();
     live_paths_.clear();
-    decode::Decoder decoder;
     auto walked = session_->program().walk_paths([&](const synfin_path_record& row) {
-      if (auto path = decoder.decode_path({reinterpret_cast<const std::byte*>(&row), sizeof(row)}))
+      if (auto path =
+              walk_decoder_.decode_path({reinterpret_cast<const std::byte*>(&row), sizeof(row)}))
         live_paths_.push_back(*path);
     });
     if (!walked) return walked.error();
     session_->drain(/*final=*/true);
     uint64_t end = monotonic_now_ns();
     std::lock_guard lock(mutex_);
+    live_paths_undecodable_ = walk_decoder_.undecodable();
     model_->refresh(live_paths_, start, end);
     return Ok{};
   }
@@ -391,6 +392,7 @@ class Daemon {
                             {"listen_refusals", features.listen_refusals}};
     std::lock_guard lock(mutex_);
     self.decoded = session_->decode_counters();
+    self.live_paths_undecodable = live_paths_undecodable_;
     self.lost_by_type = session_->lost_counts();
     if (capture::XdpProgram* xdp = session_->xdp()) {
       auto interfaces = xdp->interfaces();
@@ -429,6 +431,8 @@ class Daemon {
   int inherited_nice_ = 0;
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
+  decode::Decoder walk_decoder_;               // the live walk's rows, on the drain thread
+  uint64_t live_paths_undecodable_ = 0;        // its skipped rows, copied under mutex_ for /metrics
   std::future<SocketTableWalk> walk_;          // the periodic walk, while it runs
   std::size_t last_walk_size_ = 0;
   std::optional<SocketTableWalk> reconciling_;  // a walk being applied, in parts

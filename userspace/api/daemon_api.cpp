@@ -593,7 +593,7 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
     char buffer[64];
     Json j;
     j["family"] = tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4";
-    j["local_address"] = std::string(outputs::format_address(tuple, true, buffer));
+    j["saddr"] = std::string(outputs::format_address(tuple, true, buffer));
     j["daddr"] = std::string(outputs::format_address(tuple, false, buffer));
     j["dport"] = tuple.remote.port;
     j["remote"] = endpoint_text(tuple, false);

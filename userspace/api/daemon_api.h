@@ -71,7 +71,7 @@ struct DaemonApiHooks {
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition
-  // /api/v1/listeners (outputs/listeners_api), parameters already checked; null: not served.
+  // /api/v1/listeners (api/listeners_api), parameters already checked; null: not served.
   std::function<HttpAnswer(const std::multimap<std::string, std::string>&)> listeners;
 };
 

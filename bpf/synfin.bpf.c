@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* synfin's kernel side: the entry points of every socket program. What they do lives in
  * bpf/lib, one concept a header: config (what userspace set), maps, filters (scope),
- * endpoints, segment (packet headers), reasons, emit (the one way into the ring), paths (the
+ * endpoints, segment (packet headers), reasons, emit (the socket ring's way in), paths (the
  * daemon's per-socket storage, checks, tallies and close reports), owners (accept), listeners
  * (refusals), drops. */
 #include "vmlinux.h"

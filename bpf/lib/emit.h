@@ -1,4 +1,5 @@
-/* The one way records enter the ring: reserve (counting a failure per kind, so nothing is
+/* How the socket programs' records enter their ring (the XDP program's packet ring and the
+ * iterators' seq files have their own): reserve (counting a failure per kind, so nothing is
  * dropped silently), zeroed whole (a field added to the ABI never ships stale ring bytes),
  * stamped, filled by the caller, submitted with a batched wakeup. */
 #ifndef SYNFIN_BPF_EMIT_H

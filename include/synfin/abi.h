@@ -3,8 +3,8 @@
  * change on one side cannot silently mis-decode on the other.
  *
  * Adding a kind of record: add one line to SYNFIN_RECORD_KINDS. The enum, the
- * C++ EventKind, the decoder's dispatch, the loss counters and the metric
- * labels all derive from it. */
+ * C++ EventKind, the decoder's size check and dispatch, the loss counters and
+ * the metric labels all derive from it (docs/internals.md lists the rest). */
 #ifndef SYNFIN_ABI_H
 #define SYNFIN_ABI_H
 
@@ -24,39 +24,47 @@
 #define SYNFIN_AF_INET6 10
 
 /* Every kind of ring-buffer record:
- *   X(ABI name, value, C++ EventKind, metric source label, record layout)
- * Values are contiguous from 1 and double as the index of the per-CPU
- * lost-record counters, so every source has its own loss figure. Layout EVENT is
- * struct synfin_event (socket tracepoints), PACKET struct synfin_packet (XDP),
- * INTERFACE and CLOCK the records userspace adds to a capture (and its recording). */
+ *   X(ABI name, value, C++ EventKind, metric source label, layout, origin)
+ * Values are contiguous from 1. The layout is the record's struct: the decoder
+ * takes its size from it and reads it with the function of that struct
+ * (decode/decoder.cpp). The origin says who writes it: KERNEL records go
+ * through a ring buffer, whose reserve failures BPF counts per kind (the value
+ * indexes the per-CPU lost-record counters, or for packets the interface
+ * counters), so each of them has a loss figure; USERSPACE records are added to
+ * a capture (and its recording) by synfin itself and are never lost. */
 #define SYNFIN_RECORD_KINDS(X)                                                                     \
-	X(STATE, 1, StateChange, "state_change", EVENT)	  /* inet_sock_set_state */                \
-	X(RETRANSMIT, 2, Retransmit, "retransmit", EVENT) /* tcp_retransmit_skb */                 \
-	X(SYNACK_RETRANSMIT, 3, SynAckRetransmit, "synack_retransmit",                             \
-	  EVENT) /* tcp_retransmit_synack: cookie of the listener */                               \
-	X(SEND_RESET, 4, ResetSent, "send_reset", EVENT)	   /* tcp_send_reset */            \
-	X(RECEIVE_RESET, 5, ResetReceived, "receive_reset", EVENT) /* tcp_receive_reset */         \
-	X(DESTROY, 6, Destroyed, "destroy", EVENT) /* tcp_destroy_sock: socket gone */             \
-	X(ACCEPT, 7, Accepted, "accept", EVENT)	   /* sys_exit_accept: task owns it */             \
-	X(UNTRACK, 8, Untracked, "untrack",                                                        \
-	  EVENT) /* passed before its ports were known, then filtered out: forget it */            \
-	X(PACKET, 9, Packet, "packet", PACKET) /* XDP ingress: SYN/SYN-ACK/FIN/RST/ACK */          \
-	X(INTERFACE, 10, Interface, "interface",                                                   \
-	  INTERFACE) /* userspace, once per --xdp interface: its name, for recordings */           \
-	X(CLOCK, 11, Clock, "clock",                                                               \
-	  CLOCK) /* userspace: time passed with no record (unanswered SYNs expire) */              \
-	X(DROP, 12, Dropped, "drop",                                                               \
-	  EVENT) /* skb:kfree_skb: the kernel dropped a TCP packet of this socket */               \
-	X(PATH, 13, Path, "path",                                                                  \
-	  PATH) /* the daemon: a socket's whole path, once, when it ended in a way that matters */ \
-	X(TIME_WAIT, 14, TimeWaitEntered, "time_wait",                                             \
-	  EVENT) /* the daemon: a clean active close not sent whole left a TIME_WAIT socket */
+	X(STATE, 1, StateChange, "state_change", synfin_event,                                     \
+	  KERNEL) /* inet_sock_set_state */                                                        \
+	X(RETRANSMIT, 2, Retransmit, "retransmit", synfin_event, KERNEL) /* tcp_retransmit_skb */  \
+	X(SYNACK_RETRANSMIT, 3, SynAckRetransmit, "synack_retransmit", synfin_event,               \
+	  KERNEL) /* tcp_retransmit_synack: cookie of the listener */                              \
+	X(SEND_RESET, 4, ResetSent, "send_reset", synfin_event, KERNEL) /* tcp_send_reset */       \
+	X(RECEIVE_RESET, 5, ResetReceived, "receive_reset", synfin_event,                          \
+	  KERNEL) /* tcp_receive_reset */                                                          \
+	X(DESTROY, 6, Destroyed, "destroy", synfin_event,                                          \
+	  KERNEL) /* tcp_destroy_sock: socket gone */                                              \
+	X(ACCEPT, 7, Accepted, "accept", synfin_event,                                             \
+	  KERNEL) /* sys_exit_accept: task owns it */                                              \
+	X(UNTRACK, 8, Untracked, "untrack", synfin_event,                                          \
+	  KERNEL) /* passed before its ports were known, then filtered out: forget it */           \
+	X(PACKET, 9, Packet, "packet", synfin_packet,                                              \
+	  KERNEL) /* XDP ingress: SYN/SYN-ACK/FIN/RST/ACK */                                       \
+	X(INTERFACE, 10, Interface, "interface", synfin_interface_record,                          \
+	  USERSPACE) /* once per --xdp interface: its name, for recordings */                      \
+	X(CLOCK, 11, Clock, "clock", synfin_clock_record,                                          \
+	  USERSPACE) /* time passed with no record (unanswered SYNs expire) */                     \
+	X(DROP, 12, Dropped, "drop", synfin_event,                                                 \
+	  KERNEL) /* skb:kfree_skb: the kernel dropped a TCP packet of this socket */              \
+	X(PATH, 13, Path, "path", synfin_path_record,                                              \
+	  KERNEL) /* the daemon: a socket's whole path, once, when it ended in a way that matters */ \
+	X(TIME_WAIT, 14, TimeWaitEntered, "time_wait", synfin_event,                               \
+	  KERNEL) /* the daemon: a clean active close not sent whole left a TIME_WAIT socket */
 
 enum synfin_event_type {
-#define SYNFIN_KIND_ENUM(abi, value, cpp, source, layout) SYNFIN_EV_##abi = value,
+#define SYNFIN_KIND_ENUM(abi, value, cpp, source, layout, origin) SYNFIN_EV_##abi = value,
 	SYNFIN_RECORD_KINDS(SYNFIN_KIND_ENUM)
 #undef SYNFIN_KIND_ENUM
-#define SYNFIN_KIND_COUNT(abi, value, cpp, source, layout) +1
+#define SYNFIN_KIND_COUNT(abi, value, cpp, source, layout, origin) +1
 		SYNFIN_EV_TYPE_COUNT = 1 SYNFIN_RECORD_KINDS(SYNFIN_KIND_COUNT),
 #undef SYNFIN_KIND_COUNT
 };

@@ -10,10 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/daemon_api.h"
 #include "decode/decoder.h"
 #include "fuzz_input.h"
 #include "model/daemon_model.h"
-#include "daemon/daemon_api.h"
 #include "outputs/json_lines.h"
 #include "outputs/prometheus.h"
 #include "synfin/abi.h"
@@ -22,8 +22,8 @@ namespace {
 using namespace synfin;
 
 // "a=1&b&=c" as a query string: what cpp-httplib hands over after percent-decoding.
-outputs::DaemonApi::Params parse_query(const std::string& query) {
-  outputs::DaemonApi::Params params;
+api::DaemonApi::Params parse_query(const std::string& query) {
+  api::DaemonApi::Params params;
   std::size_t start = 0;
   while (start <= query.size()) {
     std::size_t end = query.find('&', start);
@@ -90,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   model.tick(now);
 
   std::mutex mutex;
-  outputs::DaemonApiHooks hooks;
+  api::DaemonApiHooks hooks;
   hooks.monotonic_now_ns = [&] { return now; };
   hooks.snapshot = [&] { return kernel; };
   hooks.resolve_owners = [&](std::span<const uint64_t> inodes) {
@@ -99,16 +99,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       if (inode % 2) owners[inode] = {{static_cast<uint32_t>(inode), proc_name, proc_cgroup}};
     return owners;
   };
-  hooks.port_range = [] { return outputs::PortRange{}; };
+  hooks.port_range = [] { return api::PortRange{}; };
   hooks.health = [] {
-    outputs::HealthInputs h;
+    api::HealthInputs h;
     h.programs = {{"on_inet_sock_set_state", true}};
     return h;
   };
   hooks.metrics = [&] { return outputs::render_metrics(model, {}); };
-  outputs::DaemonApi api(model, mutex, hooks, {});
+  api::DaemonApi api(model, mutex, hooks, {});
 
-  outputs::HttpAnswer answer = api.handle(method, path, params);
+  api::HttpAnswer answer = api.handle(method, path, params);
   bool documented =
       answer.status == 200 || answer.status == 400 || answer.status == 404 || answer.status == 405;
   if (!documented || (answer.status == 405) != !answer.allow.empty()) __builtin_trap();

@@ -1,6 +1,6 @@
 // The API's edges: every route x method, one validation rule for every parameter, and names
 // that are not text (any local user chooses its process name) rendered, never refused.
-#include "daemon/daemon_api.h"
+#include "api/daemon_api.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include "event_builders.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 namespace {
 
 using model::KernelSocket;
@@ -440,4 +440,4 @@ TEST_F(DaemonApiEdgesTest, HostileProcessNamesAreRenderedNotRefused) {
 }
 
 }  // namespace
-}  // namespace synfin::outputs
+}  // namespace synfin::api

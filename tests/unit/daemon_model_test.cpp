@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "daemon/daemon_api.h"
+#include "api/daemon_api.h"
 #include "event_builders.h"
 #include "outputs/prometheus.h"
 
@@ -284,18 +284,18 @@ class DaemonApiTest : public ::testing::Test {
         if (inode == 777) out[inode] = {{4242, "leaky", "/system.slice/leaky.service"}};
       return out;
     };
-    hooks_.port_range = [] { return outputs::PortRange{32768, 60999}; };
+    hooks_.port_range = [] { return api::PortRange{32768, 60999}; };
     hooks_.health = [] {
-      outputs::HealthInputs h;
+      api::HealthInputs h;
       h.programs = {{"on_inet_sock_set_state", true}};
       return h;
     };
   }
-  outputs::DaemonApi api() { return outputs::DaemonApi(model_, mutex_, hooks_, {}); }
+  api::DaemonApi api() { return api::DaemonApi(model_, mutex_, hooks_, {}); }
 
   DaemonModel model_;
   std::mutex mutex_;
-  outputs::DaemonApiHooks hooks_;
+  api::DaemonApiHooks hooks_;
   uint64_t now_ = 0;
   std::vector<KernelSocket> kernel_;
 };
@@ -347,7 +347,7 @@ TEST_F(DaemonApiTest, HealthzIsDownWhenAProgramIsNotAttached) {
   auto api = this->api();
   EXPECT_EQ(api.healthz().status, 200);
   hooks_.health = [] {
-    outputs::HealthInputs h;
+    api::HealthInputs h;
     h.programs = {{"on_inet_sock_set_state", false}};
     return h;
   };

@@ -1,7 +1,7 @@
 // The HTTP adapter over loopback (no root): what cpp-httplib decides before DaemonApi sees a
 // request — methods with bodies, HEAD, percent-decoded bytes, errors of its own, gzip for a
 // scraper that asks — and the exposure check behind the daemon's --listen warning.
-#include "outputs/http_server.h"
+#include "api/http_server.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -13,7 +13,7 @@
 
 #include "outputs/prometheus.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 namespace {
 
 class HttpServerTest : public ::testing::Test {
@@ -138,9 +138,9 @@ TEST(HttpServerCompressionTest, MetricsAnswerGzipWhenAsked) {
   std::mutex mutex;
   DaemonApiHooks hooks;
   hooks.metrics = [&model] {
-    SelfMetrics self;
+    outputs::SelfMetrics self;
     self.version = "test";
-    return render_metrics(model, self);
+    return outputs::render_metrics(model, self);
   };
   DaemonApi api(model, mutex, hooks, {});
   HttpServer server(api);
@@ -183,4 +183,4 @@ TEST(HttpServerCompressionTest, MetricsAnswerGzipWhenAsked) {
 }
 
 }  // namespace
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -11,12 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/listeners_api.h"
 #include "decode/decoder.h"
 #include "event_builders.h"
 #include "model/daemon_model.h"
 #include "model/reasons.h"
 #include "outputs/json_lines.h"
-#include "outputs/listeners_api.h"
 #include "outputs/prometheus.h"
 #include "synfin/abi.h"
 
@@ -394,7 +394,7 @@ TEST(ListenersApiTest, ListsListenersWithOwnersQueuesAndRefusalsMostOverflowingF
   connected.cookie = 0x30;
   connected.state = S::Established;
   connected.tuple = testing::loopback_tuple(8080, 40000);
-  outputs::ListenersApiHooks hooks;
+  api::ListenersApiHooks hooks;
   hooks.snapshot = [&] { return std::vector<model::KernelSocket>{quiet, busy, connected}; };
   hooks.resolve_owners = [](std::span<const uint64_t> inodes) {
     std::unordered_map<uint64_t, std::vector<model::ProcessInfo>> owners;
@@ -407,7 +407,7 @@ TEST(ListenersApiTest, ListsListenersWithOwnersQueuesAndRefusalsMostOverflowingF
     counters[0x20] = {796, 2, 1, 5};
     return counters;
   };
-  outputs::ListenersApi api(hooks);
+  api::ListenersApi api(hooks);
   auto answer = api.listeners({});
   ASSERT_EQ(answer.status, 200);
   auto body = nlohmann::json::parse(answer.body);

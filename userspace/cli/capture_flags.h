@@ -1,68 +1,15 @@
 #pragma once
-// Flags every capturing command shares (trace, daemon), registered once.
+// Flags every capturing command shares (trace, daemon), registered once, into the plain
+// settings of capture/capture_settings.h.
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <bit>
-
 #include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <vector>
 
-#include <fmt/format.h>
-
-#include "capture/xdp_program.h"
-#include "common/report_error.h"
-#include "model/connection_table.h"
+#include "capture/capture_settings.h"
 #include "model/cookie_index.h"
 
 namespace synfin::cli {
 
-struct CaptureFlags {
-  std::size_t max_connections = 262144;
-  uint32_t ring_mib = 0;  // 0: the default for the mode (ring_mib_or)
-  int drain_interval_ms = 100;
-  bool verbose = false;
-  std::vector<std::string> xdp_interfaces;
-  std::string xdp_mode = "auto";
-  uint32_t xdp_records_per_second = 50000;
-  double handshake_timeout_s = 10;
-
-  // The ring holds what arrives between two drains, and what arrives grows with the CPUs
-  // making connections. Per-step records: `synfin trace` 16 MiB (its output can block on a
-  // slow reader); the daemon 2 MiB per CPU, 4 to 64 (a 2-vCPU host churning 33 000
-  // connections/s fills ~1 MiB per 20 ms). The daemon's compact mode sends one 216-byte
-  // record per socket end: 4 MiB holds ~19 000 ends. The ring's pages are mapped twice:
-  // its size counts twice in RSS.
-  uint32_t trace_ring_mib() const { return ring_mib ? ring_mib : 16; }
-  uint32_t daemon_ring_mib(bool compact, unsigned cpus) const {
-    if (ring_mib) return ring_mib;
-    if (compact) return 4;
-    return std::clamp(std::bit_ceil(2 * std::max(cpus, 1u)), 4u, 64u);
-  }
-
-  // Null when no --xdp was given.
-  std::optional<capture::XdpOptions> xdp_options() const {
-    if (xdp_interfaces.empty()) return std::nullopt;
-    capture::XdpOptions options;
-    options.interfaces = xdp_interfaces;
-    options.mode = xdp_mode == "native"    ? capture::XdpMode::Native
-                   : xdp_mode == "generic" ? capture::XdpMode::Generic
-                                           : capture::XdpMode::Auto;
-    options.records_per_second_per_cpu = xdp_records_per_second;
-    options.verbose = verbose;
-    return options;
-  }
-  model::PacketViewConfig packet_view() const {
-    model::PacketViewConfig config;
-    config.handshake_timeout_ns = static_cast<uint64_t>(handshake_timeout_s * 1e9);
-    config.enabled = !xdp_interfaces.empty();
-    return config;
-  }
-};
-
-inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
+inline void add_capture_flags(CLI::App* command, capture::CaptureSettings& flags) {
   command
       ->add_option("--max-connections", flags.max_connections,
                    "Cap on connections tracked at once (memory bound; TIME_WAIT sockets are\n"
@@ -71,8 +18,9 @@ inline void add_capture_flags(CLI::App* command, CaptureFlags& flags) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{model::CookieIndex::kMaxSlots}));
   command
       ->add_option("--ring-size-mib", flags.ring_mib,
-                   "BPF ring buffer size in MiB (power of 2). Default: 16 for trace; for the\n"
-                   "daemon 2 per CPU (4 to 64), 4 in compact mode")
+                   "BPF ring buffer size in MiB (power of 2), shared out among the CPUs (one\n"
+                   "ring each, at least 256 KiB). Default: 16 for trace; for the daemon 4, with\n"
+                   "--xdp 2 per CPU (4 to 64)")
       ->check(CLI::IsMember({1, 2, 4, 8, 16, 32, 64, 128, 256}));
   command
       ->add_option("--drain-interval-ms", flags.drain_interval_ms,

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "outputs/http_server.h"
+#include "api/http_server.h"
 #include "outputs/utf8.h"
 
 namespace synfin::cli {
@@ -13,7 +13,7 @@ Result<DaemonAnswer> get_from_daemon(const std::string& daemon, const std::strin
                                      const std::vector<std::pair<std::string, std::string>>& params,
                                      int* exit_code_on_error) {
   *exit_code_on_error = 2;
-  auto address = outputs::parse_listen_address(daemon);
+  auto address = api::parse_listen_address(daemon);
   if (!address)
     return Error{fmt::format("--daemon '{}' is not ADDR:PORT (e.g. 127.0.0.1:9847)", daemon)};
   *exit_code_on_error = 1;

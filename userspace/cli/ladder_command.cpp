@@ -8,11 +8,11 @@
 
 #include <fmt/format.h>
 
-#include "cli/capture_flags.h"
+#include "api/http_server.h"
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
+#include "common/report_error.h"
 #include "decode/recording.h"
-#include "outputs/http_server.h"
 #include "outputs/ladder_render.h"
 
 namespace synfin::cli {

@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/http_server.h"
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
 #include "cli/owner_columns.h"
 #include "common/report_error.h"
-#include "outputs/http_server.h"
 #include "outputs/utf8.h"
 
 namespace synfin::cli {

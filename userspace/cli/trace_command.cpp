@@ -11,6 +11,7 @@
 #include "cli/capture_flags.h"
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/report_error.h"
 #include "decode/recording.h"
 #include "decode/replay.h"
 #include "model/cookie_index.h"
@@ -67,7 +68,7 @@ struct TraceOptions {
   FilterFlags filter;
   double duration_s = 0;
   std::string record_path;
-  CaptureFlags capture;
+  capture::CaptureSettings capture;
 };
 
 struct ReplayOptions {

@@ -20,18 +20,19 @@
 
 #include <fmt/format.h>
 
+#include "api/daemon_api.h"
+#include "api/http_server.h"
+#include "api/listeners_api.h"
 #include "capture/environment.h"
 #include "capture/namespace_tables.h"
 #include "capture/privileges.h"
 #include "capture/proc_owners.h"
 #include "capture/session.h"
 #include "common/clock.h"
+#include "common/report_error.h"
 #include "common/thread_priority.h"
-#include "daemon/daemon_api.h"
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
-#include "outputs/http_server.h"
-#include "outputs/listeners_api.h"
 #include "outputs/prometheus.h"
 
 namespace synfin::daemon {
@@ -40,8 +41,8 @@ namespace {
 
 constexpr std::size_t kMaxMetricsPorts = 16;
 
-outputs::PortRange read_port_range() {
-  outputs::PortRange range;
+api::PortRange read_port_range() {
+  api::PortRange range;
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
   unsigned low = 0, high = 0;
   if (in >> low >> high && low <= high && high <= 65535) {
@@ -88,7 +89,7 @@ struct SocketTableWalk {
   uint64_t end_ns = 0;
   Result<std::vector<model::KernelSocket>> sockets = std::vector<model::KernelSocket>{};
   model::WalkCoverage coverage;
-  outputs::NamespaceWalkHealth namespaces;
+  api::NamespaceWalkHealth namespaces;
 };
 
 class Daemon {
@@ -120,7 +121,7 @@ class Daemon {
         return report_error(fmt::format("--stuck-threshold {}: {}", text, set.error().message), 2);
     if (options_.metrics_ports.size() > kMaxMetricsPorts)
       return report_error(fmt::format("at most {} --metrics-port values", kMaxMetricsPorts), 2);
-    auto listen = outputs::parse_listen_address(options_.listen);
+    auto listen = api::parse_listen_address(options_.listen);
     if (!listen) return fail(listen.error().message);
     if (auto ready = capture::prepare_environment(); !ready) return fail(ready.error().message);
 
@@ -165,7 +166,7 @@ class Daemon {
     malloc_trim(0);
 
     clock_ = {realtime_minus_monotonic_ns()};
-    outputs::DaemonApiHooks hooks;
+    api::DaemonApiHooks hooks;
     hooks.monotonic_now_ns = monotonic_now_ns;
     hooks.snapshot = [this] {
       auto sockets = read_socket_table(session_->program());
@@ -190,15 +191,15 @@ class Daemon {
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
     hooks.metrics = [this] { return metrics(); };
-    listeners_api_ = std::make_unique<outputs::ListenersApi>(
-        outputs::ListenersApiHooks{hooks.snapshot, hooks.resolve_owners,
-                                   [this] { return session_->program().listener_counters(); },
-                                   hooks.own_netns, hooks.host_netns});
-    hooks.listeners = [this](const outputs::DaemonApi::Params& params) {
+    listeners_api_ = std::make_unique<api::ListenersApi>(
+        api::ListenersApiHooks{hooks.snapshot, hooks.resolve_owners,
+                               [this] { return session_->program().listener_counters(); },
+                               hooks.own_netns, hooks.host_netns});
+    hooks.listeners = [this](const api::DaemonApi::Params& params) {
       return listeners_api_->listeners(params);
     };
-    api_ = std::make_unique<outputs::DaemonApi>(*model_, mutex_, hooks, clock_);
-    server_ = std::make_unique<outputs::HttpServer>(*api_);
+    api_ = std::make_unique<api::DaemonApi>(*model_, mutex_, hooks, clock_);
+    server_ = std::make_unique<api::HttpServer>(*api_);
     if (auto bound = server_->bind(*listen); !bound) return fail(bound.error().message);
     if (!server_->loopback_only())
       fmt::print(stderr,
@@ -396,15 +397,16 @@ class Daemon {
   Status refresh_live() {
     uint64_t start = monotonic_now_ns();
     live_paths_.clear();
-    decode::Decoder decoder;
     auto walked = session_->program().walk_paths([&](const synfin_path_record& row) {
-      if (auto path = decoder.decode_path({reinterpret_cast<const std::byte*>(&row), sizeof(row)}))
+      if (auto path =
+              walk_decoder_.decode_path({reinterpret_cast<const std::byte*>(&row), sizeof(row)}))
         live_paths_.push_back(*path);
     });
     if (!walked) return walked.error();
     session_->drain(/*final=*/true);
     uint64_t end = monotonic_now_ns();
     std::lock_guard lock(mutex_);
+    live_paths_undecodable_ = walk_decoder_.undecodable();
     model_->refresh(live_paths_, start, end);
     return Ok{};
   }
@@ -423,8 +425,8 @@ class Daemon {
     loss_window_lost_ = lost;
   }
 
-  outputs::HealthInputs health() {
-    outputs::HealthInputs h;
+  api::HealthInputs health() {
+    api::HealthInputs h;
     for (const auto& program : session_->program().program_status())
       h.programs.push_back({program.name, program.attached});
     if (session_->xdp())
@@ -462,6 +464,7 @@ class Daemon {
                             {"listen_refusals", features.listen_refusals}};
     std::lock_guard lock(mutex_);
     self.decoded = session_->decode_counters();
+    self.live_paths_undecodable = live_paths_undecodable_;
     self.lost_by_type = session_->lost_counts();
     if (capture::XdpProgram* xdp = session_->xdp()) {
       auto interfaces = xdp->interfaces();
@@ -483,9 +486,9 @@ class Daemon {
   std::unique_ptr<capture::CaptureSession> session_;
   capture::ProcOwners owners_;
   Clock clock_;
-  std::unique_ptr<outputs::ListenersApi> listeners_api_;  // used by api_: outlives it
-  std::unique_ptr<outputs::DaemonApi> api_;
-  std::unique_ptr<outputs::HttpServer> server_;
+  std::unique_ptr<api::ListenersApi> listeners_api_;  // used by api_: outlives it
+  std::unique_ptr<api::DaemonApi> api_;
+  std::unique_ptr<api::HttpServer> server_;
   std::vector<std::string> cannot_report() const {
     std::vector<std::string> missing = session_->program().features().missing();
     if (compact_ &&
@@ -500,10 +503,12 @@ class Daemon {
   uint32_t own_netns_ = 0;
   int home_netns_fd_ = -1;  // the daemon's own network namespace, to come back to
   bool enter_namespaces_ = false;
-  outputs::NamespaceWalkHealth last_namespaces_;  // the last walk's; guarded by mutex_
+  api::NamespaceWalkHealth last_namespaces_;  // the last walk's; guarded by mutex_
   int inherited_nice_ = 0;
   bool compact_ = false;
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
+  decode::Decoder walk_decoder_;               // the live walk's rows, on the drain thread
+  uint64_t live_paths_undecodable_ = 0;        // its skipped rows, copied under mutex_ for /metrics
   std::future<SocketTableWalk> walk_;          // the periodic walk, while it runs
   std::size_t last_walk_size_ = 0;
   std::optional<SocketTableWalk> reconciling_;  // a walk being applied, in parts

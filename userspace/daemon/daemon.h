@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/capture_flags.h"
+#include "capture/capture_settings.h"
 
 namespace synfin::daemon {
 
@@ -27,7 +27,7 @@ struct DaemonOptions {
   // Other network namespaces walked with the iterator (setns, keeps CAP_SYS_ADMIN); else each
   // namespace's /proc table is its walk.
   bool enter_namespaces = false;
-  cli::CaptureFlags capture;
+  capture::CaptureSettings capture;
 };
 
 // Runs until SIGINT/SIGTERM; returns the exit code (errors reported as one line on stderr).

@@ -7,52 +7,71 @@
 namespace synfin::decode {
 
 namespace {
-enum class Layout : uint8_t { None, EVENT, PACKET, INTERFACE, CLOCK, PATH };
-
-struct KindInfo {
-  std::string_view source;
-  Layout layout = Layout::None;
-};
-
-constexpr std::array<KindInfo, model::kEventKindSlots> kKinds = [] {
-  std::array<KindInfo, model::kEventKindSlots> kinds{};
-#define SYNFIN_KIND_INFO(abi, value, cpp, source, layout) kinds[value] = {source, Layout::layout};
-  SYNFIN_RECORD_KINDS(SYNFIN_KIND_INFO)
-#undef SYNFIN_KIND_INFO
-  return kinds;
-}();
-#define SYNFIN_KIND_IS_DENSE(abi, value, cpp, source, layout) \
-  static_assert(value > 0 && value < SYNFIN_EV_TYPE_COUNT, #abi " outside 1..count-1");
-SYNFIN_RECORD_KINDS(SYNFIN_KIND_IS_DENSE)
-#undef SYNFIN_KIND_IS_DENSE
-
-constexpr std::size_t kTypeOffset = offsetof(synfin_event, type);
-static_assert(offsetof(synfin_packet, type) == kTypeOffset);
-
-std::size_t size_of(Layout layout) {
-  switch (layout) {
-    case Layout::PACKET:
-      return sizeof(synfin_packet);
-    case Layout::INTERFACE:
-      return sizeof(synfin_interface_record);
-    case Layout::CLOCK:
-      return sizeof(synfin_clock_record);
-    case Layout::PATH:
-      return sizeof(synfin_path_record);
-    default:
-      return sizeof(synfin_event);
-  }
-}
-
 std::optional<model::AddressFamily> family_from_kernel(uint16_t family) {
   if (family == SYNFIN_AF_INET) return model::AddressFamily::IPv4;
   if (family == SYNFIN_AF_INET6) return model::AddressFamily::IPv6;
   return std::nullopt;
 }
+
+// One reader per record layout (the layout column of SYNFIN_RECORD_KINDS names the struct):
+// nullopt for a field outside the kernel's range.
+std::optional<Record> read(const synfin_event& raw);
+std::optional<Record> read(const synfin_packet& raw);
+std::optional<Record> read(const synfin_interface_record& raw);
+std::optional<Record> read(const synfin_clock_record& raw);
+std::optional<Record> read(const synfin_path_record& raw);
+
+using Reader = std::optional<Record> (*)(std::span<const std::byte>);
+
+template <typename Raw>
+std::optional<Record> read_layout(std::span<const std::byte> record) {
+  Raw raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));  // no alignment promise
+  return read(raw);
+}
+
+namespace origins {
+constexpr RecordOrigin KERNEL = RecordOrigin::Kernel;
+constexpr RecordOrigin USERSPACE = RecordOrigin::Userspace;
+}  // namespace origins
+
+struct KindInfo {
+  std::string_view source;
+  std::size_t size = 0;  // the layout's: a record is exactly this long
+  Reader read = nullptr;
+  RecordOrigin origin = RecordOrigin::None;
+};
+
+constexpr std::array<KindInfo, model::kEventKindSlots> kKinds = [] {
+  std::array<KindInfo, model::kEventKindSlots> kinds{};
+#define SYNFIN_KIND_INFO(abi, value, cpp, source, layout, origin) \
+  kinds[value] = {source, sizeof(layout), &read_layout<layout>, origins::origin};
+  SYNFIN_RECORD_KINDS(SYNFIN_KIND_INFO)
+#undef SYNFIN_KIND_INFO
+  return kinds;
+}();
+#define SYNFIN_KIND_IS_DENSE(abi, value, cpp, source, layout, origin)                   \
+  static_assert(value > 0 && value < SYNFIN_EV_TYPE_COUNT, #abi " outside 1..count-1"); \
+  static_assert(offsetof(layout, type) == offsetof(synfin_event, type),                 \
+                #layout ": type must be where every layout has it");
+SYNFIN_RECORD_KINDS(SYNFIN_KIND_IS_DENSE)
+#undef SYNFIN_KIND_IS_DENSE
+
+constexpr std::size_t kTypeOffset = offsetof(synfin_event, type);
+
+uint32_t type_of(std::span<const std::byte> record) {
+  uint32_t type = 0;
+  std::memcpy(&type, record.data() + kTypeOffset, sizeof(type));  // no alignment promise
+  return type;
+}
 }  // namespace
 
 std::string_view record_source_name(std::size_t type) {
   return type < kKinds.size() ? kKinds[type].source : std::string_view{};
+}
+
+RecordOrigin record_origin(std::size_t type) {
+  return type < kKinds.size() ? kKinds[type].origin : RecordOrigin::None;
 }
 
 std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_record& raw) {
@@ -82,114 +101,11 @@ std::optional<model::KernelSocket> decode_socket_record(const synfin_socket_reco
 }
 
 bool is_path_record(std::span<const std::byte> record) {
-  uint32_t type = 0;
-  if (record.size() < kTypeOffset + sizeof(type)) return false;
-  std::memcpy(&type, record.data() + kTypeOffset, sizeof(type));
-  return type == SYNFIN_EV_PATH;
+  return record.size() >= kTypeOffset + sizeof(uint32_t) && type_of(record) == SYNFIN_EV_PATH;
 }
 
-std::optional<model::SocketPath> Decoder::decode_path(std::span<const std::byte> record) {
-  if (record.size() != sizeof(synfin_path_record)) {
-    ++(record.size() < sizeof(synfin_path_record) ? counters_.truncated : counters_.oversized);
-    return std::nullopt;
-  }
-  synfin_path_record raw;
-  std::memcpy(&raw, record.data(), sizeof(raw));
-  const synfin_path& p = raw.path;
-  model::SocketPath path;
-  path.cookie = raw.cookie;
-  path.read_ns = raw.ts_ns;
-  path.ended = (raw.record_flags & SYNFIN_PATH_RECORD_ENDED) != 0;
-  auto family = family_from_kernel(p.family);
-  if (!family || p.steps > model::SocketPath::kMaxSteps) {
-    ++counters_.bad_field;
-    return std::nullopt;
-  }
-  path.tuple.family = *family;
-  std::memcpy(path.tuple.local.address.data(), p.saddr, sizeof(p.saddr));
-  std::memcpy(path.tuple.remote.address.data(), p.daddr, sizeof(p.daddr));
-  path.tuple.local.port = p.sport;
-  path.tuple.remote.port = p.dport;
-  path.tuple.netns = p.netns;
-  path.step_count = p.steps;
-  for (uint8_t i = 0; i < p.steps; ++i) {
-    auto from = model::state_from_kernel(p.step_from[i]);
-    auto to = model::state_from_kernel(p.step_to[i]);
-    if (!from || !to || p.step_ns[i] == 0) {
-      // A live walk can copy a path while its next step is being written: what is whole is
-      // kept. An end record is written once, after every step: a hole there is damage.
-      if (path.ended) {
-        ++counters_.bad_field;
-        return std::nullopt;
-      }
-      path.step_count = i;
-      break;
-    }
-    path.steps[i] = {*from, *to, p.step_ns[i]};
-  }
-  path.truncated = (p.path_flags & SYNFIN_PATH_TRUNCATED) != 0;
-  path.owner_known = (p.path_flags & SYNFIN_PATH_OWNER_KNOWN) != 0;
-  path.owner_inherited = (p.path_flags & SYNFIN_PATH_OWNER_INHERITED) != 0;
-  if (path.owner_known) {
-    path.owner.pid = p.owner_tgid;
-    std::memcpy(path.owner.comm.data(), p.owner_comm, sizeof(p.owner_comm));
-    path.owner.comm.back() = '\0';
-  }
-  path.reset_sent = (p.path_flags & SYNFIN_PATH_RESET_SENT) != 0;
-  path.reset_received = (p.path_flags & SYNFIN_PATH_RESET_RECEIVED) != 0;
-  path.retransmits = p.retransmits;
-  path.bytes_sent = raw.bytes_sent;
-  path.bytes_sent_at_state_entry = p.bytes_sent_at_entry;
-  ++counters_.decoded;
-  ++counters_.decoded_by_type[SYNFIN_EV_PATH];
-  return path;
-}
-
-std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
-  if (record.size() < kTypeOffset + sizeof(uint32_t)) {
-    ++counters_.truncated;
-    return std::nullopt;
-  }
-  uint32_t type = 0;
-  std::memcpy(&type, record.data() + kTypeOffset, sizeof(type));  // no alignment promise
-  if (type >= kKinds.size() || kKinds[type].layout == Layout::None) {
-    ++counters_.unknown_type;
-    return std::nullopt;
-  }
-  Layout layout = kKinds[type].layout;
-  if (record.size() < size_of(layout)) {
-    ++counters_.truncated;
-    return std::nullopt;
-  }
-  if (record.size() > size_of(layout)) {
-    ++counters_.oversized;
-    return std::nullopt;
-  }
-  if (layout == Layout::PATH) {  // one record, a whole path: decode_path()
-    ++counters_.bad_field;
-    return std::nullopt;
-  }
-  std::optional<model::Event> event;
-  if (layout == Layout::PACKET)
-    event = decode_packet(record);
-  else if (layout == Layout::INTERFACE)
-    event = decode_interface(record);
-  else if (layout == Layout::CLOCK)
-    event = decode_clock(record);
-  else
-    event = decode_socket_event(record);
-  if (!event) {
-    ++counters_.bad_field;
-    return std::nullopt;
-  }
-  ++counters_.decoded;
-  ++counters_.decoded_by_type[type];
-  return event;
-}
-
-std::optional<model::Event> Decoder::decode_socket_event(std::span<const std::byte> record) {
-  synfin_event raw;
-  std::memcpy(&raw, record.data(), sizeof(raw));
+namespace {
+std::optional<Record> read(const synfin_event& raw) {
   model::Event event;
   event.kind = static_cast<model::EventKind>(raw.type);
   event.ts_ns = raw.ts_ns;
@@ -233,9 +149,7 @@ std::optional<model::Event> Decoder::decode_socket_event(std::span<const std::by
   return event;
 }
 
-std::optional<model::Event> Decoder::decode_interface(std::span<const std::byte> record) {
-  synfin_interface_record raw;
-  std::memcpy(&raw, record.data(), sizeof(raw));
+std::optional<Record> read(const synfin_interface_record& raw) {
   model::Event event;
   event.kind = model::EventKind::Interface;
   event.ts_ns = raw.ts_ns;
@@ -245,18 +159,14 @@ std::optional<model::Event> Decoder::decode_interface(std::span<const std::byte>
   return event;
 }
 
-std::optional<model::Event> Decoder::decode_clock(std::span<const std::byte> record) {
-  synfin_clock_record raw;
-  std::memcpy(&raw, record.data(), sizeof(raw));
+std::optional<Record> read(const synfin_clock_record& raw) {
   model::Event event;
   event.kind = model::EventKind::Clock;
   event.ts_ns = raw.ts_ns;
   return event;
 }
 
-std::optional<model::Event> Decoder::decode_packet(std::span<const std::byte> record) {
-  synfin_packet raw;
-  std::memcpy(&raw, record.data(), sizeof(raw));
+std::optional<Record> read(const synfin_packet& raw) {
   auto family = family_from_kernel(raw.family);
   if (!family) return std::nullopt;
   model::Event event;
@@ -293,13 +203,85 @@ std::optional<model::Event> Decoder::decode_packet(std::span<const std::byte> re
   return event;
 }
 
-void apply_record(Decoder& decoder, model::ConnectionTable& table,
-                  std::span<const std::byte> record) {
-  if (is_path_record(record)) {
-    if (auto path = decoder.decode_path(record)) table.apply_path(*path);
-  } else if (auto event = decoder.decode(record)) {
-    table.apply(*event);
+std::optional<Record> read(const synfin_path_record& raw) {
+  const synfin_path& p = raw.path;
+  model::SocketPath path;
+  path.cookie = raw.cookie;
+  path.read_ns = raw.ts_ns;
+  path.ended = (raw.record_flags & SYNFIN_PATH_RECORD_ENDED) != 0;
+  auto family = family_from_kernel(p.family);
+  if (!family || p.steps > model::SocketPath::kMaxSteps) return std::nullopt;
+  path.tuple.family = *family;
+  std::memcpy(path.tuple.local.address.data(), p.saddr, sizeof(p.saddr));
+  std::memcpy(path.tuple.remote.address.data(), p.daddr, sizeof(p.daddr));
+  path.tuple.local.port = p.sport;
+  path.tuple.remote.port = p.dport;
+  path.tuple.netns = p.netns;
+  path.step_count = p.steps;
+  for (uint8_t i = 0; i < p.steps; ++i) {
+    auto from = model::state_from_kernel(p.step_from[i]);
+    auto to = model::state_from_kernel(p.step_to[i]);
+    if (!from || !to || p.step_ns[i] == 0) {
+      // A live walk can copy a path while its next step is being written: what is whole is
+      // kept. An end record is written once, after every step: a hole there is damage.
+      if (path.ended) return std::nullopt;
+      path.step_count = i;
+      break;
+    }
+    path.steps[i] = {*from, *to, p.step_ns[i]};
   }
+  path.truncated = (p.path_flags & SYNFIN_PATH_TRUNCATED) != 0;
+  path.owner_known = (p.path_flags & SYNFIN_PATH_OWNER_KNOWN) != 0;
+  path.owner_inherited = (p.path_flags & SYNFIN_PATH_OWNER_INHERITED) != 0;
+  if (path.owner_known) {
+    path.owner.pid = p.owner_tgid;
+    std::memcpy(path.owner.comm.data(), p.owner_comm, sizeof(p.owner_comm));
+    path.owner.comm.back() = '\0';
+  }
+  path.reset_sent = (p.path_flags & SYNFIN_PATH_RESET_SENT) != 0;
+  path.reset_received = (p.path_flags & SYNFIN_PATH_RESET_RECEIVED) != 0;
+  path.retransmits = p.retransmits;
+  path.bytes_sent = raw.bytes_sent;
+  path.bytes_sent_at_state_entry = p.bytes_sent_at_entry;
+  return path;
+}
+}  // namespace
+
+std::optional<Record> Decoder::decode_record(std::span<const std::byte> record) {
+  if (record.size() < kTypeOffset + sizeof(uint32_t)) {
+    ++counters_.truncated;
+    return std::nullopt;
+  }
+  uint32_t type = type_of(record);
+  if (type >= kKinds.size() || !kKinds[type].read) {
+    ++counters_.unknown_type;
+    return std::nullopt;
+  }
+  const KindInfo& kind = kKinds[type];
+  if (record.size() != kind.size) {
+    ++(record.size() < kind.size ? counters_.truncated : counters_.oversized);
+    return std::nullopt;
+  }
+  std::optional<Record> decoded = kind.read(record);
+  if (!decoded) {
+    ++counters_.bad_field;
+    return std::nullopt;
+  }
+  ++counters_.decoded;
+  ++counters_.decoded_by_type[type];
+  return decoded;
+}
+
+std::optional<model::Event> Decoder::decode(std::span<const std::byte> record) {
+  auto decoded = decode_record(record);
+  if (!decoded || !std::holds_alternative<model::Event>(*decoded)) return std::nullopt;
+  return std::get<model::Event>(std::move(*decoded));
+}
+
+std::optional<model::SocketPath> Decoder::decode_path(std::span<const std::byte> record) {
+  auto decoded = decode_record(record);
+  if (!decoded || !std::holds_alternative<model::SocketPath>(*decoded)) return std::nullopt;
+  return std::get<model::SocketPath>(std::move(*decoded));
 }
 
 }  // namespace synfin::decode

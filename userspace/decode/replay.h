@@ -6,7 +6,6 @@
 
 #include "decode/decoder.h"
 #include "decode/recording.h"
-#include "model/connection_table.h"
 
 namespace synfin::decode {
 
@@ -15,8 +14,20 @@ struct ReplayStats {
   DecodeCounters decoded;
 };
 
+// A table a recording can be replayed into: it also finishes what the recording left open.
+template <typename Table>
+concept ReplayTable = RecordTable<Table> && requires(Table& table) {
+  table.finish_closed_connections();
+};
+
 // Applies every record, then finishes connections already closed whose descriptor the
 // application still held when the recording ended (as `synfin trace` does at its end).
-ReplayStats replay(const Recording& recording, model::ConnectionTable& table);
+template <ReplayTable Table>
+ReplayStats replay(const Recording& recording, Table& table) {
+  Decoder decoder;
+  for (const auto& record : recording.records) apply_record(decoder, table, record);
+  table.finish_closed_connections();
+  return {recording.records.size(), decoder.counters()};
+}
 
 }  // namespace synfin::decode

@@ -41,7 +41,7 @@ struct Task {
 
 // One per kind of ring-buffer record, in the ABI's numbering (include/synfin/abi.h).
 enum class EventKind : uint8_t {
-#define SYNFIN_EVENT_KIND(abi, value, cpp, source, layout) cpp = value,
+#define SYNFIN_EVENT_KIND(abi, value, cpp, source, layout, origin) cpp = value,
   SYNFIN_RECORD_KINDS(SYNFIN_EVENT_KIND)
 #undef SYNFIN_EVENT_KIND
 };

@@ -429,13 +429,18 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
   w.family("synfin_events_lost_total", "counter",
            "Records the kernel could not put in the ring buffer (it was full), by source.");
   for (std::size_t t = 1; t < model::kEventKindSlots; ++t)
-    w.sample("synfin_events_lost_total",
-             fmt::format("source=\"{}\"", decode::record_source_name(t)), self.lost_by_type[t]);
+    if (decode::record_origin(t) == decode::RecordOrigin::Kernel)  // userspace's are never lost
+      w.sample("synfin_events_lost_total",
+               fmt::format("source=\"{}\"", decode::record_source_name(t)), self.lost_by_type[t]);
   w.family("synfin_events_undecodable_total", "counter", "Ring-buffer records skipped, by reason.");
   w.sample("synfin_events_undecodable_total", "reason=\"truncated\"", self.decoded.truncated);
   w.sample("synfin_events_undecodable_total", "reason=\"oversized\"", self.decoded.oversized);
   w.sample("synfin_events_undecodable_total", "reason=\"unknown_type\"", self.decoded.unknown_type);
   w.sample("synfin_events_undecodable_total", "reason=\"bad_field\"", self.decoded.bad_field);
+  w.family("synfin_live_paths_undecodable_total", "counter",
+           "Rows of the live walk of the kernel-kept paths skipped (truncated, oversized, bad "
+           "field).");
+  w.sample("synfin_live_paths_undecodable_total", "", self.live_paths_undecodable);
 
   w.family("synfin_snapshot_last_timestamp_seconds", "gauge",
            "Unix time of the last successful read of the kernel's socket table.");

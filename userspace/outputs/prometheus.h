@@ -44,6 +44,7 @@ struct KernelFeature {
 
 struct SelfMetrics {
   decode::DecodeCounters decoded;
+  uint64_t live_paths_undecodable = 0;  // rows of the live path walk (compact mode)
   std::array<uint64_t, model::kEventKindSlots> lost_by_type{};  // enum synfin_event_type order
   std::vector<XdpInterfaceMetrics> xdp;
   double last_snapshot_timestamp_seconds = 0;

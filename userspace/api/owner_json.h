@@ -11,7 +11,7 @@
 
 #include "model/process.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 // Appends the members (no braces, no leading comma): "netns", "netns_is_host", "cgroup_path",
 // "unit", "container_id", "container_runtime", "pod_uid", "pod_qos"; null where not known.
@@ -37,4 +37,4 @@ struct OwnerFilter {
   bool set(std::string_view name, std::string_view value, std::string& error);
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -112,7 +112,7 @@ async function refreshTimeWait() {
     (waiting ? ", " + waiting + " in FIN_WAIT2 awaiting the peer's FIN" : "");
   fill("timewait", body.by_peer || [], (tr, r) => {
     cell(tr, r.remote);
-    cell(tr, r.local_address);
+    cell(tr, r.saddr);
     cell(tr, r.count);
     cell(tr, (100 * r.port_range_usage).toFixed(2) + " %");
   });

@@ -1,4 +1,4 @@
-#include "outputs/web_ui.h"
+#include "api/web_ui.h"
 
 #include <charconv>
 
@@ -7,7 +7,7 @@
 #include "outputs/ladder_render.h"
 #include "synfin_web_assets.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 namespace {
 std::optional<uint64_t> parse_cookie(std::string_view text) {
@@ -71,9 +71,9 @@ HttpAnswer WebUi::ladder_answer(std::string_view cookie_text, std::string_view f
   if (!cookie) return {400, R"({"error":"a connection is named by its cookie, in hex"})"};
   auto found = ladder(*cookie);
   if (!found) return not_found("no live or recently closed connection with that cookie");
-  if (format == "svg") return {200, render_ladder_svg(*found, clock_), "image/svg+xml"};
+  if (format == "svg") return {200, outputs::render_ladder_svg(*found, clock_), "image/svg+xml"};
   if (format.empty() || format == "text")
-    return {200, render_ladder_text(*found, clock_), "text/plain; charset=utf-8"};
+    return {200, outputs::render_ladder_text(*found, clock_), "text/plain; charset=utf-8"};
   return {400, R"({"error":"format must be text or svg"})"};
 }
 
@@ -90,9 +90,9 @@ HttpAnswer WebUi::connection_page(std::string_view cookie_text) const {
     return {404, body, "text/html; charset=utf-8"};
   }
   body += fmt::format("<h2>Connection {:x}</h2>", *cookie);
-  body += render_ladder_svg(*found, clock_);
+  body += outputs::render_ladder_svg(*found, clock_);
   body += R"(<h2>As text</h2><pre class="ladder">)";
-  for (char ch : render_ladder_text(*found, clock_)) {
+  for (char ch : outputs::render_ladder_text(*found, clock_)) {
     if (ch == '<')
       body += "&lt;";
     else if (ch == '>')
@@ -126,4 +126,4 @@ std::optional<HttpAnswer> WebUi::route(std::string_view path, std::string_view f
   return std::nullopt;
 }
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -2,7 +2,7 @@
 // What every route of the daemon's HTTP endpoint returns: a status and a body.
 #include <string>
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 struct HttpAnswer {
   int status = 200;
@@ -11,4 +11,4 @@ struct HttpAnswer {
   std::string allow;  // the Allow header of a 405
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -14,14 +14,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "api/http_answer.h"
+#include "api/owner_json.h"
+#include "api/web_ui.h"
 #include "model/daemon_model.h"
 #include "model/process.h"
-#include "outputs/http_answer.h"
 #include "outputs/json_lines.h"
-#include "outputs/owner_json.h"
-#include "outputs/web_ui.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 struct PortRange {
   uint16_t low = 32768;
@@ -82,7 +82,7 @@ struct DaemonApiHooks {
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition
-  // /api/v1/listeners (outputs/listeners_api), parameters already checked; null: not served.
+  // /api/v1/listeners (api/listeners_api), parameters already checked; null: not served.
   std::function<HttpAnswer(const std::multimap<std::string, std::string>&)> listeners;
 };
 
@@ -145,4 +145,4 @@ class DaemonApi {
   WebUi web_;  // the page at /, /conn/<cookie>, /api/v1/ladder/<cookie>
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -1,4 +1,4 @@
-#include "outputs/owner_json.h"
+#include "api/owner_json.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,13 +6,13 @@
 
 #include "outputs/json_lines.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 namespace {
 void member(fmt::memory_buffer& out, bool& first, std::string_view name) {
   if (!first) out.push_back(',');
   first = false;
-  append_json_string(out, name);
+  outputs::append_json_string(out, name);
   out.push_back(':');
 }
 
@@ -20,9 +20,9 @@ void string_or_null(fmt::memory_buffer& out, bool& first, std::string_view name,
                     std::string_view value) {
   member(out, first, name);
   if (value.empty())
-    append_json_fragment(out, "null");
+    outputs::append_json_fragment(out, "null");
   else
-    append_json_string(out, value);
+    outputs::append_json_string(out, value);
 }
 
 std::string normal_pod_uid(std::string_view text) {
@@ -43,18 +43,18 @@ void append_identity_members(fmt::memory_buffer& out, const model::ProcessInfo* 
   if (netns)
     fmt::format_to(std::back_inserter(out), "{}", netns);
   else
-    append_json_fragment(out, "null");
+    outputs::append_json_fragment(out, "null");
   member(out, first, "netns_is_host");
-  append_json_fragment(out, !netns || !host_netns ? "null"
-                            : netns == host_netns ? "true"
-                                                  : "false");
+  outputs::append_json_fragment(out, !netns || !host_netns ? "null"
+                                     : netns == host_netns ? "true"
+                                                           : "false");
   const model::CgroupIdentity none;
   const model::CgroupIdentity& id = owner ? owner->identity : none;
   member(out, first, "cgroup_path");
   if (owner)
-    append_json_string(out, owner->cgroup_path);
+    outputs::append_json_string(out, owner->cgroup_path);
   else
-    append_json_fragment(out, "null");
+    outputs::append_json_fragment(out, "null");
   string_or_null(out, first, "unit", id.unit);
   string_or_null(out, first, "container_id", id.container_id);
   string_or_null(out, first, "container_runtime", model::runtime_name(id.runtime));
@@ -92,4 +92,4 @@ bool OwnerFilter::set(std::string_view name, std::string_view value, std::string
   return true;
 }
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

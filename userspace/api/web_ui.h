@@ -8,12 +8,12 @@
 #include <optional>
 #include <string_view>
 
+#include "api/http_answer.h"
 #include "model/daemon_model.h"
 #include "model/ladder.h"
-#include "outputs/http_answer.h"
 #include "outputs/json_lines.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 class WebUi {
  public:
@@ -35,4 +35,4 @@ class WebUi {
   Clock clock_;
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

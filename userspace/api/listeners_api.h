@@ -8,12 +8,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/daemon_api.h"
+#include "api/daemon_api.h"
 #include "model/event.h"
 #include "model/process.h"
 #include "synfin/abi.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 struct ListenersApiHooks {
   // The kernel's socket table now (iter/tcp); listeners are those in LISTEN.
@@ -33,11 +33,11 @@ class ListenersApi {
   explicit ListenersApi(ListenersApiHooks hooks) : hooks_(std::move(hooks)) {}
 
   // ?port=N keeps the listeners of one local port; ?unit= ?pod= ?netns= those of an owner
-  // (outputs/owner_json.h). Ordered by overflows, then port.
+  // (api/owner_json.h). Ordered by overflows, then port.
   HttpAnswer listeners(const DaemonApi::Params& params) const;
 
  private:
   ListenersApiHooks hooks_;
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

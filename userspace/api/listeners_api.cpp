@@ -1,4 +1,4 @@
-#include "outputs/listeners_api.h"
+#include "api/listeners_api.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,17 +6,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/owner_json.h"
 #include "outputs/json_lines.h"
-#include "outputs/owner_json.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 namespace {
 using Json = nlohmann::ordered_json;
 
 std::string local_text(const model::SocketTuple& tuple) {
   char buffer[64];
-  std::string address(format_address(tuple, true, buffer));
+  std::string address(outputs::format_address(tuple, true, buffer));
   if (tuple.family == model::AddressFamily::IPv6)
     return "[" + address + "]:" + std::to_string(tuple.local.port);
   return address + ":" + std::to_string(tuple.local.port);
@@ -72,7 +72,7 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     Json j;
     j["conn"] = fmt::format("{:x}", socket.cookie);
     j["family"] = socket.tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4";
-    j["saddr"] = std::string(format_address(socket.tuple, true, buffer));
+    j["saddr"] = std::string(outputs::format_address(socket.tuple, true, buffer));
     j["sport"] = socket.tuple.local.port;
     j["local"] = local_text(socket.tuple);
     auto owner = holders.find(socket.inode);
@@ -104,9 +104,9 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     j["resets_sent"] = c.resets_sent;
     j["inode"] = socket.inode;
     fmt::memory_buffer members;
-    append_json_fragment(members, "{");
+    outputs::append_json_fragment(members, "{");
     append_identity_members(members, identity, netns, hooks_.host_netns);
-    append_json_fragment(members, "}");
+    outputs::append_json_fragment(members, "}");
     j.update(Json::parse(std::string_view(members.data(), members.size())));
     total.overflows += c.overflows;
     total.syn_queue_drops += c.syn_queue_drops;
@@ -125,4 +125,4 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
   return {200, body.dump(-1, ' ', false, Json::error_handler_t::replace)};
 }
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

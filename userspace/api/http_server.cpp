@@ -1,4 +1,4 @@
-#include "outputs/http_server.h"
+#include "api/http_server.h"
 #include "common/thread_priority.h"
 
 #include <arpa/inet.h>
@@ -20,7 +20,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 Result<ListenAddress> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
@@ -313,4 +313,4 @@ void HttpServer::stop() {
   computations_.reset();  // after the connection threads that wait for them
 }
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -1,4 +1,4 @@
-#include "daemon/daemon_api.h"
+#include "api/daemon_api.h"
 
 #include <algorithm>
 #include <array>
@@ -11,7 +11,7 @@
 
 #include "model/proc_net_tcp.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 namespace {
 using Json = nlohmann::ordered_json;
@@ -199,7 +199,7 @@ Row row_of(const model::Connection& c, uint64_t now_ns) {
 
 std::string endpoint_text(const model::SocketTuple& tuple, bool local) {
   char buffer[64];
-  std::string address(format_address(tuple, local, buffer));
+  std::string address(outputs::format_address(tuple, local, buffer));
   uint16_t port = local ? tuple.local.port : tuple.remote.port;
   if (tuple.family == model::AddressFamily::IPv6)
     return "[" + address + "]:" + std::to_string(port);
@@ -218,7 +218,7 @@ class JsonObject {
 
   void string(std::string_view name, std::string_view value) {
     key(name);
-    append_json_string(out_, value);
+    outputs::append_json_string(out_, value);
   }
   template <typename Number>
   void number(std::string_view name, Number value) {
@@ -227,11 +227,11 @@ class JsonObject {
   }
   void boolean(std::string_view name, bool value) {
     key(name);
-    append_json_fragment(out_, value ? "true" : "false");
+    outputs::append_json_fragment(out_, value ? "true" : "false");
   }
   void null(std::string_view name) {
     key(name);
-    append_json_fragment(out_, "null");
+    outputs::append_json_fragment(out_, "null");
   }
   fmt::memory_buffer& raw(std::string_view name) {  // the caller appends one JSON value
     key(name);
@@ -247,7 +247,7 @@ class JsonObject {
   void key(std::string_view name) {
     if (!first_) out_.push_back(',');
     first_ = false;
-    append_json_string(out_, name);
+    outputs::append_json_string(out_, name);
     out_.push_back(':');
   }
   fmt::memory_buffer& out_;
@@ -259,9 +259,9 @@ void write_row(JsonObject& j, const Row& r) {
   j.string("conn", fmt::format("{:x}", r.cookie));
   j.string("state", model::state_name(r.state));
   j.string("family", r.tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4");
-  j.string("saddr", format_address(r.tuple, true, buffer));
+  j.string("saddr", outputs::format_address(r.tuple, true, buffer));
   j.number("sport", r.tuple.local.port);
-  j.string("daddr", format_address(r.tuple, false, buffer));
+  j.string("daddr", outputs::format_address(r.tuple, false, buffer));
   j.number("dport", r.tuple.remote.port);
   j.string("local", endpoint_text(r.tuple, true));
   j.string("remote", endpoint_text(r.tuple, false));
@@ -273,7 +273,7 @@ void write_row(JsonObject& j, const Row& r) {
   // close()); the CLOSE_WAIT story with the packet that started it.
   if (r.state == TcpState::CloseWait && r.peer_fin_age_ns)
     j.number("close_wait_reaction_seconds", static_cast<double>(r.peer_fin_age_ns) / 1e9);
-  append_drops_json(j.raw("drops"), r.drops);
+  outputs::append_drops_json(j.raw("drops"), r.drops);
 }
 
 void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessInfo>* holders,
@@ -303,7 +303,7 @@ void write_owner(JsonObject& j, const Row& r, const std::vector<model::ProcessIn
     j.null("pid");
     j.null("comm");
     j.null("cgroup");
-    append_json_fragment(j.raw("pids"), "[]");
+    outputs::append_json_fragment(j.raw("pids"), "[]");
     j.null("owner_source");
   }
 }
@@ -545,7 +545,7 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
   fmt::memory_buffer out;
   {
     JsonObject body(out);
-    append_json_fragment(body.raw("thresholds_seconds"), dump(thresholds));
+    outputs::append_json_fragment(body.raw("thresholds_seconds"), dump(thresholds));
     body.number("count", rows.size());
     body.boolean("truncated", truncated);
     write_rows(body.raw("stuck"), rows, kernel, hooks_.host_netns,
@@ -593,8 +593,8 @@ HttpAnswer DaemonApi::time_wait(const Params& params) {
     char buffer[64];
     Json j;
     j["family"] = tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4";
-    j["local_address"] = std::string(format_address(tuple, true, buffer));
-    j["daddr"] = std::string(format_address(tuple, false, buffer));
+    j["saddr"] = std::string(outputs::format_address(tuple, true, buffer));
+    j["daddr"] = std::string(outputs::format_address(tuple, false, buffer));
     j["dport"] = tuple.remote.port;
     j["remote"] = endpoint_text(tuple, false);
     j["count"] = p.count;
@@ -652,11 +652,11 @@ HttpAnswer DaemonApi::closed(const Params& params) {
     truncated = true;
   }
   fmt::memory_buffer out;
-  append_json_fragment(out, R"({"closed":[)");
+  outputs::append_json_fragment(out, R"({"closed":[)");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (i) out.push_back(',');
-    append_close_json(out, rows[i].connection, rows[i].classification,
-                      clock_.to_epoch_ns(rows[i].closed_ns), model_.xdp());
+    outputs::append_close_json(out, rows[i].connection, rows[i].classification,
+                               clock_.to_epoch_ns(rows[i].closed_ns), model_.xdp());
     // The close object's last byte is its closing brace: the identity goes inside it.
     out.resize(out.size() - 1);
     out.push_back(',');
@@ -664,8 +664,8 @@ HttpAnswer DaemonApi::closed(const Params& params) {
                             hooks_.host_netns);
     out.push_back('}');
   }
-  append_json_fragment(out,
-                       fmt::format(R"(],"count":{},"truncated":{}}})", rows.size(), truncated));
+  outputs::append_json_fragment(
+      out, fmt::format(R"(],"count":{},"truncated":{}}})", rows.size(), truncated));
   return {200, fmt::to_string(out)};
 }
 
@@ -777,4 +777,4 @@ HttpAnswer DaemonApi::healthz_route(const Params& params) {
   return healthz();
 }
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -13,10 +13,10 @@
 #include <string>
 #include <thread>
 
+#include "api/daemon_api.h"
 #include "common/result.h"
-#include "daemon/daemon_api.h"
 
-namespace synfin::outputs {
+namespace synfin::api {
 
 struct ListenAddress {
   std::string host;
@@ -61,4 +61,4 @@ class HttpServer {
   bool loopback_only_ = true;
 };
 
-}  // namespace synfin::outputs
+}  // namespace synfin::api

@@ -26,12 +26,11 @@ cleanup() {
 trap cleanup EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
 
-programs() {  # id name run_time_ns run_cnt of every BPF program with run statistics
+programs() {  # id name run_time_ns run_cnt of every BPF program (bpftool omits zero statistics)
   bpftool prog show -j | python3 -c '
 import json, sys
 for p in json.load(sys.stdin):
-    if "run_cnt" in p:
-        print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p["run_cnt"])'
+    print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))'
 }
 programs > "$work/others"  # loaded before the daemon: not synfin's
 build/synfin daemon --listen "$api" "$@" > /dev/null 2> "$work/daemon.err" &

@@ -209,8 +209,9 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	bool stepped = steps_cross(sk);
+	bool maybe_listener = true;
 	if (keep_paths)
-		end_path(sk, cookie, stepped); /* scope verdicts live in the path */
+		maybe_listener = end_path(sk, cookie, stepped); /* scope verdicts live in the path */
 	if (report_closes) {
 		__u32 zero = 0;
 		__u64 *destroyed = bpf_map_lookup_elem(&destroyed_here, &zero);
@@ -221,8 +222,9 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 		emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 		forget_verdict(cookie);
 	}
-	/* Only listeners have counters: a lookup takes no lock, a delete of a missing key does. */
-	if (bpf_map_lookup_elem(&listener_counters, &cookie))
+	/* Only listeners have counters: a lookup takes no lock, a delete of a missing key does,
+	 * and a socket whose path says it was no listener needs neither. */
+	if (maybe_listener && bpf_map_lookup_elem(&listener_counters, &cookie))
 		bpf_map_delete_elem(&listener_counters, &cookie);
 	return 0;
 }

@@ -280,9 +280,10 @@ static __always_inline bool take_sample(__u64 now)
 }
 
 static __always_inline void emit_path_record(const struct sock *sk, __u64 cookie,
-					     const struct synfin_path *p, __u32 record_flags)
+					     const struct synfin_path *p, __u32 record_flags,
+					     __u64 now)
 {
-	struct synfin_path_record *r = reserve_record(SYNFIN_EV_PATH, sizeof(*r));
+	struct synfin_path_record *r = reserve_record_at(SYNFIN_EV_PATH, sizeof(*r), now);
 	if (!r)
 		return;
 	r->cookie = cookie;
@@ -299,9 +300,9 @@ static __always_inline void emit_path_record(const struct sock *sk, __u64 cookie
 }
 
 /* The mini-socket an unsent clean active close left: the daemon's TIME_WAIT count stays exact. */
-static __always_inline void emit_time_wait(__u64 cookie, const struct synfin_path *p)
+static __always_inline void emit_time_wait(__u64 cookie, const struct synfin_path *p, __u64 now)
 {
-	struct synfin_event *e = reserve_event(SYNFIN_EV_TIME_WAIT);
+	struct synfin_event *e = reserve_record_at(SYNFIN_EV_TIME_WAIT, sizeof(*e), now);
 	if (!e)
 		return;
 	e->cookie = cookie;
@@ -337,8 +338,9 @@ static __always_inline void owner_from_path(struct synfin_event *e, const struct
 	__builtin_memcpy(e->comm, p->owner_comm, sizeof(e->comm));
 }
 
-/* stepped: its steps crossed one by one (steps_cross): counted here, its end sent as such. */
-static __always_inline void end_path(const struct sock *sk, __u64 cookie, bool stepped)
+/* stepped: its steps crossed one by one (steps_cross): counted here, its end sent as such.
+ * Returns whether the socket may have been a listener (listener_counters may hold it). */
+static __always_inline bool end_path(const struct sock *sk, __u64 cookie, bool stepped)
 {
 	struct synfin_path *p = path_of(sk, false);
 	if (!p) {
@@ -346,15 +348,18 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie, bool s
 			struct synfin_path ends = {};
 			remember_endpoints(&ends, sk, true);
 			if (path_verdict_at(&ends, true) != PATH_DROP)
-				emit_path_record(sk, cookie, NULL, SYNFIN_PATH_RECORD_ENDED);
+				emit_path_record(sk, cookie, NULL, SYNFIN_PATH_RECORD_ENDED,
+						 bpf_ktime_get_ns());
 		}
-		return;
+		return true; /* born before synfin and never stepped: it may be one */
 	}
+	bool maybe_listener =
+		p->role == SYNFIN_ROLE_LISTENER || p->role == SYNFIN_ROLE_UNKNOWN;
 	/* Ports still unknown now never will be (a refused or timed-out connect's local one). */
 	if (p->verdict == PATH_UNDECIDED)
 		p->verdict = path_verdict_at(p, true);
 	if (p->verdict == PATH_DROP)
-		return;
+		return maybe_listener;
 	p->path_flags |= SYNFIN_PATH_ENDED;
 	/* Decided only now: count the steps it made meanwhile. */
 	if (!(p->path_flags & SYNFIN_PATH_COUNTED)) {
@@ -398,7 +403,7 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie, bool s
 				now - p->born_ns);
 	}
 	if (!report_closes || stepped)
-		return;
+		return maybe_listener;
 	bool clean = verdict == SYNFIN_VERDICT_VALID &&
 		     outcome <= SYNFIN_OUTCOME_SIMULTANEOUS_CLOSE &&
 		     !(flags &
@@ -407,18 +412,19 @@ static __always_inline void end_path(const struct sock *sk, __u64 cookie, bool s
 		     !p->retransmits && !port_watched(p);
 	if (!clean) {
 		count_close(SYNFIN_CLOSES_NOTABLE);
-		emit_path_record(sk, cookie, p, SYNFIN_PATH_RECORD_ENDED);
-		return;
+		emit_path_record(sk, cookie, p, SYNFIN_PATH_RECORD_ENDED, now);
+		return maybe_listener;
 	}
 	count_close(SYNFIN_CLOSES_CLEAN);
 	if (take_sample(now)) {
 		count_close(SYNFIN_CLOSES_SAMPLED);
 		emit_path_record(sk, cookie, p,
-				 SYNFIN_PATH_RECORD_ENDED | SYNFIN_PATH_RECORD_SAMPLED);
+				 SYNFIN_PATH_RECORD_ENDED | SYNFIN_PATH_RECORD_SAMPLED, now);
 	} else if (synfin_enters_time_wait(&facts)) {
 		count_close(SYNFIN_CLOSES_TIME_WAIT);
-		emit_time_wait(cookie, p);
+		emit_time_wait(cookie, p, now);
 	}
+	return maybe_listener;
 }
 
 /* What happened to a socket between its steps, kept on its path. */

@@ -753,6 +753,7 @@ HttpAnswer DaemonApi::handle(std::string_view method, std::string_view path, con
     answer.allow = "GET, HEAD";
     return answer;
   }
+  if (hooks_.before_reading) hooks_.before_reading();
   return (this->*route->serve)(params);
 }
 

@@ -82,6 +82,8 @@ struct DaemonApiHooks {
   std::function<PortRange()> port_range;
   std::function<HealthInputs()> health;
   std::function<std::string()> metrics;  // the Prometheus exposition
+  // Called before a route reads the model (it may refresh the live view); null: nothing.
+  std::function<void()> before_reading;
   // /api/v1/listeners (api/listeners_api), parameters already checked; null: not served.
   std::function<HttpAnswer(const std::multimap<std::string, std::string>&)> listeners;
 };

@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -21,14 +23,17 @@ Result<std::unique_ptr<EventStream>> EventStream::open() {
   if (sigprocmask(SIG_BLOCK, &stop_signals, nullptr) != 0)
     return Error{fmt::format("cannot block SIGINT/SIGTERM: {}", std::strerror(errno))};
   stream->signal_fd_ = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  stream->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   stream->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (stream->signal_fd_ < 0 || stream->epoll_fd_ < 0)
+  if (stream->signal_fd_ < 0 || stream->wake_fd_ < 0 || stream->epoll_fd_ < 0)
     return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
-  epoll_event signal_event{};
-  signal_event.events = EPOLLIN;
-  signal_event.data.fd = stream->signal_fd_;
-  if (epoll_ctl(stream->epoll_fd_, EPOLL_CTL_ADD, stream->signal_fd_, &signal_event) != 0)
-    return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
+  for (int fd : {stream->signal_fd_, stream->wake_fd_}) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    if (epoll_ctl(stream->epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0)
+      return Error{fmt::format("cannot set up the event loop: {}", std::strerror(errno))};
+  }
   return stream;
 }
 
@@ -50,6 +55,13 @@ EventStream::~EventStream() {
   rings_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (signal_fd_ >= 0) ::close(signal_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void EventStream::wake() {
+  uint64_t one = 1;
+  // Nonblocking: a counter already at its limit has a wakeup pending anyway.
+  [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof(one));
 }
 
 Result<bool> EventStream::wait(int timeout_ms) {
@@ -59,6 +71,11 @@ Result<bool> EventStream::wait(int timeout_ms) {
     return Error{fmt::format("event loop wait failed: {}", std::strerror(errno))};
   bool keep_running = true;
   for (int i = 0; i < n; ++i) {
+    if (ready[i].data.fd == wake_fd_) {
+      uint64_t wakeups;
+      [[maybe_unused]] auto taken = ::read(wake_fd_, &wakeups, sizeof(wakeups));
+      continue;
+    }
     if (ready[i].data.fd != signal_fd_) continue;
     signalfd_siginfo info;
     while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) keep_running = false;

@@ -1,6 +1,7 @@
 #pragma once
 // The ring-buffer consumer's event loop: one epoll set holding every ring buffer (each CPU's
-// socket ring, the XDP ring) and a signalfd for SIGINT/SIGTERM. The BPF side wakes it only when
+// socket ring, the XDP ring), a signalfd for SIGINT/SIGTERM and an eventfd other threads
+// wake it with. The BPF side wakes it only when
 // a ring fills past a threshold, so the caller's wait timeout is the drain interval that bounds
 // latency. The rings are read in place (RingReader) by whoever merges them.
 #include <memory>
@@ -27,11 +28,15 @@ class EventStream {
   // Waits up to timeout_ms for a wakeup. Returns false once a stop signal has arrived.
   Result<bool> wait(int timeout_ms);
 
+  // Ends the current (or next) wait early; any thread may call it.
+  void wake();
+
  private:
   EventStream() = default;
   std::vector<std::unique_ptr<RingReader>> rings_;
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
+  int wake_fd_ = -1;
 };
 
 }  // namespace synfin::capture

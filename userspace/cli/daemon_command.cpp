@@ -58,8 +58,10 @@ Runner register_daemon(CLI::App& app) {
       ->check(CLI::Range(1, 65535));
   daemon
       ->add_option("--live-interval", o->live_interval_s,
-                   "Seconds between reads of the live sockets' kernel-kept paths (states, ages,\n"
-                   "owners, stuck sockets; not with --xdp, which follows every step)")
+                   "How old the live view (states, ages, owners, stuck sockets: the live\n"
+                   "sockets' kernel-kept paths) may be when the API or a scrape reads it; older,\n"
+                   "it is walked again first. Unread, it is walked every --reconcile-interval.\n"
+                   "Not with --xdp, which follows every step")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 60.0));
   daemon

@@ -29,6 +29,7 @@
 #include "capture/proc_owners.h"
 #include "capture/session.h"
 #include "common/clock.h"
+#include "common/fresh_view_gate.h"
 #include "common/report_error.h"
 #include "common/thread_priority.h"
 #include "decode/decoder.h"
@@ -191,6 +192,7 @@ class Daemon {
     hooks.port_range = read_port_range;
     hooks.health = [this] { return health(); };
     hooks.metrics = [this] { return metrics(); };
+    hooks.before_reading = [this] { await_fresh_live_view(); };
     listeners_api_ = std::make_unique<api::ListenersApi>(
         api::ListenersApiHooks{hooks.snapshot, hooks.resolve_owners,
                                [this] { return session_->program().listener_counters(); },
@@ -235,10 +237,17 @@ class Daemon {
     uint64_t next_live = 0;
     auto status = session_->run(options_.capture.drain_interval_ms, [&] {
       uint64_t now = monotonic_now_ns();
-      if (compact_ && now >= next_live) {
+      if (compact_ && (now >= next_live || live_gate_.wanted())) {
+        bool asked = live_gate_.wanted();
+        uint64_t started = monotonic_now_ns();
         if (auto refreshed = refresh_live(); !refreshed)
           fmt::print(stderr, "synfin: warning: {}\n", refreshed.error().message);
-        next_live = monotonic_now_ns() + static_cast<uint64_t>(options_.live_interval_s * 1e9);
+        if (asked) {  // the reader's gauges (sockets by state, stuck) from this very view
+          std::lock_guard lock(mutex_);
+          model_->tick(monotonic_now_ns());
+        }
+        live_gate_.refreshed(started);
+        next_live = monotonic_now_ns() + std::max(live_interval_ns(), reconcile_interval_ns());
       }
       if (now >= next_tick) {
         std::lock_guard lock(mutex_);
@@ -270,6 +279,7 @@ class Daemon {
         next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
       return true;
     });
+    live_gate_.close();
     if (walk_.valid()) walk_.wait();
     server_->stop();
     fmt::print(stderr, "synfin: daemon stopped\n");
@@ -282,6 +292,17 @@ class Daemon {
 
   uint64_t reconcile_interval_ns() const {
     return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
+  }
+  uint64_t live_interval_ns() const {
+    return static_cast<uint64_t>(options_.live_interval_s * 1e9);
+  }
+
+  // Before an API route or a scrape reads the model (an HTTP thread): the live view no older
+  // than --live-interval. The drain thread walks it; a reader waits at most a few seconds.
+  void await_fresh_live_view() {
+    if (!compact_) return;
+    live_gate_.await(monotonic_now_ns(), live_interval_ns(), std::chrono::seconds(5),
+                     [this] { session_->stream().wake(); });
   }
 
   SocketTableWalk walk_socket_table() const {  // on any thread
@@ -506,6 +527,7 @@ class Daemon {
   api::NamespaceWalkHealth last_namespaces_;  // the last walk's; guarded by mutex_
   int inherited_nice_ = 0;
   bool compact_ = false;
+  FreshViewGate live_gate_;                    // readers wait here for a fresh live view
   std::vector<model::SocketPath> live_paths_;  // reused by every walk
   decode::Decoder walk_decoder_;               // the live walk's rows, on the drain thread
   uint64_t live_paths_undecodable_ = 0;        // its skipped rows, copied under mutex_ for /metrics

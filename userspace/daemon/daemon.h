@@ -15,8 +15,9 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:9847";
   std::vector<std::string> stuck_thresholds;
   double reconcile_interval_s = 10;
-  // The live view is read from the kernel-kept paths every live_interval_s (not with --xdp,
-  // whose packet view follows every step).
+  // The live view is read from the kernel-kept paths when a reader finds it older than
+  // live_interval_s, and unread every reconcile_interval_s (not with --xdp, whose packet view
+  // follows every step).
   double live_interval_s = 1;
   // Clean closes sent to userspace per second beyond those that matter (the sample).
   uint32_t closes_per_second = 2000;

@@ -42,6 +42,22 @@ TEST(TimeWaitTrackerTest, CountsPerPeerAndExpiresAfterTheKernelsSixtySeconds) {
   EXPECT_TRUE(tracker.per_peer().empty());
 }
 
+TEST(TimeWaitTrackerTest, AnEarlierKernelTimerOvertakesEntriesInferredBeforeIt) {
+  TimeWaitTracker tracker;
+  tracker.enter(1, towards(80, 40001), 1 * kSecond);  // due at 61 s
+  tracker.enter(2, towards(80, 40002), 2 * kSecond);  // due at 62 s, its walk says 30 s
+  tracker.enter(3, towards(80, 40003), 3 * kSecond);  // due at 63 s
+  std::vector<KernelSocket> kernel = {kernel_time_wait(2, towards(80, 40002), 30 * kSecond)};
+  tracker.reconcile(kernel, 0, 4 * kSecond, [](const SocketTuple&) { return false; });
+  std::vector<uint64_t> expired;
+  auto note = [&](const TimeWaitEntry& entry) { expired.push_back(entry.cookie); };
+  EXPECT_EQ(tracker.expire(31 * kSecond, note), 1u);
+  EXPECT_EQ(tracker.expire(62 * kSecond, note), 1u);
+  EXPECT_EQ(tracker.expire(63 * kSecond, note), 1u);
+  EXPECT_EQ(expired, (std::vector<uint64_t>{2, 1, 3}));
+  EXPECT_EQ(tracker.size(), 0u);
+}
+
 TEST(TimeWaitTrackerTest, EnteringTwiceCountsOnce) {
   TimeWaitTracker tracker;
   tracker.enter(1, towards(80, 40000), kSecond);

@@ -54,6 +54,10 @@ uint32_t TimeWaitTracker::add(uint64_t cookie, const SocketTuple& tuple, uint64_
 
 void TimeWaitTracker::push_deadline(TimeWaitEntry& entry, uint64_t at_ns) {
   entry.deadline_ns = at_ns;
+  if (ordered_deadlines_.empty() || ordered_deadlines_.back().at_ns <= at_ns) {
+    ordered_deadlines_.push_back({at_ns, entry.cookie});
+    return;
+  }
   deadlines_.push_back({at_ns, entry.cookie});
   std::push_heap(deadlines_.begin(), deadlines_.end(), later);
 }
@@ -105,10 +109,21 @@ uint64_t TimeWaitTracker::reap_time(uint64_t entered_ns) const {
 std::size_t TimeWaitTracker::expire(uint64_t now_ns,
                                     const std::function<void(const TimeWaitEntry&)>& on_expired) {
   std::size_t removed = 0;
-  while (!deadlines_.empty() && deadlines_.front().at_ns <= now_ns) {
-    Deadline due = deadlines_.front();
-    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
-    deadlines_.pop_back();
+  for (;;) {
+    bool from_heap =
+        !deadlines_.empty() &&
+        (ordered_deadlines_.empty() || deadlines_.front().at_ns < ordered_deadlines_.front().at_ns);
+    const Deadline* front =
+        from_heap ? &deadlines_.front()
+                  : (ordered_deadlines_.empty() ? nullptr : &ordered_deadlines_.front());
+    if (!front || front->at_ns > now_ns) break;
+    Deadline due = *front;
+    if (from_heap) {
+      std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+      deadlines_.pop_back();
+    } else {
+      ordered_deadlines_.pop_front();
+    }
     uint32_t slot = index_.find(due.cookie, cookie_of());
     if (slot == CookieIndex::kNone) continue;  // removed by a reconciliation
     TimeWaitEntry& entry = slots_[slot];

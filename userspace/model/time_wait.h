@@ -135,8 +135,39 @@ class TimeWaitTracker {
 
   ChunkedSlots<TimeWaitEntry> slots_;
   CookieIndex index_;
-  // A min-heap. An entry whose expiry moves later keeps its deadline, which re-queues it
-  // when reached; one that moves earlier gets a new deadline and the old one goes stale.
+  // Deadlines in two queues, the earlier front due first. Inferred entries come in time order
+  // (each 60 s after its record), so almost every deadline joins the back of a FIFO; only one
+  // earlier than that back (a walk's reap time, a re-queue) goes into a min-heap. An entry
+  // whose expiry moves later keeps its deadline, which re-queues it when reached; one that
+  // moves earlier gets a new deadline and the old one goes stale.
+  // A ring that doubles when full: in steady state no allocation.
+  class DeadlineFifo {
+   public:
+    bool empty() const { return size_ == 0; }
+    const Deadline& front() const { return ring_[head_]; }
+    const Deadline& back() const { return ring_[(head_ + size_ - 1) & (ring_.size() - 1)]; }
+    void pop_front() {
+      head_ = (head_ + 1) & (ring_.size() - 1);
+      --size_;
+    }
+    void push_back(Deadline deadline) {
+      if (size_ == ring_.size()) grow();
+      ring_[(head_ + size_) & (ring_.size() - 1)] = deadline;
+      ++size_;
+    }
+
+   private:
+    void grow() {
+      std::vector<Deadline> larger(ring_.empty() ? 1024 : ring_.size() * 2);
+      for (std::size_t i = 0; i < size_; ++i) larger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+      ring_ = std::move(larger);
+      head_ = 0;
+    }
+    std::vector<Deadline> ring_;  // a power of two long
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+  };
+  DeadlineFifo ordered_deadlines_;
   std::vector<Deadline> deadlines_;
   // Peers come and go with their last entry: pooled nodes make that allocation-free.
   std::pmr::unsynchronized_pool_resource peer_pool_;

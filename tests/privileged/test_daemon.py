@@ -14,7 +14,8 @@ from harness import (Daemon, NetnsPair, Peer, check, eventually, kill_all, requi
 
 LISTEN = {"stuck": "127.0.0.1:19721", "timewait": "127.0.0.1:19722", "snapshot": "127.0.0.1:19723",
           "self_steps": "127.0.0.1:19724", "forced_loss": "127.0.0.1:19725",
-          "namespaces": "127.0.0.1:19726", "peer_fin": "127.0.0.1:19727"}
+          "namespaces": "127.0.0.1:19726", "peer_fin": "127.0.0.1:19727",
+          "live_on_demand": "127.0.0.1:19728"}
 
 
 def ports_of_ss(lines, end):
@@ -327,6 +328,42 @@ def scenario_self_steps(synfin):
         daemon.stop()
 
 
+def scenario_live_on_demand(synfin):
+    """The live view is walked when it is read: with no reader it waits for the next
+    --reconcile-interval (an hour here), yet a read always sees a view at most --live-interval
+    old, whatever happened since the last one."""
+    port, n, live_interval = 18651, 5, 1.0
+    daemon = Daemon(synfin, LISTEN["live_on_demand"], "--reconcile-interval", "3600",
+                    "--live-interval", str(live_interval), "--port", str(port),
+                    "--metrics-port", str(port))
+    server = Peer("server", "hold", port, count=n, name="sf-ondemand")
+    client = None
+    try:
+        daemon.get(f"/api/v1/connections?port={port}")  # a read: the view is fresh now
+        server.expect("ready")
+        client = Peer("client", "client_first", port, count=n, name="sf-odclient")
+        client.expect("done")
+        server.expect("accepted")
+        eventually(lambda: ss_count("state", "close-wait", f"sport = :{port}"),
+                   lambda rows: len(rows) == n)
+        # The last read is now older than --live-interval: the next one must walk first.
+        time.sleep(live_interval + 0.5)
+        rows = daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&port={port}")["connections"]
+        check(len(rows) == n, f"{len(rows)} CLOSE_WAIT listed at the first read after they "
+              f"entered it, want {n}: the read did not walk the live view")
+        check(all(r["pid"] == server.pid for r in rows), "CLOSE_WAIT owners wrong")
+        text = daemon.get_text("/metrics")
+        gauge = [line for line in text.splitlines()
+                 if line.startswith(f'synfin_tcp_port_sockets{{port="{port}",state="CLOSE_WAIT"}}')]
+        check(gauge and float(gauge[0].split()[-1]) == n,
+              f"a scrape right after: {gauge}, want {n} CLOSE_WAIT")
+        print(f"live view on demand: {n} CLOSE_WAIT sockets seen by the first read, "
+              f"gauge {gauge[0].split()[-1]}")
+    finally:
+        kill_all(server, client)
+        daemon.stop()
+
+
 def check_thread_priorities(pid, inherited):
     """Only the thread that drains the ring runs ahead of the host (root may raise it); the
     API's and the socket-table walk's threads do not."""
@@ -430,7 +467,8 @@ def main():
                       "peer_fin": scenario_peer_fin,
                       "self_steps": scenario_self_steps,
                       "forced_loss": scenario_forced_loss,
-                      "namespaces": scenario_namespaces}[scenario](synfin))
+                      "namespaces": scenario_namespaces,
+                      "live_on_demand": scenario_live_on_demand}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -753,7 +753,8 @@ HttpAnswer DaemonApi::handle(std::string_view method, std::string_view path, con
     answer.allow = "GET, HEAD";
     return answer;
   }
-  if (hooks_.before_reading) hooks_.before_reading();
+  // A health probe answers at once; every other route reads the live view.
+  if (hooks_.before_reading && route->serve != &DaemonApi::healthz_route) hooks_.before_reading();
   return (this->*route->serve)(params);
 }
 

@@ -164,6 +164,9 @@ static __always_inline void forget_listener(const struct sock *sk, __u64 cookie)
 	__u64 *registered = bpf_map_lookup_elem(&listeners_by_port, &key);
 	if (registered && *registered == cookie)
 		bpf_map_delete_elem(&listeners_by_port, &key);
+	/* Its counters go with its listening: a destroy then need not look for them (a count
+	 * that races this step and comes back is the LRU's to evict). */
+	bpf_map_delete_elem(&listener_counters, &cookie);
 }
 
 /* This CPU's view of the namespace it met last (lib/maps.h listen_mib_cache), taken over from

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -33,6 +34,7 @@
 #include "common/thread_priority.h"
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
+#include "model/unit_breakdown.h"
 #include "outputs/prometheus.h"
 
 namespace synfin::daemon {
@@ -116,6 +118,7 @@ class Daemon {
     // Kept for the walks that enter other namespaces: the way back.
     home_netns_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     config.time_wait_buckets = read_max_time_wait_buckets();
+    config.count_by_owner = options_.metrics_by_unit;
     for (const auto& text : options_.stuck_thresholds)
       if (auto set = config.stuck.set_from_text(text); !set)
         return report_error(fmt::format("--stuck-threshold {}: {}", text, set.error().message), 2);
@@ -232,7 +235,7 @@ class Daemon {
                                           "dispatcher");
 
     uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
-    uint64_t next_live = 0;
+    uint64_t next_live = 0, next_units = 0;
     auto status = session_->run(options_.capture.drain_interval_ms, [&] {
       uint64_t now = monotonic_now_ns();
       if (compact_ && now >= next_live) {
@@ -245,6 +248,10 @@ class Daemon {
         model_->tick(now);
         update_loss_rate(now);
         next_tick = now + 1'000'000'000ull;
+      }
+      if (options_.metrics_by_unit && now >= next_units) {
+        learn_units();
+        next_units = now + 1'000'000'000ull;
       }
       // The walk runs beside the drain: a table of 100 000s of TIME_WAIT sockets takes
       // about half a second to read, which the ring would otherwise have to hold. It is then
@@ -462,6 +469,7 @@ class Daemon {
                             {"drop_reasons", features.drop_reasons},
                             {"drop_sockets", features.drop_sockets},
                             {"listen_refusals", features.listen_refusals}};
+    if (options_.metrics_by_unit) self.by_unit = units_breakdown();
     std::lock_guard lock(mutex_);
     self.decoded = session_->decode_counters();
     self.live_paths_undecodable = live_paths_undecodable_;
@@ -480,8 +488,59 @@ class Daemon {
     return outputs::render_metrics(*model_, self);
   }
 
+  // Each second, the units of owners the model's tick counted for the first time: a TIME_WAIT
+  // socket's owner often exits soon after its close (a client), and its unit is known only while
+  // it runs. At most kUnitsLearntPerTick /proc reads a second on the drain thread.
+  static constexpr std::size_t kUnitsLearntPerTick = 256;
+  void learn_units() {
+    std::vector<uint32_t> pids;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [pid, sockets] : model_->sockets_by_owner())
+        if (pid) pids.push_back(pid);
+    }
+    std::lock_guard lock(units_mutex_);
+    std::size_t read = 0;
+    for (uint32_t pid : pids)
+      if (read < kUnitsLearntPerTick && !unit_by_pid_.count(pid)) {
+        ++read;
+        if (auto process = owners_.process(pid)) unit_by_pid_.emplace(pid, process->identity.unit);
+      }
+  }
+
+  // Counted by the model's tick; the owners' units read from /proc outside the model's lock. A
+  // pid's unit, once learnt, is kept while some socket still names that pid, so a TIME_WAIT
+  // socket keeps its unit once its owner has exited.
+  model::UnitBreakdown units_breakdown() {
+    model::SocketsByOwner owners;
+    {
+      std::lock_guard lock(mutex_);
+      owners = model_->sockets_by_owner();
+    }
+    std::lock_guard lock(units_mutex_);
+    std::unordered_map<uint32_t, std::string> units;
+    for (const auto& [pid, sockets] : owners) {
+      if (!pid) continue;
+      if (auto known = unit_by_pid_.find(pid); known != unit_by_pid_.end())
+        units.emplace(pid, known->second);
+      else if (auto process = owners_.process(pid))
+        units.emplace(pid, process->identity.unit);
+    }
+    unit_by_pid_ = units;
+    return model::break_down_by_unit(
+        owners,
+        [&units](uint32_t pid) -> std::optional<std::string> {
+          auto it = units.find(pid);
+          if (it == units.end()) return std::nullopt;
+          return it->second;
+        },
+        options_.metrics_by_limit);
+  }
+
   DaemonOptions options_;
   std::mutex mutex_;  // guards model_ and the session's counters
+  std::mutex units_mutex_;
+  std::unordered_map<uint32_t, std::string> unit_by_pid_;  // guarded by units_mutex_
   std::unique_ptr<model::DaemonModel> model_;
   std::unique_ptr<capture::CaptureSession> session_;
   capture::ProcOwners owners_;

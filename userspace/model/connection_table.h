@@ -48,7 +48,11 @@ class ConnectionObserver {
   }
   // The daemon's kernel side reported a clean active close only by the TIME_WAIT socket it left
   // (EventKind::TimeWaitEntered): the connection was counted in the kernel, not sent whole.
-  virtual void on_time_wait_entered(const Event& event) { (void)event; }
+  // `connection`: the table's, about to be forgotten (null when it was not followed).
+  virtual void on_time_wait_entered(const Event& event, const Connection* connection) {
+    (void)event;
+    (void)connection;
+  }
   // A SYN XDP saw never became a socket within the handshake timeout.
   virtual void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) {
     (void)syn;

@@ -63,7 +63,7 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
         ts_ns >= c.visit(1).entered_ns)
       aggregates_.lifetime.observe(seconds(ts_ns - c.visit(1).entered_ns));
   }
-  if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns);
+  if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns, c.owner_pid());
   recently_closed_.add(c.cookie, ts_ns);
   recent_[next_close_] = {c, k, ts_ns};
   next_close_ = (next_close_ + 1) % recent_.size();
@@ -109,8 +109,8 @@ void DaemonModel::on_anomaly(const Connection&, Anomaly anomaly, uint64_t) {
   ++aggregates_.anomalies[static_cast<std::size_t>(anomaly)];
 }
 
-void DaemonModel::on_time_wait_entered(const Event& e) {
-  time_wait_.enter(e.cookie, e.tuple, e.ts_ns);
+void DaemonModel::on_time_wait_entered(const Event& e, const Connection* c) {
+  time_wait_.enter(e.cookie, e.tuple, e.ts_ns, c ? c->owner_pid() : 0);
   recently_closed_.add(e.cookie, e.ts_ns);
 }
 
@@ -229,6 +229,7 @@ void DaemonModel::tick(uint64_t now_ns) {
   aggregates_.sockets_by_state.fill(0);
   aggregates_.stuck_by_state.fill(0);
   for (auto& p : port_sockets_) p.sockets_by_state.fill(0);
+  sockets_by_owner_.clear();
   auto count_port = [this](uint16_t local_port, TcpState state) {
     for (auto& p : port_sockets_)
       if (p.port == local_port) ++p.sockets_by_state[index_of(state)];
@@ -238,15 +239,21 @@ void DaemonModel::tick(uint64_t now_ns) {
     ++aggregates_.sockets_by_state[index_of(c.state)];
     count_port(c.tuple.local.port, c.state);
     uint64_t threshold = config_.stuck.for_state(c.state);
-    if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold)
+    if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold) {
       ++aggregates_.stuck_by_state[index_of(c.state)];
+      if (config_.count_by_owner)
+        ++sockets_by_owner_[c.owner_pid()].stuck_by_state[index_of(c.state)];
+    }
   });
   aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] =
       time_wait_.size() - time_wait_.awaiting_peer_fin();
   aggregates_.sockets_by_state[index_of(TcpState::FinWait2)] += time_wait_.awaiting_peer_fin();
-  if (!port_sockets_.empty())
+  if (!port_sockets_.empty() || config_.count_by_owner)
     time_wait_.for_each([&](const TimeWaitEntry& e) {
-      count_port(e.tuple.local.port, TimeWaitTracker::state_of(e));
+      TcpState state = TimeWaitTracker::state_of(e);
+      count_port(e.tuple.local.port, state);
+      if (config_.count_by_owner && state == TcpState::TimeWait)
+        ++sockets_by_owner_[e.owner_pid].time_wait;
     });
 }
 

@@ -10,9 +10,10 @@ The cgroup trees are mounted by the test in a private directory (cgroup2, and th
 name=systemd hierarchy when the host has one) and built under one sfown-<tag> directory,
 removed with the namespaces on every path.
 
-usage: test_owners.py SYNFIN identity|every_namespace"""
+usage: test_owners.py SYNFIN identity|every_namespace|metrics_by_unit"""
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import time
 import uuid
 
 from harness import (Daemon, Peer, check, eventually, kill_all, port_without_sockets,
-                     require_privileges, run_main)
+                     require_privileges, run_main, ss_count)
 
 LISTEN = "127.0.0.1:19741"
 
@@ -366,13 +367,125 @@ def scenario_every_namespace(synfin):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+UNIT_SAMPLE = re.compile(r'^(synfin_tcp_unit_\w+)\{unit="([^"]*)"(?:,state="(\w+)")?\} (\S+)$')
+
+
+def unit_samples(text):
+    """{(family, unit, state or None): value} of the --metrics-by unit families."""
+    samples = {}
+    for line in text.splitlines():
+        m = UNIT_SAMPLE.match(line)
+        if m:
+            samples[(m.group(1), m.group(2), m.group(3))] = float(m.group(4))
+    return samples
+
+
+def sample(text, name):
+    """The value of the one sample `name` (with its labels) in the exposition."""
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(name + " ")]
+    check(len(values) == 1, f"{name}: {len(values)} samples")
+    return values[0]
+
+
+def scenario_metrics_by_unit(synfin):
+    """--metrics-by unit on the real kernel: two hand-made systemd services (cgroup v2), each a
+    server holding stuck CLOSE_WAIT sockets on its own port; /metrics counts each unit's, the
+    units' series add up to synfin_tcp_stuck_sockets, and the one that then closes first keeps
+    its unit on its TIME_WAIT sockets after it has exited."""
+    ports = [p for p in range(18781, 18801) if port_without_sockets([p])][:2]
+    check(len(ports) == 2, "no two free ports in 18781-18800")
+    tag = uuid.uuid4().hex[:6]
+    units = {"a": (f"sfown-a-{tag}.service", 3, ports[0]), "b": (f"sfown-b-{tag}.service", 2,
+                                                               ports[1])}
+    m = 4  # unit a's server also closes first on m connections: TIME_WAIT under its unit
+    peers, daemon = [], None
+    with Cgroups(tag) as cg:
+        try:
+            daemon = Daemon(synfin, LISTEN, "--stuck-threshold", "CLOSE_WAIT=1",
+                            "--metrics-by", "unit")
+            servers = {}
+            for key, (unit, n, port) in units.items():
+                full = cg.make(cg.v2, f"system.slice/{unit}")
+                extra = m if key == "a" else 0
+                server = Peer("server", "hold", port, count=n + extra, name=f"sf-unit-{key}")
+                peers.append(server)
+                server.expect("ready")
+                cg.move(cg.v2, full, server.pid)
+                leaver = Peer("client", "client_first", port, count=n, name="sf-unitclient")
+                peers.append(leaver)
+                leaver.expect("done")
+                if extra:
+                    holder = Peer("client", "hold", port, count=extra, name="sf-unitholder")
+                    peers.append(holder)
+                    holder.expect("connected")
+                    servers["holder"] = holder
+                server.expect("accepted")
+                servers[key] = server
+
+            def agree(text):
+                got = unit_samples(text)
+                return all(got.get(("synfin_tcp_unit_stuck_sockets", unit, "CLOSE_WAIT")) == n
+                           for unit, n, _ in units.values())
+            text = eventually(lambda: daemon.get_text("/metrics"), agree, timeout=20)
+            got = unit_samples(text)
+            for unit, n, port in units.values():
+                counted = got.get(("synfin_tcp_unit_stuck_sockets", unit, "CLOSE_WAIT"))
+                check(counted == n, f"{unit}: {counted} stuck CLOSE_WAIT, want {n}")
+                # Every state with a threshold has its series, at 0 here.
+                check(got.get(("synfin_tcp_unit_stuck_sockets", unit, "FIN_WAIT2")) == 0,
+                      f"{unit}: no FIN_WAIT2 series at 0")
+                # What /api/v1/stuck says of the same unit.
+                listed = daemon.get(f"/api/v1/stuck?unit={unit}&port={port}")["count"]
+                check(listed == n, f"{unit}: /api/v1/stuck lists {listed}, want {n}")
+            # Nothing silent: the units' series (unknown, none and other included) add up to the
+            # unlabelled gauge of the same scrape, whatever else runs on this host.
+            for state in ("CLOSE_WAIT", "FIN_WAIT2", "LAST_ACK"):
+                total = sum(v for (f, _, st), v in got.items()
+                            if f == "synfin_tcp_unit_stuck_sockets" and st == state)
+                whole = sample(text, f'synfin_tcp_stuck_sockets{{state="{state}"}}')
+                check(total == whole, f"{state}: units add up to {total}, the gauge says {whole}")
+            for bucket in ("unknown", "none", "other"):
+                check(("synfin_tcp_unit_stuck_sockets", bucket, "CLOSE_WAIT") in got,
+                      f"no {bucket} bucket")
+            folded = sample(text, 'synfin_metrics_units_folded{family="stuck"}')
+            print(f"metrics_by_unit: {len(got)} unit series, {folded:g} units folded")
+            print("\n".join(l for l in text.splitlines()
+                            if "unit_stuck_sockets" in l and "CLOSE_WAIT" in l))
+            lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                  capture_output=True, text=True)
+            check(lint.returncode == 0, f"promtool check metrics: {lint.stdout}{lint.stderr}")
+
+            # Unit a's server closes first on the held connections, then exits: their TIME_WAIT
+            # sockets count for its unit still (learnt while it ran).
+            unit_a = units["a"][0]
+            servers["a"].tell("close")
+            servers["a"].expect("ok")
+            servers["holder"].tell("close")
+            servers["holder"].expect("ok")
+            servers["a"].wait(timeout=10)
+            time_wait = eventually(
+                lambda: unit_samples(daemon.get_text("/metrics")).get(
+                    ("synfin_tcp_unit_time_wait_sockets", unit_a, None)),
+                lambda v: v == m, timeout=20)
+            check(time_wait == m, f"{unit_a}: {time_wait} TIME_WAIT sockets, want {m}")
+            kernel = ss_count("state", "time-wait", f"sport = :{units['a'][2]}")
+            check(len(kernel) == m, f"ss lists {len(kernel)} TIME_WAIT sockets, want {m}")
+            print(f"metrics_by_unit: {unit_a} {m} TIME_WAIT after its owner exited")
+        finally:
+            kill_all(*peers)
+            if daemon:
+                daemon.stop()
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     require_privileges()
     synfin, scenario = sys.argv[1], sys.argv[2]
     run_main(lambda: {"identity": scenario_identity,
-                      "every_namespace": scenario_every_namespace}[scenario](synfin))
+                      "every_namespace": scenario_every_namespace,
+                      "metrics_by_unit": scenario_metrics_by_unit}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ The cgroup trees are mounted by the test in a private directory (cgroup2, and th
 name=systemd hierarchy when the host has one) and built under one sfown-<tag> directory,
 removed with the namespaces on every path.
 
-usage: test_owners.py SYNFIN identity|every_namespace|metrics_by_unit"""
+usage: test_owners.py SYNFIN identity|every_namespace|metrics_by_unit|walk_removes_lost"""
 import json
 import os
 import re
+import signal
 import secrets
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from harness import (Daemon, Peer, check, eventually, kill_all, port_without_soc
                      require_privileges, run_main, ss_count)
 
 LISTEN = "127.0.0.1:19741"
+# Scenarios that could run beside the others (their own daemon's address).
+LISTEN_BY_UNIT = "127.0.0.1:19742"
+LISTEN_LOST = "127.0.0.1:19743"
 
 
 def container_id():
@@ -402,7 +406,7 @@ def scenario_metrics_by_unit(synfin):
     peers, daemon = [], None
     with Cgroups(tag) as cg:
         try:
-            daemon = Daemon(synfin, LISTEN, "--stuck-threshold", "CLOSE_WAIT=1",
+            daemon = Daemon(synfin, LISTEN_BY_UNIT, "--stuck-threshold", "CLOSE_WAIT=1",
                             "--metrics-by", "unit")
             servers = {}
             for key, (unit, n, port) in units.items():
@@ -478,6 +482,121 @@ def scenario_metrics_by_unit(synfin):
                 daemon.stop()
 
 
+def metric(text, name):
+    """The sum of the samples of `name` (with its labels, if given) in the exposition."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and line[len(name)] in " {,")
+
+
+def scenario_walk_removes_lost(synfin):
+    """Sockets of another network namespace whose end records were lost (a small ring, the
+    daemon stopped while floods fill every CPU's ring, the sockets' owner killed meanwhile):
+    the walk of their namespace alone, which no longer lists them, takes them out of the views,
+    counted as lost (synfin_tcp_tracking_drift_total{direction="lost"}) and closed as
+    incomplete at their last known state. Both walks: entered, and the /proc table."""
+    n = 3
+    ns = f"sfown-{uuid.uuid4().hex[:6]}-lost"
+    peers, daemon = [], None
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        inode = netns_inode(ns)
+        # A process that stays in the namespace (a pod's pause container): it is walked after
+        # the sockets' owner is gone.
+        pause = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "600"])
+        for enter in (True, False):
+            free = [p for p in range(18801, 18821) if port_without_sockets([p])]
+            check(len(free) >= 2, "no two free ports in 18801-18820")
+            port, flood_port = free[:2]
+            args = ["--stuck-threshold", "CLOSE_WAIT=1", "--reconcile-interval", "1",
+                    "--ring-size-mib", "1", "--drain-interval-ms", "5000",
+                    "--closes-per-second", "10000000", "--port", str(port), "--port",
+                    str(flood_port)]
+            daemon = Daemon(synfin, LISTEN_LOST, *args,
+                            *(["--enter-namespaces"] if enter else []))
+            server = Peer("server", "hold", port, count=n, name="sf-lostowner", netns=ns)
+            peers.append(server)
+            server.expect("ready")
+            client = Peer("client", "client_first", port, count=n, netns=ns)
+            peers.append(client)
+            client.expect("done")
+            server.expect("accepted")
+
+            def stuck():
+                return [r for r in daemon.get(f"/api/v1/stuck?port={port}&netns={inode}")["stuck"]
+                        if r["sport"] == port]
+            rows = eventually(stuck, lambda rows: len(rows) >= n)
+            check(len(rows) == n, f"enter={enter}: {len(rows)} stuck rows, want {n}")
+            before = daemon.get_text("/metrics")
+            lost_before = metric(before, "synfin_events_lost_total")
+            drift_before = metric(before, 'synfin_tcp_tracking_drift_total{direction="lost"}')
+
+            daemon.proc.send_signal(signal.SIGSTOP)
+            try:
+                # Every CPU's ring filled first (a flood pinned to each), then the owner killed:
+                # its sockets' last steps find the rings full.
+                for cpu in range(os.cpu_count()):
+                    flood_server = Peer("server", "client_first", flood_port, count=3000,
+                                        name="sf-flood", cpu=cpu)
+                    peers.append(flood_server)
+                    flood_server.expect("ready")
+                    flood_client = Peer("client", "client_first", flood_port, count=3000,
+                                        name="sf-flood", cpu=cpu)
+                    peers.append(flood_client)
+                    flood_client.expect("done", timeout=120)
+                    flood_server.wait(timeout=120)
+                server.kill()
+                gone = eventually(lambda: ss_close_wait(ns, port), lambda k: not k, timeout=10)
+                check(not gone, f"enter={enter}: the killed owner's sockets stay: {gone}")
+                leftover = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanH",
+                                           f"sport = :{port}"], capture_output=True,
+                                          text=True).stdout.strip()
+                check(not leftover, f"enter={enter}: sockets left on {port}: {leftover}")
+            finally:
+                daemon.proc.send_signal(signal.SIGCONT)
+
+            def figures():
+                text = daemon.get_text("/metrics")
+                return (metric(text, "synfin_events_lost_total") - lost_before,
+                        metric(text, 'synfin_tcp_tracking_drift_total{direction="lost"}') -
+                        drift_before, stuck())
+            def gone_from_views():
+                live = [r for r in daemon.get(f"/api/v1/connections?netns={inode}")["connections"]
+                        if r["sport"] == port]
+                return figures(), live
+            (lost, drift, rows), live = eventually(
+                gone_from_views, lambda g: not g[0][2] and not g[1], timeout=40)
+            print(f"enter={enter}: {lost:g} records lost, {drift:g} sockets found gone by the "
+                  f"walks, {len(rows)} still stuck")
+            check(lost > 0, f"enter={enter}: no record was lost: the test forced no loss")
+            check(not rows, f"enter={enter}: {len(rows)} sockets still stuck after the walks")
+            check(not live, f"enter={enter}: still listed: {live[:1]}")
+            # Each ended as incomplete, none by its destroy record: at its last known state (some
+            # of their last steps may have found room in a ring; a socket left in CLOSE by a lost
+            # destroy record stayed in the table, in no list, before the walk ended it too).
+            closed = [c for c in daemon.get(f"/api/v1/closed?port={port}")["closed"]
+                      if c["sport"] == port]
+            check(len(closed) == n and all(
+                c["verdict"] == "incomplete" and c["reason"] == "events_lost" for c in closed),
+                  f"enter={enter}: closes {[(c['verdict'], c['states']) for c in closed]}")
+            check(drift >= n, f"enter={enter}: the walks found {drift:g} gone, want {n} or more")
+            print(f"enter={enter}: ends " + ", ".join(c["states"][-1] for c in closed))
+            kill_all(*peers)
+            peers.clear()
+            check(daemon.stop() == 0, "daemon exit code")
+            daemon = None
+        print("walk_removes_lost: sockets whose records were lost leave by the walk alone")
+    finally:
+        kill_all(*peers)
+        if daemon:
+            daemon.proc.send_signal(signal.SIGCONT)
+            daemon.stop()
+        if "pause" in locals():
+            pause.kill()
+            pause.wait()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -485,7 +604,8 @@ def main():
     synfin, scenario = sys.argv[1], sys.argv[2]
     run_main(lambda: {"identity": scenario_identity,
                       "every_namespace": scenario_every_namespace,
-                      "metrics_by_unit": scenario_metrics_by_unit}[scenario](synfin))
+                      "metrics_by_unit": scenario_metrics_by_unit,
+                      "walk_removes_lost": scenario_walk_removes_lost}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,8 @@ class ConnectionTable {
   // The same, noticed at noticed_ns: a connection first seen through a record stamped before
   // then may have lost its first records too (they waited in the ring behind the lost ones).
   void note_loss(uint64_t noticed_ns);
+  // When a loss was last noticed (0: never).
+  uint64_t loss_noticed_ns() const { return loss_noticed_ns_; }
 
   // Finishes connections already in CLOSE whose socket has not been destroyed yet (the
   // application still holds the descriptor) — used when a trace ends. Each is stamped with

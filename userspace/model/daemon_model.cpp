@@ -169,11 +169,15 @@ void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot,
     if (table_.seed(socket.cookie, socket.tuple, socket.state, now_ns)) ++live_drift_.found;
   }
   std::sort(live.begin(), live.end());
-  // A CLOSE socket is off the kernel's hash tables while its owner still holds it; anything
-  // else tracked since before the snapshot began must have been listed.
+  // A CLOSE socket is off the kernel's hash tables while its owner still holds it: its end is
+  // its destroy record. Unless records were lost since it reached CLOSE: that record may be one
+  // of them, and only the walk can tell it is gone (it cannot tell a held one, which then ends
+  // here as incomplete). Anything else tracked since before the snapshot began must have been
+  // listed.
+  uint64_t loss_ns = table_.loss_noticed_ns();
   std::vector<uint64_t> gone, ended;
   table_.for_each([&](const Connection& c) {
-    if (c.state == TcpState::Close) return;
+    if (c.state == TcpState::Close && !(loss_ns && loss_ns >= c.state_entered_ns())) return;
     // Not listed where the walk would have listed it (a namespace it did not cover says nothing).
     if (!coverage.shows_gone(c.tuple, std::binary_search(live.begin(), live.end(), c.cookie)))
       return;

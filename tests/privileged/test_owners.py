@@ -393,30 +393,40 @@ def sample(text, name):
 
 
 def scenario_metrics_by_unit(synfin):
-    """--metrics-by unit on the real kernel: two hand-made systemd services (cgroup v2), each a
-    server holding stuck CLOSE_WAIT sockets on its own port; /metrics counts each unit's, the
-    units' series add up to synfin_tcp_stuck_sockets, and the one that then closes first keeps
-    its unit on its TIME_WAIT sockets after it has exited."""
-    ports = [p for p in range(18781, 18801) if port_without_sockets([p])][:2]
-    check(len(ports) == 2, "no two free ports in 18781-18800")
+    """--metrics-by unit on the real kernel: hand-made systemd services (cgroup v2), each a
+    server holding stuck CLOSE_WAIT sockets on its own port: two followed from their first step,
+    one whose sockets predate the daemon and one in another network namespace (no syscall names
+    those owners: their holders are found through /proc by inode, as ss -p does). /metrics
+    counts each unit's, the units' series add up to synfin_tcp_stuck_sockets, and the one that
+    then closes first keeps its unit on its TIME_WAIT sockets after it has exited."""
+    ports = [p for p in range(18781, 18801) if port_without_sockets([p])][:4]
+    check(len(ports) == 4, "no four free ports in 18781-18800")
     tag = uuid.uuid4().hex[:6]
-    units = {"a": (f"sfown-a-{tag}.service", 3, ports[0]), "b": (f"sfown-b-{tag}.service", 2,
-                                                               ports[1])}
+    ns = f"sfown-{tag}-unit"
+    # key: (unit, stuck sockets, port, network namespace, started before the daemon)
+    units = {"a": (f"sfown-a-{tag}.service", 3, ports[0], None, False),
+             "b": (f"sfown-b-{tag}.service", 2, ports[1], None, False),
+             "c": (f"sfown-c-{tag}.service", 2, ports[2], None, True),
+             "d": (f"sfown-d-{tag}.service", 2, ports[3], ns, False)}
     m = 4  # unit a's server also closes first on m connections: TIME_WAIT under its unit
     peers, daemon = [], None
     with Cgroups(tag) as cg:
         try:
-            daemon = Daemon(synfin, LISTEN_BY_UNIT, "--stuck-threshold", "CLOSE_WAIT=1",
-                            "--metrics-by", "unit")
+            subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
             servers = {}
-            for key, (unit, n, port) in units.items():
+
+            def start(key):
+                unit, n, port, netns, _ = units[key]
                 full = cg.make(cg.v2, f"system.slice/{unit}")
                 extra = m if key == "a" else 0
-                server = Peer("server", "hold", port, count=n + extra, name=f"sf-unit-{key}")
+                server = Peer("server", "hold", port, count=n + extra, name=f"sf-unit-{key}",
+                              netns=netns)
                 peers.append(server)
                 server.expect("ready")
                 cg.move(cg.v2, full, server.pid)
-                leaver = Peer("client", "client_first", port, count=n, name="sf-unitclient")
+                leaver = Peer("client", "client_first", port, count=n, name="sf-unitclient",
+                              netns=netns)
                 peers.append(leaver)
                 leaver.expect("done")
                 if extra:
@@ -426,14 +436,22 @@ def scenario_metrics_by_unit(synfin):
                     servers["holder"] = holder
                 server.expect("accepted")
                 servers[key] = server
+            for key, (_, _, _, _, early) in units.items():
+                if early:
+                    start(key)
+            daemon = Daemon(synfin, LISTEN_BY_UNIT, "--stuck-threshold", "CLOSE_WAIT=1",
+                            "--reconcile-interval", "1", "--metrics-by", "unit")
+            for key, (_, _, _, _, early) in units.items():
+                if not early:
+                    start(key)
 
             def agree(text):
                 got = unit_samples(text)
                 return all(got.get(("synfin_tcp_unit_stuck_sockets", unit, "CLOSE_WAIT")) == n
-                           for unit, n, _ in units.values())
+                           for unit, n, *_ in units.values())
             text = eventually(lambda: daemon.get_text("/metrics"), agree, timeout=20)
             got = unit_samples(text)
-            for unit, n, port in units.values():
+            for unit, n, port, *_ in units.values():
                 counted = got.get(("synfin_tcp_unit_stuck_sockets", unit, "CLOSE_WAIT"))
                 check(counted == n, f"{unit}: {counted} stuck CLOSE_WAIT, want {n}")
                 # Every state with a threshold has its series, at 0 here.
@@ -480,6 +498,7 @@ def scenario_metrics_by_unit(synfin):
             kill_all(*peers)
             if daemon:
                 daemon.stop()
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def metric(text, name):

@@ -134,6 +134,24 @@ TEST(UnitBreakdownTest, TheTickCountsStuckAndTimeWaitSocketsByOwner) {
   EXPECT_EQ(owners.count(777), 0u);  // TIME_WAIT reaped after 60 s
 }
 
+// A socket no syscall named an owner of (from before the start, or of another namespace) counts
+// for the holder the last walk found for it; one without is unknown (pid 0).
+TEST(UnitBreakdownTest, SocketsWithoutAnOwnerCountForTheirHolder) {
+  DaemonModelConfig config;
+  config.count_by_owner = true;
+  DaemonModel model(config);
+  for (uint64_t cookie : {1, 2})
+    apply_all(model, Sequence(cookie, testing::loopback_tuple(8080, 40000 + cookie))
+                         .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait}));
+  model.set_holders({{1, 555}});
+  model.tick(62 * kSecond);
+  EXPECT_EQ(model.sockets_by_owner().at(555).stuck_by_state[index_of(S::CloseWait)], 1u);
+  EXPECT_EQ(model.sockets_by_owner().at(0).stuck_by_state[index_of(S::CloseWait)], 1u);
+  model.set_holders({});  // the next walk found none
+  model.tick(63 * kSecond);
+  EXPECT_EQ(model.sockets_by_owner().at(0).stuck_by_state[index_of(S::CloseWait)], 2u);
+}
+
 TEST(UnitBreakdownTest, OffByDefault) {
   DaemonModel model({});
   apply_all(model, Sequence(1, testing::loopback_tuple(8080, 40000))

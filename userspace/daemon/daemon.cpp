@@ -18,6 +18,7 @@
 #include <span>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -92,6 +93,11 @@ struct SocketTableWalk {
   Result<std::vector<model::KernelSocket>> sockets = std::vector<model::KernelSocket>{};
   model::WalkCoverage coverage;
   api::NamespaceWalkHealth namespaces;
+  // --metrics-by unit: the first holder (/proc/PID/fd) of each socket no syscall named an owner
+  // of, by cookie.
+  std::unordered_map<uint64_t, uint32_t> holders;
+  // --metrics-by unit: the /proc tables' rows (cookie-less), to find those holders by ends.
+  std::vector<model::KernelSocket> proc_rows;
 };
 
 class Daemon {
@@ -291,7 +297,7 @@ class Daemon {
     return static_cast<uint64_t>(options_.reconcile_interval_s * 1e9);
   }
 
-  SocketTableWalk walk_socket_table() const {  // on any thread
+  SocketTableWalk walk_socket_table() {  // on any thread
     SocketTableWalk walk;
     walk.coverage = model::WalkCoverage(own_netns_);
     walk.start_ns = monotonic_now_ns();
@@ -300,7 +306,57 @@ class Daemon {
     if (walk.sockets) walk_other_namespaces(*walk.sockets, walk, /*proc_tables=*/true);
     walk.end_ns = monotonic_now_ns();
     walk.namespaces.walk_seconds = static_cast<double>(walk.end_ns - walk.start_ns) / 1e9;
+    if (options_.metrics_by_unit && walk.sockets)
+      walk.holders = holders_of_unowned(*walk.sockets, walk.proc_rows);
     return walk;
+  }
+
+  // Sockets no syscall named an owner of (those from before the start, those of other
+  // namespaces) that could be stuck: their holders by inode, as `ss -p` finds them, so that
+  // --metrics-by unit counts them for their unit. A row of a /proc table is matched by its ends.
+  std::unordered_map<uint64_t, uint32_t> holders_of_unowned(
+      std::span<const model::KernelSocket> rows, std::span<const model::KernelSocket> proc_rows) {
+    std::unordered_map<uint64_t, model::SocketTuple> unowned;
+    {
+      std::lock_guard lock(mutex_);
+      model_->table().for_each([&](const model::Connection& c) {
+        if (!c.has_owner() && c.role != model::Role::Listener &&
+            model_->thresholds().for_state(c.state))
+          unowned.emplace(c.cookie, c.tuple);
+      });
+    }
+    std::unordered_map<uint64_t, uint32_t> holders;
+    if (unowned.empty()) return holders;
+    std::unordered_map<uint64_t, uint64_t> cookie_by_inode;
+    std::vector<uint64_t> inodes;
+    auto want = [&](uint64_t inode, uint64_t cookie) {
+      if (!inode || !cookie_by_inode.emplace(inode, cookie).second) return;
+      inodes.push_back(inode);
+    };
+    for (const model::KernelSocket& row : rows)
+      if (unowned.count(row.cookie)) want(row.inode, row.cookie);
+    if (!proc_rows.empty()) {
+      auto ends = [](const model::SocketTuple& t) {
+        std::string key(reinterpret_cast<const char*>(&t.netns), sizeof t.netns);
+        key += static_cast<char>(t.family);
+        key.append(reinterpret_cast<const char*>(t.local.address.data()), t.local.address.size());
+        key.append(reinterpret_cast<const char*>(t.remote.address.data()), t.remote.address.size());
+        key.append(reinterpret_cast<const char*>(&t.local.port), sizeof t.local.port);
+        key.append(reinterpret_cast<const char*>(&t.remote.port), sizeof t.remote.port);
+        return key;
+      };
+      std::unordered_map<std::string, uint64_t> cookie_by_ends;
+      for (const auto& [cookie, tuple] : unowned)
+        if (tuple.netns && tuple.netns != own_netns_) cookie_by_ends.emplace(ends(tuple), cookie);
+      for (const model::KernelSocket& row : proc_rows)
+        if (auto cookie = cookie_by_ends.find(ends(row.tuple)); cookie != cookie_by_ends.end())
+          want(row.inode, cookie->second);
+    }
+    for (const auto& [inode, processes] : owners_.resolve(inodes))
+      if (!processes.empty())
+        if (auto cookie = cookie_by_inode.find(inode); cookie != cookie_by_inode.end())
+          holders.emplace(cookie->second, processes.front().pid);
+    return holders;
   }
 
   // Every other network namespace a process is in, walked: with the iterator opened inside it
@@ -325,6 +381,8 @@ class Daemon {
       if (auto table = capture::read_namespace_table(holder)) {
         walk.coverage.add_by_ends(holder.netns, *table);
         ++walk.namespaces.proc_tables;
+        if (options_.metrics_by_unit)
+          walk.proc_rows.insert(walk.proc_rows.end(), table->begin(), table->end());
       } else {
         ++walk.namespaces.not_walked;
       }
@@ -392,6 +450,7 @@ class Daemon {
     reconciled_rows_ += part;
     if (reconciled_rows_ < rows.size()) return false;
     model_->finish_reconcile(rows, walk.coverage, walk.start_ns, walk.end_ns);
+    if (options_.metrics_by_unit) model_->set_holders(std::move(walk.holders));
     model_->note_walk(std::nullopt);
     model_->tick(now);
     last_snapshot_ns_ = walk.end_ns;

@@ -221,6 +221,12 @@ void DaemonModel::refresh(std::span<const SocketPath> live, uint64_t start_ns, u
   recently_closed_.forget_before(walk_start_ns_ ? std::min(start_ns, *walk_start_ns_) : start_ns);
 }
 
+uint32_t DaemonModel::owner_of(const Connection& c) const {
+  if (c.has_owner()) return c.owner_pid();
+  auto holder = holders_.find(c.cookie);
+  return holder == holders_.end() ? 0 : holder->second;
+}
+
 void DaemonModel::tick(uint64_t now_ns) {
   table_.expire_pending_syns(now_ns);
   // TIME_WAIT durations are known once the kernel's timer has run out. Not for a mini-socket a
@@ -246,7 +252,7 @@ void DaemonModel::tick(uint64_t now_ns) {
     if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold) {
       ++aggregates_.stuck_by_state[index_of(c.state)];
       if (config_.count_by_owner)
-        ++sockets_by_owner_[c.owner_pid()].stuck_by_state[index_of(c.state)];
+        ++sockets_by_owner_[owner_of(c)].stuck_by_state[index_of(c.state)];
     }
   });
   aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] =

@@ -114,6 +114,11 @@ class DaemonModel final : public ConnectionObserver {
   const std::vector<PortSockets>& port_sockets() const { return port_sockets_; }
   // As of the last tick; empty unless config.count_by_owner.
   const SocketsByOwner& sockets_by_owner() const { return sockets_by_owner_; }
+  // The holders the last walk found for sockets no syscall named an owner of (those from before
+  // the start), by cookie: they count for that pid. Replaced by each walk.
+  void set_holders(std::unordered_map<uint64_t, uint32_t> holders) {
+    holders_ = std::move(holders);
+  }
   const StuckThresholds& thresholds() const { return config_.stuck; }
   bool xdp() const { return config_.xdp; }
   const ReconcileDrift& time_wait_drift() const { return time_wait_drift_; }
@@ -138,12 +143,16 @@ class DaemonModel final : public ConnectionObserver {
   void on_time_wait_entered(const Event& event, const Connection* connection) override;
 
  private:
+  // A connection's owner pid for the by-owner counts: its own, else its holder; 0: none known.
+  uint32_t owner_of(const Connection& c) const;
+
   DaemonModelConfig config_;
   ConnectionTable table_;
   TimeWaitTracker time_wait_;
   Aggregates aggregates_;
   std::vector<PortSockets> port_sockets_;
   SocketsByOwner sockets_by_owner_;
+  std::unordered_map<uint64_t, uint32_t> holders_;
   std::vector<ClosedConnection> recent_;  // ring, preallocated
   std::size_t next_close_ = 0;
   uint64_t closes_stored_ = 0;

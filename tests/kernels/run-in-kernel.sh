@@ -7,7 +7,8 @@
 #   tests/kernels/run-in-kernel.sh [--timeout SECONDS] [--memory MIB] VERSION -- CMD [ARG...]
 #
 # VERSION: 6.1 (Debian's newest linux-image-6.1.0-N-amd64), or an ABI such as 6.1.0-50.
-# CMD runs in the caller's directory with tracefs, bpffs and cgroup2 mounted and the kernel's
+# CMD runs in the caller's directory (not one under /tmp, /run or /dev/shm, which the guest
+# mounts afresh: refused) with tracefs, bpffs and cgroup2 mounted and the kernel's
 # modules loadable (veth, sch_ingress, ...); CI and every SYNFIN_* variable are passed in, and
 # SYNFIN_GUEST_KERNEL names the guest's kernel. Its output streams to stdout (stderr merged:
 # the guest has one console), and its exit status is this script's. 125: the guest never
@@ -32,6 +33,19 @@ if [ $# -lt 3 ] || [ "$2" != -- ]; then
 fi
 version="$1"
 shift 2
+# The guest mounts its own tmpfs on /tmp, /run and /dev/shm: a caller's directory there does
+# not exist inside it, and CMD would find nothing. Refused before anything is fetched or booted.
+here="$(pwd -P)"
+for fresh in /tmp /run /dev/shm; do
+  case "$here/" in
+    "$fresh"/*)
+      echo "run-in-kernel: the current directory $here is under $fresh, which the guest mounts" \
+        "afresh (an empty tmpfs): run from a directory elsewhere, e.g. the source tree or a" \
+        "build folder under it" >&2
+      exit 2
+      ;;
+  esac
+done
 if [ "$(id -u)" -ne 0 ]; then
   echo "run-in-kernel: needs root (9p passthrough of the host's files, apt-get download)" >&2
   # ctest's skip outside CI, as the privileged tier's; under CI=true a failure.

@@ -117,6 +117,41 @@ TEST(DaemonModelTest, ReconcileSeedsFindsAndLoses) {
   EXPECT_EQ(model.aggregates().closed_by_verdict[static_cast<int>(Verdict::Incomplete)], 1u);
 }
 
+// A socket in CLOSE is off the kernel's tables while its owner holds it: a walk says nothing of
+// it, its destroy record ends it. If records were lost since it reached CLOSE, that record may
+// be one of them: the walk then ends it (seen on the real kernel: LAST_ACK -> CLOSE crossed,
+// the destroy did not, and the connection stayed in the table, in no list, for ever).
+TEST(DaemonModelTest, AClosedSocketWhoseDestroyMayBeLostIsEndedByTheWalk) {
+  DaemonModel model({});
+  apply_all(model, Sequence(1, testing::loopback_tuple(8080, 40000))
+                       .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait, S::Close}));
+  apply_all(model, Sequence(2, testing::loopback_tuple(8080, 40001))
+                       .steps({S::Listen, S::SynRecv, S::Established, S::Close}));
+  // No loss: held by their owner, both stay.
+  model.reconcile({}, 10 * kSecond, 11 * kSecond);
+  EXPECT_NE(model.table().find(1), nullptr);
+  EXPECT_NE(model.table().find(2), nullptr);
+  // A loss noticed after they reached CLOSE: the next walk ends them, as lost, incomplete.
+  model.table().note_loss(12 * kSecond);
+  apply_all(model, Sequence(3, testing::loopback_tuple(8080, 40002))
+                       .steps({S::Listen, S::SynRecv, S::Established}));
+  model.reconcile({}, 20 * kSecond, 21 * kSecond);
+  EXPECT_EQ(model.table().find(1), nullptr);
+  EXPECT_EQ(model.table().find(2), nullptr);
+  EXPECT_EQ(model.live_drift().lost, 3u);  // the two, and 3, which the walk did not list
+  EXPECT_EQ(model.aggregates().closed_by_verdict[static_cast<int>(Verdict::Incomplete)], 3u);
+}
+
+TEST(DaemonModelTest, AClosedSocketReachingCloseAfterTheLossWaitsForItsDestroy) {
+  DaemonModel model({});
+  model.table().note_loss(500'000);  // before any record of it
+  apply_all(model, Sequence(1, testing::loopback_tuple(8080, 40000))
+                       .steps({S::Listen, S::SynRecv, S::Established, S::CloseWait, S::Close}));
+  model.reconcile({}, 10 * kSecond, 11 * kSecond);
+  EXPECT_NE(model.table().find(1), nullptr);
+  EXPECT_EQ(model.live_drift().lost, 0u);
+}
+
 // The snapshot walks the daemon's own network namespace; tracepoints see every namespace. A
 // socket of another namespace is never missing from a walk that could not list it.
 TEST(DaemonModelTest, ReconcileLeavesOtherNamespacesAlone) {

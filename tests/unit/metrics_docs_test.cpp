@@ -59,7 +59,8 @@ std::set<std::string> exported_families(const std::string& exposition) {
 }
 
 // Everything switched on that gates a family: a --metrics-port (the per-port families), an
-// XDP interface (the per-interface ones), kernel features and the kernel's tallies.
+// XDP interface (the per-interface ones), kernel features, the kernel's tallies and
+// --metrics-by unit (the per-unit ones).
 std::string full_exposition() {
   model::DaemonModelConfig config;
   config.metrics_ports = {443};
@@ -75,6 +76,7 @@ std::string full_exposition() {
   self.kernel_features = {{"reset_reasons", true}};
   self.port_listen = {{443, {}}};
   self.kernel_tally = model::KernelTally{};
+  self.by_unit = model::break_down_by_unit({}, {}, model::kDefaultUnitLimit);
   return outputs::render_metrics(model, self);
 }
 

@@ -3,6 +3,7 @@
 #include "cli/capture_flags.h"
 #include "cli/commands.h"
 #include "daemon/daemon.h"
+#include "model/unit_breakdown.h"
 
 namespace synfin::cli {
 
@@ -78,6 +79,19 @@ Runner register_daemon(CLI::App& app) {
       "shipped systemd unit and DaemonSet do not grant. Without it (or where setns is\n"
       "refused) each namespace's /proc/PID/net/tcp{,6} is its walk: queues, inode, sockets\n"
       "gone matched by their ends; activity unknown. /healthz says which each walk used");
+  daemon
+      ->add_option_function<std::string>(
+          "--metrics-by", [o](const std::string&) { o->metrics_by_unit = true; },
+          "unit: break the stuck and TIME_WAIT gauges down by the owner's systemd unit\n"
+          "(synfin_tcp_unit_stuck_sockets, synfin_tcp_unit_time_wait_sockets): the\n"
+          "--metrics-by-limit units with most sockets, then unknown, none and other (the rest,\n"
+          "summed; synfin_metrics_units_folded counts them). Off: /metrics is unchanged")
+      ->check(CLI::IsMember({"unit"}));
+  daemon
+      ->add_option("--metrics-by-limit", o->metrics_by_limit,
+                   "Units given their own series by --metrics-by unit, per family")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, model::kMaxUnitLimit));
   daemon
       ->add_option("--recent-closes", o->recent_closes,
                    "Closed connections kept for /api/v1/closed")

@@ -17,6 +17,8 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -34,6 +36,7 @@
 #include "common/thread_priority.h"
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
+#include "model/unit_breakdown.h"
 #include "outputs/prometheus.h"
 
 namespace synfin::daemon {
@@ -91,6 +94,11 @@ struct SocketTableWalk {
   Result<std::vector<model::KernelSocket>> sockets = std::vector<model::KernelSocket>{};
   model::WalkCoverage coverage;
   api::NamespaceWalkHealth namespaces;
+  // --metrics-by unit: the first holder (/proc/PID/fd) of each socket no syscall named an owner
+  // of, by cookie.
+  std::unordered_map<uint64_t, uint32_t> holders;
+  // --metrics-by unit: the /proc tables' rows (cookie-less), to find those holders by ends.
+  std::vector<model::KernelSocket> proc_rows;
 };
 
 class Daemon {
@@ -117,6 +125,7 @@ class Daemon {
     // Kept for the walks that enter other namespaces: the way back.
     home_netns_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     config.time_wait_buckets = read_max_time_wait_buckets();
+    config.count_by_owner = options_.metrics_by_unit;
     for (const auto& text : options_.stuck_thresholds)
       if (auto set = config.stuck.set_from_text(text); !set)
         return report_error(fmt::format("--stuck-threshold {}: {}", text, set.error().message), 2);
@@ -234,7 +243,7 @@ class Daemon {
                                           "dispatcher");
 
     uint64_t next_tick = 0, next_reconcile = monotonic_now_ns() + reconcile_interval_ns();
-    uint64_t next_live = 0;
+    uint64_t next_live = 0, next_units = 0;
     auto status = session_->run(options_.capture.drain_interval_ms, [&] {
       uint64_t now = monotonic_now_ns();
       if (compact_ && (now >= next_live || live_gate_.wanted())) {
@@ -254,6 +263,10 @@ class Daemon {
         model_->tick(now);
         update_loss_rate(now);
         next_tick = now + 1'000'000'000ull;
+      }
+      if (options_.metrics_by_unit && now >= next_units) {
+        learn_units();
+        next_units = now + 1'000'000'000ull;
       }
       // The walk runs beside the drain: a table of 100 000s of TIME_WAIT sockets takes
       // about half a second to read, which the ring would otherwise have to hold. It is then
@@ -305,7 +318,7 @@ class Daemon {
                      [this] { session_->stream().wake(); });
   }
 
-  SocketTableWalk walk_socket_table() const {  // on any thread
+  SocketTableWalk walk_socket_table() {  // on any thread
     SocketTableWalk walk;
     walk.coverage = model::WalkCoverage(own_netns_);
     walk.start_ns = monotonic_now_ns();
@@ -314,7 +327,57 @@ class Daemon {
     if (walk.sockets) walk_other_namespaces(*walk.sockets, walk, /*proc_tables=*/true);
     walk.end_ns = monotonic_now_ns();
     walk.namespaces.walk_seconds = static_cast<double>(walk.end_ns - walk.start_ns) / 1e9;
+    if (options_.metrics_by_unit && walk.sockets)
+      walk.holders = holders_of_unowned(*walk.sockets, walk.proc_rows);
     return walk;
+  }
+
+  // Sockets no syscall named an owner of (those from before the start, those of other
+  // namespaces) that could be stuck: their holders by inode, as `ss -p` finds them, so that
+  // --metrics-by unit counts them for their unit. A row of a /proc table is matched by its ends.
+  std::unordered_map<uint64_t, uint32_t> holders_of_unowned(
+      std::span<const model::KernelSocket> rows, std::span<const model::KernelSocket> proc_rows) {
+    std::unordered_map<uint64_t, model::SocketTuple> unowned;
+    {
+      std::lock_guard lock(mutex_);
+      model_->table().for_each([&](const model::Connection& c) {
+        if (!c.has_owner() && c.role != model::Role::Listener &&
+            model_->thresholds().for_state(c.state))
+          unowned.emplace(c.cookie, c.tuple);
+      });
+    }
+    std::unordered_map<uint64_t, uint32_t> holders;
+    if (unowned.empty()) return holders;
+    std::unordered_map<uint64_t, uint64_t> cookie_by_inode;
+    std::vector<uint64_t> inodes;
+    auto want = [&](uint64_t inode, uint64_t cookie) {
+      if (!inode || !cookie_by_inode.emplace(inode, cookie).second) return;
+      inodes.push_back(inode);
+    };
+    for (const model::KernelSocket& row : rows)
+      if (unowned.count(row.cookie)) want(row.inode, row.cookie);
+    if (!proc_rows.empty()) {
+      auto ends = [](const model::SocketTuple& t) {
+        std::string key(reinterpret_cast<const char*>(&t.netns), sizeof t.netns);
+        key += static_cast<char>(t.family);
+        key.append(reinterpret_cast<const char*>(t.local.address.data()), t.local.address.size());
+        key.append(reinterpret_cast<const char*>(t.remote.address.data()), t.remote.address.size());
+        key.append(reinterpret_cast<const char*>(&t.local.port), sizeof t.local.port);
+        key.append(reinterpret_cast<const char*>(&t.remote.port), sizeof t.remote.port);
+        return key;
+      };
+      std::unordered_map<std::string, uint64_t> cookie_by_ends;
+      for (const auto& [cookie, tuple] : unowned)
+        if (tuple.netns && tuple.netns != own_netns_) cookie_by_ends.emplace(ends(tuple), cookie);
+      for (const model::KernelSocket& row : proc_rows)
+        if (auto cookie = cookie_by_ends.find(ends(row.tuple)); cookie != cookie_by_ends.end())
+          want(row.inode, cookie->second);
+    }
+    for (const auto& [inode, processes] : owners_.resolve(inodes))
+      if (!processes.empty())
+        if (auto cookie = cookie_by_inode.find(inode); cookie != cookie_by_inode.end())
+          holders.emplace(cookie->second, processes.front().pid);
+    return holders;
   }
 
   // Every other network namespace a process is in, walked: with the iterator opened inside it
@@ -339,6 +402,8 @@ class Daemon {
       if (auto table = capture::read_namespace_table(holder)) {
         walk.coverage.add_by_ends(holder.netns, *table);
         ++walk.namespaces.proc_tables;
+        if (options_.metrics_by_unit)
+          walk.proc_rows.insert(walk.proc_rows.end(), table->begin(), table->end());
       } else {
         ++walk.namespaces.not_walked;
       }
@@ -406,6 +471,7 @@ class Daemon {
     reconciled_rows_ += part;
     if (reconciled_rows_ < rows.size()) return false;
     model_->finish_reconcile(rows, walk.coverage, walk.start_ns, walk.end_ns);
+    if (options_.metrics_by_unit) model_->set_holders(std::move(walk.holders));
     model_->note_walk(std::nullopt);
     model_->tick(now);
     last_snapshot_ns_ = walk.end_ns;
@@ -483,6 +549,7 @@ class Daemon {
                             {"drop_reasons", features.drop_reasons},
                             {"drop_sockets", features.drop_sockets},
                             {"listen_refusals", features.listen_refusals}};
+    if (options_.metrics_by_unit) self.by_unit = units_breakdown();
     std::lock_guard lock(mutex_);
     self.decoded = session_->decode_counters();
     self.live_paths_undecodable = live_paths_undecodable_;
@@ -501,8 +568,59 @@ class Daemon {
     return outputs::render_metrics(*model_, self);
   }
 
+  // Each second, the units of owners the model's tick counted for the first time: a TIME_WAIT
+  // socket's owner often exits soon after its close (a client), and its unit is known only while
+  // it runs. At most kUnitsLearntPerTick /proc reads a second on the drain thread.
+  static constexpr std::size_t kUnitsLearntPerTick = 256;
+  void learn_units() {
+    std::vector<uint32_t> pids;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [pid, sockets] : model_->sockets_by_owner())
+        if (pid) pids.push_back(pid);
+    }
+    std::lock_guard lock(units_mutex_);
+    std::size_t read = 0;
+    for (uint32_t pid : pids)
+      if (read < kUnitsLearntPerTick && !unit_by_pid_.count(pid)) {
+        ++read;
+        if (auto process = owners_.process(pid)) unit_by_pid_.emplace(pid, process->identity.unit);
+      }
+  }
+
+  // Counted by the model's tick; the owners' units read from /proc outside the model's lock. A
+  // pid's unit, once learnt, is kept while some socket still names that pid, so a TIME_WAIT
+  // socket keeps its unit once its owner has exited.
+  model::UnitBreakdown units_breakdown() {
+    model::SocketsByOwner owners;
+    {
+      std::lock_guard lock(mutex_);
+      owners = model_->sockets_by_owner();
+    }
+    std::lock_guard lock(units_mutex_);
+    std::unordered_map<uint32_t, std::string> units;
+    for (const auto& [pid, sockets] : owners) {
+      if (!pid) continue;
+      if (auto known = unit_by_pid_.find(pid); known != unit_by_pid_.end())
+        units.emplace(pid, known->second);
+      else if (auto process = owners_.process(pid))
+        units.emplace(pid, process->identity.unit);
+    }
+    unit_by_pid_ = units;
+    return model::break_down_by_unit(
+        owners,
+        [&units](uint32_t pid) -> std::optional<std::string> {
+          auto it = units.find(pid);
+          if (it == units.end()) return std::nullopt;
+          return it->second;
+        },
+        options_.metrics_by_limit);
+  }
+
   DaemonOptions options_;
   std::mutex mutex_;  // guards model_ and the session's counters
+  std::mutex units_mutex_;
+  std::unordered_map<uint32_t, std::string> unit_by_pid_;  // guarded by units_mutex_
   std::unique_ptr<model::DaemonModel> model_;
   std::unique_ptr<capture::CaptureSession> session_;
   capture::ProcOwners owners_;

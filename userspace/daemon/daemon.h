@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "capture/capture_settings.h"
+#include "model/unit_breakdown.h"
 
 namespace synfin::daemon {
 
@@ -28,6 +29,10 @@ struct DaemonOptions {
   // Other network namespaces walked with the iterator (setns, keeps CAP_SYS_ADMIN); else each
   // namespace's /proc table is its walk.
   bool enter_namespaces = false;
+  // --metrics-by unit: the stuck and TIME_WAIT gauges by systemd unit, the metrics_by_limit
+  // units with most sockets, the rest summed (model/unit_breakdown.h).
+  bool metrics_by_unit = false;
+  std::size_t metrics_by_limit = model::kDefaultUnitLimit;
   capture::CaptureSettings capture;
 };
 

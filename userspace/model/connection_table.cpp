@@ -293,8 +293,8 @@ void ConnectionTable::apply(const Event& e) {
     case EventKind::Path:  // a whole path: apply_path()
       return;
     case EventKind::TimeWaitEntered:
+      observer_.on_time_wait_entered(e, find(e.cookie));
       connections_.erase(e.cookie);
-      observer_.on_time_wait_entered(e);
       return;
   }
 }

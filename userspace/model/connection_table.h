@@ -48,7 +48,11 @@ class ConnectionObserver {
   }
   // The daemon's kernel side reported a clean active close only by the TIME_WAIT socket it left
   // (EventKind::TimeWaitEntered): the connection was counted in the kernel, not sent whole.
-  virtual void on_time_wait_entered(const Event& event) { (void)event; }
+  // `connection`: the table's, about to be forgotten (null when it was not followed).
+  virtual void on_time_wait_entered(const Event& event, const Connection* connection) {
+    (void)event;
+    (void)connection;
+  }
   // A SYN XDP saw never became a socket within the handshake timeout.
   virtual void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) {
     (void)syn;
@@ -108,6 +112,8 @@ class ConnectionTable {
   // The same, noticed at noticed_ns: a connection first seen through a record stamped before
   // then may have lost its first records too (they waited in the ring behind the lost ones).
   void note_loss(uint64_t noticed_ns);
+  // When a loss was last noticed (0: never).
+  uint64_t loss_noticed_ns() const { return loss_noticed_ns_; }
 
   // Finishes connections already in CLOSE whose socket has not been destroyed yet (the
   // application still holds the descriptor) — used when a trace ends. Each is stamped with

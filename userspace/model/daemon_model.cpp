@@ -63,7 +63,7 @@ void DaemonModel::on_closed(const Connection& c, const Classification& k, uint64
         ts_ns >= c.visit(1).entered_ns)
       aggregates_.lifetime.observe(seconds(ts_ns - c.visit(1).entered_ns));
   }
-  if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns);
+  if (k.enters_time_wait) time_wait_.enter(c.cookie, c.tuple, ts_ns, c.owner_pid());
   recently_closed_.add(c.cookie, ts_ns);
   recent_[next_close_] = {c, k, ts_ns};
   next_close_ = (next_close_ + 1) % recent_.size();
@@ -109,8 +109,8 @@ void DaemonModel::on_anomaly(const Connection&, Anomaly anomaly, uint64_t) {
   ++aggregates_.anomalies[static_cast<std::size_t>(anomaly)];
 }
 
-void DaemonModel::on_time_wait_entered(const Event& e) {
-  time_wait_.enter(e.cookie, e.tuple, e.ts_ns);
+void DaemonModel::on_time_wait_entered(const Event& e, const Connection* c) {
+  time_wait_.enter(e.cookie, e.tuple, e.ts_ns, c ? c->owner_pid() : 0);
   recently_closed_.add(e.cookie, e.ts_ns);
 }
 
@@ -169,11 +169,15 @@ void DaemonModel::finish_reconcile(std::span<const KernelSocket> snapshot,
     if (table_.seed(socket.cookie, socket.tuple, socket.state, now_ns)) ++live_drift_.found;
   }
   std::sort(live.begin(), live.end());
-  // A CLOSE socket is off the kernel's hash tables while its owner still holds it; anything
-  // else tracked since before the snapshot began must have been listed.
+  // A CLOSE socket is off the kernel's hash tables while its owner still holds it: its end is
+  // its destroy record. Unless records were lost since it reached CLOSE: that record may be one
+  // of them, and only the walk can tell it is gone (it cannot tell a held one, which then ends
+  // here as incomplete). Anything else tracked since before the snapshot began must have been
+  // listed.
+  uint64_t loss_ns = table_.loss_noticed_ns();
   std::vector<uint64_t> gone, ended;
   table_.for_each([&](const Connection& c) {
-    if (c.state == TcpState::Close) return;
+    if (c.state == TcpState::Close && !(loss_ns && loss_ns >= c.state_entered_ns())) return;
     // Not listed where the walk would have listed it (a namespace it did not cover says nothing).
     if (!coverage.shows_gone(c.tuple, std::binary_search(live.begin(), live.end(), c.cookie)))
       return;
@@ -217,6 +221,12 @@ void DaemonModel::refresh(std::span<const SocketPath> live, uint64_t start_ns, u
   recently_closed_.forget_before(walk_start_ns_ ? std::min(start_ns, *walk_start_ns_) : start_ns);
 }
 
+uint32_t DaemonModel::owner_of(const Connection& c) const {
+  if (c.has_owner()) return c.owner_pid();
+  auto holder = holders_.find(c.cookie);
+  return holder == holders_.end() ? 0 : holder->second;
+}
+
 void DaemonModel::tick(uint64_t now_ns) {
   table_.expire_pending_syns(now_ns);
   // TIME_WAIT durations are known once the kernel's timer has run out. Not for a mini-socket a
@@ -229,6 +239,7 @@ void DaemonModel::tick(uint64_t now_ns) {
   aggregates_.sockets_by_state.fill(0);
   aggregates_.stuck_by_state.fill(0);
   for (auto& p : port_sockets_) p.sockets_by_state.fill(0);
+  sockets_by_owner_.clear();
   auto count_port = [this](uint16_t local_port, TcpState state) {
     for (auto& p : port_sockets_)
       if (p.port == local_port) ++p.sockets_by_state[index_of(state)];
@@ -238,15 +249,21 @@ void DaemonModel::tick(uint64_t now_ns) {
     ++aggregates_.sockets_by_state[index_of(c.state)];
     count_port(c.tuple.local.port, c.state);
     uint64_t threshold = config_.stuck.for_state(c.state);
-    if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold)
+    if (threshold && c.role != Role::Listener && age_of(c, now_ns).age_ns >= threshold) {
       ++aggregates_.stuck_by_state[index_of(c.state)];
+      if (config_.count_by_owner)
+        ++sockets_by_owner_[owner_of(c)].stuck_by_state[index_of(c.state)];
+    }
   });
   aggregates_.sockets_by_state[index_of(TcpState::TimeWait)] =
       time_wait_.size() - time_wait_.awaiting_peer_fin();
   aggregates_.sockets_by_state[index_of(TcpState::FinWait2)] += time_wait_.awaiting_peer_fin();
-  if (!port_sockets_.empty())
+  if (!port_sockets_.empty() || config_.count_by_owner)
     time_wait_.for_each([&](const TimeWaitEntry& e) {
-      count_port(e.tuple.local.port, TimeWaitTracker::state_of(e));
+      TcpState state = TimeWaitTracker::state_of(e);
+      count_port(e.tuple.local.port, state);
+      if (config_.count_by_owner && state == TcpState::TimeWait)
+        ++sockets_by_owner_[e.owner_pid].time_wait;
     });
 }
 

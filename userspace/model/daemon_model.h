@@ -13,6 +13,7 @@
 #include "model/connection_table.h"
 #include "model/stuck.h"
 #include "model/time_wait.h"
+#include "model/unit_breakdown.h"
 #include "model/walk_coverage.h"
 
 namespace synfin::model {
@@ -54,6 +55,8 @@ struct DaemonModelConfig {
   // net.ipv4.tcp_max_tw_buckets of that namespace (0: unknown): no more TIME_WAIT sockets than
   // this are inferred there, as the kernel creates no more.
   uint64_t time_wait_buckets = 0;
+  // Each tick also counts the stuck and TIME_WAIT sockets by owner (--metrics-by unit).
+  bool count_by_owner = false;
 };
 
 // Connections finished lately, in the order they finished: appended at each close (no
@@ -109,6 +112,13 @@ class DaemonModel final : public ConnectionObserver {
   void follow_timer_wheel(uint64_t bucket_ns) { time_wait_.follow_timer_wheel(bucket_ns); }
   const Aggregates& aggregates() const { return aggregates_; }
   const std::vector<PortSockets>& port_sockets() const { return port_sockets_; }
+  // As of the last tick; empty unless config.count_by_owner.
+  const SocketsByOwner& sockets_by_owner() const { return sockets_by_owner_; }
+  // The holders the last walk found for sockets no syscall named an owner of (those from before
+  // the start), by cookie: they count for that pid. Replaced by each walk.
+  void set_holders(std::unordered_map<uint64_t, uint32_t> holders) {
+    holders_ = std::move(holders);
+  }
   const StuckThresholds& thresholds() const { return config_.stuck; }
   bool xdp() const { return config_.xdp; }
   const ReconcileDrift& time_wait_drift() const { return time_wait_drift_; }
@@ -130,14 +140,19 @@ class DaemonModel final : public ConnectionObserver {
   void on_packet(const Connection* connection, const Event& packet) override;
   void on_anomaly(const Connection& connection, Anomaly anomaly, uint64_t ts_ns) override;
   void on_syn_without_socket(const PendingSyn& syn, uint64_t ts_ns) override;
-  void on_time_wait_entered(const Event& event) override;
+  void on_time_wait_entered(const Event& event, const Connection* connection) override;
 
  private:
+  // A connection's owner pid for the by-owner counts: its own, else its holder; 0: none known.
+  uint32_t owner_of(const Connection& c) const;
+
   DaemonModelConfig config_;
   ConnectionTable table_;
   TimeWaitTracker time_wait_;
   Aggregates aggregates_;
   std::vector<PortSockets> port_sockets_;
+  SocketsByOwner sockets_by_owner_;
+  std::unordered_map<uint64_t, uint32_t> holders_;
   std::vector<ClosedConnection> recent_;  // ring, preallocated
   std::size_t next_close_ = 0;
   uint64_t closes_stored_ = 0;

@@ -85,7 +85,8 @@ void TimeWaitTracker::limit_namespace(uint32_t netns, uint64_t max_buckets) {
   for_each([&](const TimeWaitEntry& entry) { in_limited_netns_ += in_limited_netns(entry.tuple); });
 }
 
-void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns) {
+void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns,
+                            uint32_t owner_pid) {
   uint32_t slot = find(cookie);
   if (slot == CookieIndex::kNone) {
     if (in_limited_netns(tuple) && in_limited_netns_ >= limit_) {
@@ -94,7 +95,9 @@ void TimeWaitTracker::enter(uint64_t cookie, const SocketTuple& tuple, uint64_t 
     }
     slot = add(cookie, tuple, now_ns);
   }
-  if (slot != CookieIndex::kNone) set_expiry(slots_[slot], reap_time(now_ns));
+  if (slot == CookieIndex::kNone) return;
+  if (owner_pid) slots_[slot].owner_pid = owner_pid;
+  set_expiry(slots_[slot], reap_time(now_ns));
 }
 
 uint64_t TimeWaitTracker::reap_time(uint64_t entered_ns) const {

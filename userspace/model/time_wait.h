@@ -30,6 +30,9 @@ struct TimeWaitEntry {
   uint64_t entered_ns = 0;  // 0: found by a snapshot, entry time unknown
   uint64_t expires_ns = 0;
   uint64_t deadline_ns = 0;  // its earliest deadline waiting in the tracker's queue
+  // The connection's last owner when its close reached the daemon (a mini-socket has no
+  // process); 0: none known, or found by a walk.
+  uint32_t owner_pid = 0;
 };
 
 // (local address, remote endpoint): the unit of ephemeral-port exhaustion.
@@ -74,7 +77,7 @@ class TimeWaitTracker {
   // When the kernel reaps a TIME_WAIT socket entered at entered_ns, as far as known.
   uint64_t reap_time(uint64_t entered_ns) const;
 
-  void enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns);
+  void enter(uint64_t cookie, const SocketTuple& tuple, uint64_t now_ns, uint32_t owner_pid = 0);
   // Removes entries whose kernel timer has run out, handing each to on_expired first;
   // returns how many.
   std::size_t expire(uint64_t now_ns,

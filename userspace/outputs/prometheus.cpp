@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "outputs/utf8.h"
+
 namespace synfin::outputs {
 
 namespace {
@@ -222,6 +224,33 @@ void render_verdicts(Writer& w, const model::DaemonModel& model, const SelfMetri
              feature.available ? 1 : 0);
 }
 
+// --metrics-by unit: at most limit + 3 units a family (the ranked ones, unknown, none, other).
+void render_by_unit(Writer& w, const model::DaemonModel& model, const model::UnitBreakdown& b) {
+  w.family("synfin_tcp_unit_stuck_sockets", "gauge",
+           "Stuck sockets by their owner's systemd unit and state (--metrics-by unit): the "
+           "--metrics-by-limit units with most, then unknown (no owner known), none (in no "
+           "unit), other (the rest, summed).");
+  for (const model::UnitSockets& unit : b.stuck.units) {
+    std::string label = label_value(unit.unit);
+    for (TcpState state : model::kTrackedStates)
+      if (has_threshold(model.thresholds(), state))
+        w.sample("synfin_tcp_unit_stuck_sockets",
+                 fmt::format("unit=\"{}\",state=\"{}\"", label, model::state_name(state)),
+                 unit.stuck_by_state[model::index_of(state)]);
+  }
+  w.family("synfin_tcp_unit_time_wait_sockets", "gauge",
+           "TIME_WAIT sockets by the systemd unit of the connection's last owner (--metrics-by "
+           "unit); unknown: no owner known when its close reached synfin, or it has exited.");
+  for (const model::UnitSockets& unit : b.time_wait.units)
+    w.sample("synfin_tcp_unit_time_wait_sockets",
+             fmt::format("unit=\"{}\"", label_value(unit.unit)), unit.count);
+  w.family("synfin_metrics_units_folded", "gauge",
+           "Units past --metrics-by-limit summed into unit=\"other\", by family (stuck, "
+           "time_wait).");
+  w.sample("synfin_metrics_units_folded", "family=\"stuck\"", b.stuck.folded_units);
+  w.sample("synfin_metrics_units_folded", "family=\"time_wait\"", b.time_wait.folded_units);
+}
+
 void render_packet_view(Writer& w, const model::DaemonModel& model, const SelfMetrics& self) {
   const model::Aggregates& a = model.aggregates();
   if (!self.xdp.empty()) {
@@ -279,6 +308,28 @@ void render_packet_view(Writer& w, const model::DaemonModel& model, const SelfMe
   w.histogram("synfin_tcp_close_wait_reaction_seconds", "", a.close_wait_reaction);
 }
 }  // namespace
+
+std::string label_value(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    Utf8Piece piece = next_utf8(text);
+    bool control = piece.well_formed && (piece.code_point < 0x20 || piece.code_point == 0x7f);
+    if (piece.well_formed && piece.code_point == '\\')
+      out += "\\\\";
+    else if (piece.well_formed && piece.code_point == '"')
+      out += "\\\"";
+    else if (piece.well_formed && piece.code_point == '\n')
+      out += "\\n";
+    else if (piece.well_formed && !control)
+      out.append(text.substr(0, piece.length));
+    else
+      for (std::size_t i = 0; i < piece.length; ++i)
+        fmt::format_to(std::back_inserter(out), "\\\\x{:02x}", static_cast<uint8_t>(text[i]));
+    text.remove_prefix(piece.length);
+  }
+  return out;
+}
 
 std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self) {
   std::string out;
@@ -363,6 +414,8 @@ std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& s
     if (has_threshold(model.thresholds(), state))
       w.sample("synfin_tcp_stuck_threshold_seconds", state_label(state),
                static_cast<double>(model.thresholds().for_state(state)) / 1e9);
+
+  if (self.by_unit) render_by_unit(w, model, *self.by_unit);
 
   w.family("synfin_tcp_retransmits_total", "counter",
            "Segments retransmitted (tcp:tcp_retransmit_skb).");

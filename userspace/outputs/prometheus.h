@@ -13,6 +13,7 @@
 #include "decode/decoder.h"
 #include "model/daemon_model.h"
 #include "model/kernel_tally.h"
+#include "model/unit_breakdown.h"
 
 namespace synfin::outputs {
 
@@ -57,7 +58,13 @@ struct SelfMetrics {
   // The daemon's kernel-side counts: steps, closes and their histograms come from here (every
   // connection in scope), not from the model (only the closes that crossed).
   std::optional<model::KernelTally> kernel_tally;
+  // --metrics-by unit: the stuck and TIME_WAIT gauges by systemd unit, bounded; absent: off.
+  std::optional<model::UnitBreakdown> by_unit;
 };
+
+// A label value as the text format wants it: backslash, double quote and newline escaped;
+// control characters and ill-formed UTF-8 bytes written as \xNN (a cgroup path is any bytes).
+std::string label_value(std::string_view text);
 
 std::string render_metrics(const model::DaemonModel& model, const SelfMetrics& self);
 

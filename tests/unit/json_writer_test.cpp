@@ -70,9 +70,16 @@ TEST(JsonWriterTest, TablesNamesQuotedTextAndHexAreWrittenAsTheyAre) {
     j.hex_string(0xdeadbeef);
     j.hex_string(0);
     j.hex_string(UINT64_MAX);
+    j.begin_object();
+    j.name_key("TCP_OLD_DATA");
+    j.number(2);
+    j.name_key("TCP_ZEROWINDOW");
+    j.number(1);
+    j.end_object();
     j.end_array();
   });
-  EXPECT_EQ(text, R"(["CLOSE_WAIT","","A->B","deadbeef","0","ffffffffffffffff"])");
+  EXPECT_EQ(text, R"(["CLOSE_WAIT","","A->B","deadbeef","0","ffffffffffffffff",)"
+                  R"({"TCP_OLD_DATA":2,"TCP_ZEROWINDOW":1}])");
 }
 
 TEST(JsonWriterTest, StringsEscapeQuotesBackslashesAndControlCharacters) {

@@ -417,7 +417,7 @@ HttpAnswer DaemonApi::stuck(const Params& params) {
             body.key("thresholds_seconds");
             body.begin_object();
             for (const auto& [state, seconds] : thresholds) {
-              body.key(model::state_name(state));
+              body.name_key(model::state_name(state));
               body.fraction(seconds);
             }
             body.end_object();

@@ -167,7 +167,7 @@ void write_drops(JsonWriter& out, const model::DropCounts& drops) {
   out.begin_object();
   for (std::size_t i = 0; i < drops.reasons.size(); ++i) {
     if (!drops.counts[i]) continue;
-    out.key(model::drop_reason_name(drops.reasons[i]));
+    out.name_key(model::drop_reason_name(drops.reasons[i]));
     out.number(drops.counts[i]);
   }
   // Reasons past the per-connection slots: under a name no kernel reason has.
@@ -251,7 +251,7 @@ void write_close_members(JsonWriter& line, const model::Connection& c,
   line.key("durations_ns");
   line.begin_object();
   for (std::size_t i = 0; i < distinct; ++i) {
-    line.key(model::state_name(order[i]));
+    line.name_key(model::state_name(order[i]));
     line.number(spent[model::index_of(order[i])]);
   }
   line.end_object();

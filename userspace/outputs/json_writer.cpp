@@ -32,10 +32,9 @@ void JsonWriter::key(std::string_view name) {
 }
 
 void JsonWriter::string(std::string_view text) {
-  value_start();
   // Names are almost always printable ASCII: copied in one go. Escaping writes at most six
   // bytes for one.
-  char* p = room(6 * text.size() + 2);
+  char* p = value_room(6 * text.size() + 2);
   *p++ = '"';
   bool plain = true;
   for (char c : text) {
@@ -77,26 +76,15 @@ void JsonWriter::string(std::string_view text) {
   p_ = p;
 }
 
-void JsonWriter::hex_string(uint64_t value) {
-  value_start();
-  char* p = room(18);
-  *p++ = '"';
-  p = std::to_chars(p, end_, value, 16).ptr;
-  *p++ = '"';
-  p_ = p;
-}
-
 void JsonWriter::number(double value) {
   if (!std::isfinite(value)) return null();
-  value_start();
-  char* p = room(32);
+  char* p = value_room(32);
   p_ = fmt::format_to(p, "{}", value);
 }
 
 void JsonWriter::fraction(double value) {
   if (!std::isfinite(value)) return null();  // nlohmann::json writes null too
-  value_start();
-  char* p = room(32);
+  char* p = value_room(32);
   if (std::signbit(value)) {
     *p++ = '-';
     value = -value;

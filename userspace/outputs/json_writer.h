@@ -37,14 +37,19 @@ class JsonWriter {
   // none needs any); a name known only at run time is escaped as a string is.
   template <std::size_t N>
   [[gnu::always_inline]] void key(const char (&literal)[N]) {
-    char* p = room(N + 3);
-    if (need_comma_) *p++ = ',';
+    char* p = separated(N + 2);
     *p++ = '"';
     std::memcpy(p, literal, N - 1);
     p += N - 1;
     *p++ = '"';
     *p++ = ':';
     p_ = p;
+    need_comma_ = false;
+  }
+  // A member named by one of the model's tables (a state, a drop reason): none needs escaping.
+  void name_key(std::string_view plain) {
+    name(plain);
+    *room(1) = ':', ++p_;
     need_comma_ = false;
   }
   void key(const std::string& name) { key(std::string_view(name)); }
@@ -56,8 +61,7 @@ class JsonWriter {
   void string(std::string_view text);
   // A name from one of the model's tables (states, reasons, ...), quoted: none needs escaping.
   void name(std::string_view plain) {
-    value_start();
-    char* p = room(plain.size() + 2);
+    char* p = value_room(plain.size() + 2);
     *p++ = '"';
     p = copy(p, plain);
     *p++ = '"';
@@ -67,20 +71,24 @@ class JsonWriter {
   // the end), quoted: an address, "FROM->TO".
   template <typename Write>
   void quoted(std::size_t most, Write write) {
-    value_start();
-    char* p = room(most + 2);
+    char* p = value_room(most + 2);
     *p++ = '"';
     p = write(p);
     *p++ = '"';
     p_ = p;
   }
   // "1a2b": a cookie as the API and trace name connections.
-  void hex_string(uint64_t value);
+  void hex_string(uint64_t value) {
+    char* p = value_room(18);
+    *p++ = '"';
+    p = std::to_chars(p, end_, value, 16).ptr;
+    *p++ = '"';
+    p_ = p;
+  }
 
   template <std::integral Integer>
   requires(!std::is_same_v<Integer, bool>) void number(Integer value) {
-    value_start();
-    char* p = room(24);  // room() first: it may move the buffer, and with it end_
+    char* p = value_room(24);  // room first: it may move the buffer, and with it end_
     p_ = std::to_chars(p, end_, value).ptr;
   }
   // The shortest text that reads back as the same double, without a fraction when it has
@@ -98,10 +106,7 @@ class JsonWriter {
   }
   void null() { literal("null"); }
   // A value that is already JSON text.
-  void raw(std::string_view json) {
-    value_start();
-    p_ = copy(room(json.size()), json);
-  }
+  void raw(std::string_view json) { p_ = copy(value_room(json.size()), json); }
 
  private:
   // An unknown reason's name is an empty view whose data() may be null: memcpy must not see it.
@@ -114,19 +119,29 @@ class JsonWriter {
       grow(bytes);
     return p_;
   }
-  void value_start() {
-    if (need_comma_) *room(1) = ',', ++p_;
+  // Room for `bytes` after the comma a member or element needs if one came before: where
+  // they go. The comma is always stored and kept only when needed, without a branch.
+  char* separated(std::size_t bytes) {
+    char* p = room(bytes + 1);
+    *p = ',';
+    return p + need_comma_;
+  }
+  // The same for a value, after which a comma is needed.
+  char* value_room(std::size_t bytes) {
+    char* p = separated(bytes);
     need_comma_ = true;
+    return p;
   }
   template <std::size_t N>
   [[gnu::always_inline]] void literal(const char (&text)[N]) {
-    value_start();
-    std::memcpy(room(N - 1), text, N - 1);
-    p_ += N - 1;
+    char* p = value_room(N - 1);
+    std::memcpy(p, text, N - 1);
+    p_ = p + N - 1;
   }
   void open(char bracket) {
-    value_start();
-    *room(1) = bracket, ++p_;
+    char* p = separated(1);
+    *p = bracket;
+    p_ = p + 1;
     need_comma_ = false;
   }
   void close(char bracket) {

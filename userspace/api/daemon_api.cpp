@@ -13,17 +13,6 @@ namespace synfin::api {
 using model::TcpState;
 using outputs::JsonWriter;
 
-// Invalid UTF-8 in an echoed parameter becomes U+FFFD (outputs/json_writer.h): an answer is
-// never refused because of what it reports.
-std::string error_body(std::string_view message) {
-  return outputs::json_text([&](JsonWriter& json) {
-    json.begin_object();
-    json.key("error");
-    json.string(message);
-    json.end_object();
-  });
-}
-
 namespace {
 
 struct Row {

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "api/http_answer.h"
-#include "api/owner_json.h"
+#include "api/owner_filter.h"
+#include "api/query_parameters.h"
+#include "api/routes.h"
 #include "api/web_ui.h"
 #include "model/daemon_model.h"
 #include "model/process.h"
@@ -93,14 +95,12 @@ class DaemonApi {
   DaemonApi(model::DaemonModel& model, std::mutex& model_mutex, DaemonApiHooks hooks, Clock clock);
 
   // Query parameters as the client sent them, repeats included.
-  using Params = std::multimap<std::string, std::string>;
-  // Lists stop here (also the default): answers stay a few MB at most.
-  static constexpr std::size_t kMaxLimit = 10000;
+  using Params = api::Params;
+  static constexpr std::size_t kMaxLimit = api::kMaxLimit;
 
-  // Every request: an unknown path is 404, a known one asked with a method other than GET or
-  // HEAD 405 (Allow: GET, HEAD). One rule for every parameter: one the route does not take,
-  // one given twice or empty, an unknown name for an enumeration (state, verdict, outcome) or
-  // anything but a decimal number in range (port 1-65535, limit 1-kMaxLimit) is 400.
+  // Every request: a path not in the route table (api/routes.h) is 404, a known one asked with
+  // a method other than GET or HEAD 405 (Allow: GET, HEAD), and a parameter the one rule
+  // (api/query_parameters.h) refuses 400.
   HttpAnswer handle(std::string_view method, std::string_view path, const Params& params);
 
   HttpAnswer connections(const Params& params);
@@ -137,6 +137,7 @@ class DaemonApi {
   void filter_by_owner(Rows& rows, const KernelView& kernel, const OwnerFilter& filter,
                        std::size_t limit, bool& truncated) const;
 
+  HttpAnswer serve(RouteId route, const Params& params);
   HttpAnswer metrics(const Params& params);
   HttpAnswer healthz_route(const Params& params);
 

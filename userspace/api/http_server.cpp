@@ -18,7 +18,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 namespace synfin::api {
 
@@ -242,8 +241,7 @@ Status HttpServer::bind(const ListenAddress& address) {
         if (response.status == 404 && !request.method.empty()) {
           send(response, api_.handle(request.method, request.path, params_of(request)));
         } else {
-          nlohmann::json error{{"error", what_went_wrong(response.status)}};
-          response.set_content(error.dump(), "application/json");
+          response.set_content(error_body(what_went_wrong(response.status)), "application/json");
         }
         return httplib::Server::HandlerResponse::Handled;
       }));
@@ -257,9 +255,7 @@ Status HttpServer::bind(const ListenAddress& address) {
         } catch (...) {
         }
         response.status = 500;
-        nlohmann::json error{{"error", "internal error: " + what}};
-        response.set_content(error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                             "application/json");
+        response.set_content(error_body("internal error: " + what), "application/json");
       });
   s.new_task_queue = [] { return new WorkerPool(kMaxWorkers); };
   s.set_tcp_nodelay(true);  // else a kept-alive client's next answer waits ~40 ms for an ACK

@@ -4,15 +4,15 @@
 #include <charconv>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
-#include "api/owner_json.h"
+#include "api/owner_filter.h"
 #include "outputs/json_lines.h"
+#include "outputs/json_writer.h"
+#include "outputs/owner_fields.h"
 
 namespace synfin::api {
 
 namespace {
-using Json = nlohmann::ordered_json;
+using outputs::JsonWriter;
 
 std::string local_text(const model::SocketTuple& tuple) {
   char buffer[64];
@@ -32,16 +32,73 @@ std::optional<uint16_t> port_param(const DaemonApi::Params& params, bool& malfor
               port > 65535;
   return static_cast<uint16_t>(port);
 }
+
+void write_listener(JsonWriter& j, const model::KernelSocket& socket,
+                    const std::vector<model::ProcessInfo>* holders, uint32_t netns,
+                    uint32_t host_netns, const synfin_listener_counters& c) {
+  char buffer[64];
+  j.begin_object();
+  j.key("conn");
+  j.hex_string(socket.cookie);
+  j.key("family");
+  j.string(socket.tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4");
+  j.key("saddr");
+  j.string(outputs::format_address(socket.tuple, true, buffer));
+  j.key("sport");
+  j.number(socket.tuple.local.port);
+  j.key("local");
+  j.string(local_text(socket.tuple));
+  const model::ProcessInfo* identity = holders ? &holders->front() : nullptr;
+  j.key("pid");
+  if (identity)
+    j.number(identity->pid);
+  else
+    j.null();
+  j.key("comm");
+  if (identity)
+    j.string(identity->comm);
+  else
+    j.null();
+  j.key("cgroup");
+  if (identity)
+    j.string(identity->cgroup);
+  else
+    j.null();
+  j.key("pids");
+  j.begin_array();
+  if (holders)
+    for (const model::ProcessInfo& holder : *holders) j.number(holder.pid);
+  j.end_array();
+  // For a listener the iterator reads sk_ack_backlog / sk_max_ack_backlog.
+  j.key("accept_queue");
+  j.number(socket.recv_queue_bytes);
+  j.key("accept_queue_limit");
+  j.number(socket.send_queue_bytes);
+  j.key("syn_queue");
+  j.number(socket.syn_queue);
+  j.key("overflows");
+  j.number(c.overflows);
+  j.key("syn_queue_drops");
+  j.number(c.syn_queue_drops);
+  j.key("other_drops");
+  j.number(c.other_drops);
+  j.key("resets_sent");
+  j.number(c.resets_sent);
+  j.key("inode");
+  j.number(socket.inode);
+  outputs::write_identity_members(j, identity, netns, host_netns);
+  j.end_object();
+}
 }  // namespace
 
 HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
   bool malformed = false;
   std::optional<uint16_t> port = port_param(params, malformed);
-  if (malformed) return {400, Json{{"error", "port must be 1-65535"}}.dump()};
+  if (malformed) return {400, error_body("port must be 1-65535")};
   OwnerFilter filter;
   for (const auto& [name, value] : params) {
     std::string error;
-    if (!filter.set(name, value, error)) return {400, Json{{"error", error}}.dump()};
+    if (!filter.set(name, value, error)) return {400, error_body(error)};
   }
 
   std::vector<model::KernelSocket> listening;
@@ -64,65 +121,50 @@ HttpAnswer ListenersApi::listeners(const DaemonApi::Params& params) const {
     return a.tuple.local.port < b.tuple.local.port;
   });
 
-  Json list = Json::array();
+  struct Listed {
+    const model::KernelSocket* socket;
+    const std::vector<model::ProcessInfo>* holders;  // null or empty: no owner known
+    uint32_t netns;
+    synfin_listener_counters counters;
+  };
+  std::vector<Listed> listed;
   synfin_listener_counters total{};
   for (const model::KernelSocket& socket : listening) {
-    synfin_listener_counters c = counters_of(socket.cookie);
-    char buffer[64];
-    Json j;
-    j["conn"] = fmt::format("{:x}", socket.cookie);
-    j["family"] = socket.tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4";
-    j["saddr"] = std::string(outputs::format_address(socket.tuple, true, buffer));
-    j["sport"] = socket.tuple.local.port;
-    j["local"] = local_text(socket.tuple);
     auto owner = holders.find(socket.inode);
     bool owned = socket.inode && owner != holders.end() && !owner->second.empty();
     const model::ProcessInfo* identity = owned ? &owner->second.front() : nullptr;
     // The walk stamps the rows of namespaces it entered (--enter-namespaces); the rest are ours.
     uint32_t netns = socket.tuple.netns ? socket.tuple.netns : hooks_.own_netns;
     if (!filter.matches(identity, netns)) continue;
-    if (owned) {
-      j["pid"] = owner->second.front().pid;
-      j["comm"] = owner->second.front().comm;
-      j["cgroup"] = owner->second.front().cgroup;
-      Json pids = Json::array();
-      for (const auto& holder : owner->second) pids.push_back(holder.pid);
-      j["pids"] = std::move(pids);
-    } else {
-      j["pid"] = nullptr;
-      j["comm"] = nullptr;
-      j["cgroup"] = nullptr;
-      j["pids"] = Json::array();
-    }
-    // For a listener the iterator reads sk_ack_backlog / sk_max_ack_backlog.
-    j["accept_queue"] = socket.recv_queue_bytes;
-    j["accept_queue_limit"] = socket.send_queue_bytes;
-    j["syn_queue"] = socket.syn_queue;
-    j["overflows"] = c.overflows;
-    j["syn_queue_drops"] = c.syn_queue_drops;
-    j["other_drops"] = c.other_drops;
-    j["resets_sent"] = c.resets_sent;
-    j["inode"] = socket.inode;
-    fmt::memory_buffer members;
-    outputs::append_json_fragment(members, "{");
-    append_identity_members(members, identity, netns, hooks_.host_netns);
-    outputs::append_json_fragment(members, "}");
-    j.update(Json::parse(std::string_view(members.data(), members.size())));
+    synfin_listener_counters c = counters_of(socket.cookie);
+    listed.push_back({&socket, owned ? &owner->second : nullptr, netns, c});
     total.overflows += c.overflows;
     total.syn_queue_drops += c.syn_queue_drops;
     total.other_drops += c.other_drops;
     total.resets_sent += c.resets_sent;
-    list.push_back(std::move(j));
   }
-  Json body;
-  body["count"] = list.size();
-  body["totals"] = {{"overflows", total.overflows},
-                    {"syn_queue_drops", total.syn_queue_drops},
-                    {"other_drops", total.other_drops},
-                    {"resets_sent", total.resets_sent}};
-  body["listeners"] = std::move(list);
-  // Names and cgroup paths are any bytes their owners chose: invalid UTF-8 becomes U+FFFD.
-  return {200, body.dump(-1, ' ', false, Json::error_handler_t::replace)};
+  return {200, outputs::json_text([&](JsonWriter& body) {
+            body.begin_object();
+            body.key("count");
+            body.number(listed.size());
+            body.key("totals");
+            body.begin_object();
+            body.key("overflows");
+            body.number(total.overflows);
+            body.key("syn_queue_drops");
+            body.number(total.syn_queue_drops);
+            body.key("other_drops");
+            body.number(total.other_drops);
+            body.key("resets_sent");
+            body.number(total.resets_sent);
+            body.end_object();
+            body.key("listeners");
+            body.begin_array();
+            for (const Listed& l : listed)
+              write_listener(body, *l.socket, l.holders, l.netns, hooks_.host_netns, l.counters);
+            body.end_array();
+            body.end_object();
+          })};
 }
 
 }  // namespace synfin::api

@@ -33,7 +33,7 @@ class ListenersApi {
   explicit ListenersApi(ListenersApiHooks hooks) : hooks_(std::move(hooks)) {}
 
   // ?port=N keeps the listeners of one local port; ?unit= ?pod= ?netns= those of an owner
-  // (api/owner_json.h). Ordered by overflows, then port.
+  // (api/owner_filter.h). Ordered by overflows, then port.
   HttpAnswer listeners(const DaemonApi::Params& params) const;
 
  private:

@@ -18,7 +18,7 @@ std::optional<uint64_t> parse_cookie(std::string_view text) {
 }
 
 HttpAnswer not_found(std::string_view what) {
-  return {404, fmt::format(R"({{"error":"{}"}})", what)};
+  return {404, error_body(what)};
 }
 
 bool mirrored(const model::SocketTuple& a, const model::SocketTuple& b) {
@@ -68,13 +68,13 @@ std::optional<model::Ladder> WebUi::ladder(uint64_t cookie) const {
 
 HttpAnswer WebUi::ladder_answer(std::string_view cookie_text, std::string_view format) const {
   auto cookie = parse_cookie(cookie_text);
-  if (!cookie) return {400, R"({"error":"a connection is named by its cookie, in hex"})"};
+  if (!cookie) return {400, error_body("a connection is named by its cookie, in hex")};
   auto found = ladder(*cookie);
   if (!found) return not_found("no live or recently closed connection with that cookie");
   if (format == "svg") return {200, outputs::render_ladder_svg(*found, clock_), "image/svg+xml"};
   if (format.empty() || format == "text")
     return {200, outputs::render_ladder_text(*found, clock_), "text/plain; charset=utf-8"};
-  return {400, R"({"error":"format must be text or svg"})"};
+  return {400, error_body("format must be text or svg")};
 }
 
 HttpAnswer WebUi::connection_page(std::string_view cookie_text) const {

@@ -2,251 +2,110 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstring>
-#include <type_traits>
 
 #include "model/packet_checks.h"
 #include "outputs/address_text.h"
-#include "outputs/utf8.h"
 
 namespace synfin::outputs {
 
 using model::TcpState;
 
 namespace {
-constexpr char kHex[] = "0123456789abcdef";
-
-// An unknown reason's name is an empty view whose data() may be null: memcpy must not see it.
-char* copy(char* out, std::string_view text) {
-  if (!text.empty()) std::memcpy(out, text.data(), text.size());
-  return out + text.size();
-}
-
-// Writes through a raw pointer into room reserved in the buffer: per-call format-string
-// parsing and capacity checks in fmt were most of a line's cost. Every write states the room
-// it needs; the buffer is cut back to what was written when the cursor goes away.
-class Cursor {
- public:
-  Cursor(fmt::memory_buffer& out, std::size_t expected) : out_(out) {
-    std::size_t used = out_.size();
-    out_.resize(used + expected);
-    p_ = out_.data() + used;
-    end_ = out_.data() + out_.size();
-  }
-  ~Cursor() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-
-  char* room(std::size_t bytes) {
-    if (static_cast<std::size_t>(end_ - p_) < bytes) [[unlikely]]
-      grow(bytes);
-    return p_;
-  }
-
-  void put(char c) { *room(1) = c, ++p_; }
-  // Literals by their array type: a copy of known size the compiler turns into a few stores.
-  template <std::size_t N>
-  [[gnu::always_inline]] void put(const char (&literal)[N]) {
-    std::memcpy(room(N - 1), literal, N - 1);
-    p_ += N - 1;
-  }
-  void put(std::string_view text) { p_ = copy(room(text.size()), text); }
-  // A name from one of the model's tables, quoted: none needs escaping.
-  void quoted(std::string_view name) {
-    char* p = room(name.size() + 2);
-    *p++ = '"';
-    p = copy(p, name);
-    *p++ = '"';
-    p_ = p;
-  }
-  // room() first: it may move the buffer, and with it end_.
-  template <typename Unsigned>
-  void decimal(Unsigned value) {
-    static_assert(std::is_unsigned_v<Unsigned> && !std::is_same_v<Unsigned, bool>);
-    char* p = room(20);
-    p_ = std::to_chars(p, end_, value).ptr;
-  }
-  void hex(uint64_t value) {
-    char* p = room(16);
-    p_ = std::to_chars(p, end_, value, 16).ptr;
-  }
-  void quoted_hex(uint64_t value) {
-    put('"');
-    hex(value);
-    put('"');
-  }
-  void address(const model::SocketTuple& tuple, bool local) {
-    const auto& address = local ? tuple.local.address : tuple.remote.address;
-    char* p = room(kAddressTextRoom + 2);
-    *p++ = '"';
-    p = tuple.family == model::AddressFamily::IPv6 ? write_ipv6_text(p, address.data())
-                                                   : write_ipv4_text(p, address.data());
-    *p++ = '"';
-    p_ = p;
-  }
-  void json_string(std::string_view text);
-
- private:
-  [[gnu::noinline]] void grow(std::size_t bytes) {
-    std::size_t used = static_cast<std::size_t>(p_ - out_.data());
-    out_.resize(used + std::max(bytes, out_.size() - used + 256));
-    p_ = out_.data() + used;
-    end_ = out_.data() + out_.size();
-  }
-
-  fmt::memory_buffer& out_;
-  char* p_ = nullptr;
-  char* end_ = nullptr;
-};
-
 // Room a line usually needs, so that growing is rare.
 constexpr std::size_t kLineRoom = 1024;
-
-void Cursor::json_string(std::string_view text) {
-  // Names are almost always printable ASCII: copied in one go. Escaping writes at most six
-  // bytes for one.
-  char* p = room(6 * text.size() + 2);
-  *p++ = '"';
-  bool plain = true;
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    plain &= byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
-  }
-  if (plain) {
-    p = copy(p, text);
-  } else {
-    while (!text.empty()) {
-      Utf8Piece piece = next_utf8(text);
-      if (!piece.well_formed) {
-        std::memcpy(p, "\xef\xbf\xbd", 3);  // U+FFFD for bytes that are not UTF-8
-        p += 3;
-      } else if (piece.code_point == '"' || piece.code_point == '\\') {
-        *p++ = '\\';
-        *p++ = text[0];
-      } else if (piece.code_point < 0x20) {
-        // The short escapes where JSON has one, \u00XX otherwise: what nlohmann::json writes.
-        static constexpr std::string_view kShort[] = {"\\b", "\\t", "\\n", "", "\\f", "\\r"};
-        std::size_t index = piece.code_point - 0x08;
-        if (piece.code_point >= 0x08 && piece.code_point <= 0x0d && !kShort[index].empty()) {
-          std::memcpy(p, kShort[index].data(), 2);
-          p += 2;
-        } else {
-          std::memcpy(p, "\\u00", 4);
-          p[4] = kHex[piece.code_point >> 4];
-          p[5] = kHex[piece.code_point & 0xf];
-          p += 6;
-        }
-      } else {
-        std::memcpy(p, text.data(), piece.length);
-        p += piece.length;
-      }
-      text.remove_prefix(piece.length);
-    }
-  }
-  *p++ = '"';
-  p_ = p;
-}
 
 bool port_in(uint16_t port, const std::vector<uint16_t>& ports) {
   return ports.empty() || std::find(ports.begin(), ports.end(), port) != ports.end();
 }
 
-void family_and_source(Cursor& out, const model::SocketTuple& tuple) {
-  if (tuple.family == model::AddressFamily::IPv6)
-    out.put(R"("family":"ipv6","saddr":)");
-  else
-    out.put(R"("family":"ipv4","saddr":)");
+void address(JsonWriter& out, const model::SocketTuple& tuple, bool local) {
+  const auto& address = local ? tuple.local.address : tuple.remote.address;
+  out.quoted(kAddressTextRoom, [&](char* p) {
+    return tuple.family == model::AddressFamily::IPv6 ? write_ipv6_text(p, address.data())
+                                                      : write_ipv4_text(p, address.data());
+  });
 }
 
-void append_tuple(Cursor& out, const model::Connection& c) {
-  family_and_source(out, c.tuple);
-  out.address(c.tuple, true);
-  out.put(R"(,"sport":)");
-  out.decimal(c.tuple.local.port);
-  out.put(R"(,"daddr":)");
-  out.address(c.tuple, false);
-  out.put(R"(,"dport":)");
-  out.decimal(c.tuple.remote.port);
+void family(JsonWriter& out, const model::SocketTuple& tuple) {
+  out.key("family");
+  out.name(tuple.family == model::AddressFamily::IPv6 ? "ipv6" : "ipv4");
+}
+
+void append_tuple(JsonWriter& out, const model::Connection& c) {
+  family(out, c.tuple);
+  out.key("saddr");
+  address(out, c.tuple, true);
+  out.key("sport");
+  out.number(c.tuple.local.port);
+  out.key("daddr");
+  address(out, c.tuple, false);
+  out.key("dport");
+  out.number(c.tuple.remote.port);
 }
 
 // A packet's addresses as on the wire: the source is the peer, the destination this host.
-void append_wire_tuple(Cursor& out, const model::SocketTuple& tuple) {
-  out.put(',');
-  family_and_source(out, tuple);
-  out.address(tuple, false);
-  out.put(R"(,"sport":)");
-  out.decimal(tuple.remote.port);
-  out.put(R"(,"daddr":)");
-  out.address(tuple, true);
-  out.put(R"(,"dport":)");
-  out.decimal(tuple.local.port);
+void append_wire_tuple(JsonWriter& out, const model::SocketTuple& tuple) {
+  family(out, tuple);
+  out.key("saddr");
+  address(out, tuple, false);
+  out.key("sport");
+  out.number(tuple.remote.port);
+  out.key("daddr");
+  address(out, tuple, true);
+  out.key("dport");
+  out.number(tuple.local.port);
 }
 
 // What XDP added: anomalies by name, and timings only packets can give (present when known).
-void append_packet_view(Cursor& out, const model::Connection& c) {
-  out.put(R"(,"anomalies":[)");
-  bool first = true;
-  for (std::size_t a = 0; a < model::kAnomalyCount; ++a) {
-    if (!c.packets().has(static_cast<model::Anomaly>(a))) continue;
-    if (!first) out.put(',');
-    first = false;
-    out.quoted(model::anomaly_name(static_cast<model::Anomaly>(a)));
-  }
-  out.put(R"(],"packets":{"seen":)");
-  out.decimal(c.packets().packets);
-  out.put(R"(,"rst":)");
-  out.decimal(c.packets().resets);
+void append_packet_view(JsonWriter& out, const model::Connection& c) {
+  out.key("anomalies");
+  out.begin_array();
+  for (std::size_t a = 0; a < model::kAnomalyCount; ++a)
+    if (c.packets().has(static_cast<model::Anomaly>(a)))
+      out.name(model::anomaly_name(static_cast<model::Anomaly>(a)));
+  out.end_array();
+  out.key("packets");
+  out.begin_object();
+  out.key("seen");
+  out.number(c.packets().packets);
+  out.key("rst");
+  out.number(c.packets().resets);
   if (uint64_t ns = model::handshake_from_syn_ns(c)) {
-    out.put(R"(,"syn_to_established_ns":)");
-    out.decimal(ns);
+    out.key("syn_to_established_ns");
+    out.number(ns);
   }
   if (uint64_t ns = model::fin_to_close_wait_ns(c)) {
-    out.put(R"(,"peer_fin_to_close_wait_ns":)");
-    out.decimal(ns);
+    out.key("peer_fin_to_close_wait_ns");
+    out.number(ns);
   }
   if (uint64_t ns = model::close_wait_reaction_ns(c)) {
-    out.put(R"(,"close_wait_reaction_ns":)");
-    out.decimal(ns);
+    out.key("close_wait_reaction_ns");
+    out.number(ns);
   }
-  out.put('}');
+  out.end_object();
 }
 
-void append_owner(Cursor& out, const model::Connection& c) {
+void append_owner(JsonWriter& out, const model::Connection& c) {
+  out.key("pid");
   if (!c.has_owner()) {
-    out.put(R"("pid":null,"comm":null)");
+    out.null();
+    out.key("comm");
+    out.null();
     return;
   }
-  out.put(R"("pid":)");
-  out.decimal(c.owner_pid());
-  out.put(R"(,"comm":)");
-  out.json_string(c.owner_comm());
-}
-
-void append_drops(Cursor& out, const model::DropCounts& drops) {
-  out.put('{');
-  bool first = true;
-  for (std::size_t i = 0; i < drops.reasons.size(); ++i) {
-    if (!drops.counts[i]) continue;
-    if (!first) out.put(',');
-    first = false;
-    out.quoted(model::drop_reason_name(drops.reasons[i]));
-    out.put(':');
-    out.decimal(drops.counts[i]);
-  }
-  // Reasons past the per-connection slots: under a name no kernel reason has.
-  if (drops.other) {
-    if (!first) out.put(',');
-    out.put(R"("more_reasons":)");
-    out.decimal(drops.other);
-  }
-  out.put('}');
+  out.number(c.owner_pid());
+  out.key("comm");
+  out.string(c.owner_comm());
 }
 
 template <std::size_t N>
-void append_event_start(Cursor& out, const char (&start)[N], uint64_t epoch_ns) {
-  out.put(start);
-  out.decimal(epoch_ns);
+void append_event_start(JsonWriter& out, const char (&event)[N], uint64_t epoch_ns) {
+  out.begin_object();
+  out.key("event");
+  out.name(event);
+  out.key("ts_ns");
+  out.number(epoch_ns);
 }
 }  // namespace
 
@@ -304,66 +163,75 @@ std::string_view format_address(const model::SocketTuple& tuple, bool local, cha
   return {buffer, static_cast<std::size_t>(end - buffer)};
 }
 
-void append_json_string(fmt::memory_buffer& out, std::string_view text) {
-  Cursor cursor(out, 6 * text.size() + 2);
-  cursor.json_string(text);
-}
-
-void append_drops_json(fmt::memory_buffer& out, const model::DropCounts& drops) {
-  Cursor cursor(out, 256);
-  append_drops(cursor, drops);
+void write_drops(JsonWriter& out, const model::DropCounts& drops) {
+  out.begin_object();
+  for (std::size_t i = 0; i < drops.reasons.size(); ++i) {
+    if (!drops.counts[i]) continue;
+    out.name_key(model::drop_reason_name(drops.reasons[i]));
+    out.number(drops.counts[i]);
+  }
+  // Reasons past the per-connection slots: under a name no kernel reason has.
+  if (drops.other) {
+    out.key("more_reasons");
+    out.number(drops.other);
+  }
+  out.end_object();
 }
 
 void append_transition_json(fmt::memory_buffer& out, const model::Connection& c, TcpState from,
                             TcpState to, uint64_t epoch_ns) {
-  Cursor line(out, kLineRoom);
-  append_event_start(line, R"({"event":"transition","ts_ns":)", epoch_ns);
-  line.put(R"(,"conn":)");
-  line.quoted_hex(c.cookie);
-  line.put(',');
+  JsonWriter line(out, kLineRoom);
+  append_event_start(line, "transition", epoch_ns);
+  line.key("conn");
+  line.hex_string(c.cookie);
   append_tuple(line, c);
-  line.put(R"(,"from":)");
-  line.quoted(model::state_name(from));
-  line.put(R"(,"to":)");
-  line.quoted(model::state_name(to));
-  line.put(',');
+  line.key("from");
+  line.name(model::state_name(from));
+  line.key("to");
+  line.name(model::state_name(to));
   append_owner(line, c);
-  line.put('}');
+  line.end_object();
 }
 
-void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
-                       const model::Classification& k, uint64_t epoch_ns, bool with_packet_view) {
-  Cursor line(out, kLineRoom);
-  append_event_start(line, R"({"event":"close","ts_ns":)", epoch_ns);
-  line.put(R"(,"conn":)");
-  line.quoted_hex(c.cookie);
-  line.put(',');
+void write_close_members(JsonWriter& line, const model::Connection& c,
+                         const model::Classification& k, uint64_t epoch_ns, bool with_packet_view) {
+  line.key("event");
+  line.name("close");
+  line.key("ts_ns");
+  line.number(epoch_ns);
+  line.key("conn");
+  line.hex_string(c.cookie);
   append_tuple(line, c);
-  line.put(R"(,"role":)");
-  line.quoted(model::role_name(c.role));
-  line.put(R"(,"states":[)");
+  line.key("role");
+  line.name(model::role_name(c.role));
+  line.key("states");
+  line.begin_array();
   for (uint8_t i = 0; i < c.history_length(); ++i) {
     TcpState state = c.visit_state(i);
     bool last = i + 1 == c.history_length();
     if (last && k.enters_time_wait) state = TcpState::TimeWait;
-    if (i) line.put(',');
-    line.quoted(model::state_name(state));
+    line.name(model::state_name(state));
   }
-  line.put(R"(],"outcome":)");
-  line.quoted(model::outcome_name(k.outcome));
-  line.put(R"(,"verdict":)");
-  line.quoted(model::verdict_name(k.verdict));
-  line.put(R"(,"reason":)");
+  line.end_array();
+  line.key("outcome");
+  line.name(model::outcome_name(k.outcome));
+  line.key("verdict");
+  line.name(model::verdict_name(k.verdict));
+  line.key("reason");
   if (k.reason == model::Reason::None)
-    line.put("null");
+    line.null();
   else
-    line.quoted(model::reason_name(k.reason));
+    line.name(model::reason_name(k.reason));
   if (k.verdict == model::Verdict::Invalid) {
-    line.put(R"(,"illegal_step":")");
-    line.put(model::state_name(c.violation_from));
-    line.put("->");
-    line.put(model::state_name(c.violation_to));
-    line.put('"');
+    std::string_view from = model::state_name(c.violation_from);
+    std::string_view to = model::state_name(c.violation_to);
+    line.key("illegal_step");
+    line.quoted(from.size() + 2 + to.size(), [&](char* p) {
+      if (!from.empty()) p = std::copy(from.begin(), from.end(), p);
+      *p++ = '-';
+      *p++ = '>';
+      return std::copy(to.begin(), to.end(), p);
+    });
   }
 
   // Time spent in each state the socket left while traced; a state visited twice adds up.
@@ -380,77 +248,87 @@ void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
     if (!seen[index]) order[distinct++] = visit.state;
     seen[index] = true;
   }
-  line.put(R"(,"durations_ns":{)");
+  line.key("durations_ns");
+  line.begin_object();
   for (std::size_t i = 0; i < distinct; ++i) {
-    if (i) line.put(',');
-    line.quoted(model::state_name(order[i]));
-    line.put(':');
-    line.decimal(spent[model::index_of(order[i])]);
+    line.name_key(model::state_name(order[i]));
+    line.number(spent[model::index_of(order[i])]);
   }
-  line.put(R"(},"retransmits":)");
-  line.decimal(c.retransmits);
-  line.put(R"(,"reset_reason":)");
+  line.end_object();
+  line.key("retransmits");
+  line.number(c.retransmits);
+  line.key("reset_reason");
   if (c.reset_reason)
-    line.quoted(model::reset_reason_name(c.reset_reason));
+    line.name(model::reset_reason_name(c.reset_reason));
   else
-    line.put("null");
-  line.put(R"(,"drops":)");
-  append_drops(line, c.drops());
-  line.put(',');
+    line.null();
+  line.key("drops");
+  write_drops(line, c.drops());
   append_owner(line, c);
   if (with_packet_view) append_packet_view(line, c);
-  line.put('}');
+}
+
+void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
+                       const model::Classification& k, uint64_t epoch_ns, bool with_packet_view) {
+  JsonWriter line(out, kLineRoom);
+  line.begin_object();
+  write_close_members(line, c, k, epoch_ns, with_packet_view);
+  line.end_object();
 }
 
 void append_packet_json(fmt::memory_buffer& out, const model::Event& e, const model::Connection* c,
                         std::string_view interface, uint64_t epoch_ns) {
   char flags[48];
-  Cursor line(out, kLineRoom);
-  append_event_start(line, R"({"event":"packet","ts_ns":)", epoch_ns);
-  line.put(R"(,"iface":)");
-  line.json_string(interface);
+  JsonWriter line(out, kLineRoom);
+  append_event_start(line, "packet", epoch_ns);
+  line.key("iface");
+  line.string(interface);
   append_wire_tuple(line, e.tuple);
-  line.put(R"(,"flags":)");
-  line.quoted(model::tcp_flags_text(e.packet.tcp_flags, flags));
-  line.put(R"(,"class":)");
-  line.quoted(model::flag_class_name(e.packet.flag_class));
-  line.put(R"(,"seq":)");
-  line.decimal(e.packet.seq);
-  line.put(R"(,"ack":)");
-  line.decimal(e.packet.ack);
-  line.put(R"(,"len":)");
-  line.decimal(e.packet.payload_length());
-  line.put(R"(,"conn":)");
+  line.key("flags");
+  line.name(model::tcp_flags_text(e.packet.tcp_flags, flags));
+  line.key("class");
+  line.name(model::flag_class_name(e.packet.flag_class));
+  line.key("seq");
+  line.number(e.packet.seq);
+  line.key("ack");
+  line.number(e.packet.ack);
+  line.key("len");
+  line.number(e.packet.payload_length());
+  line.key("conn");
   if (c)
-    line.quoted_hex(c->cookie);
+    line.hex_string(c->cookie);
   else
-    line.put("null");
-  line.put(R"(,"socket":)");
+    line.null();
+  line.key("socket");
   if (e.packet.socket_state == model::TcpState::Unknown) {
-    line.put("null");
+    line.null();
   } else {
-    line.put(R"({"cookie":)");
-    line.quoted_hex(e.cookie);
-    line.put(R"(,"state":)");
-    line.quoted(model::state_name(e.packet.socket_state));
-    line.put('}');
+    line.begin_object();
+    line.key("cookie");
+    line.hex_string(e.cookie);
+    line.key("state");
+    line.name(model::state_name(e.packet.socket_state));
+    line.end_object();
   }
-  if (e.packet.completes_handshake) line.put(R"(,"completes_handshake":true)");
-  line.put('}');
+  if (e.packet.completes_handshake) {
+    line.key("completes_handshake");
+    line.boolean(true);
+  }
+  line.end_object();
 }
 
 void append_syn_without_socket_json(fmt::memory_buffer& out, const model::PendingSyn& syn,
                                     std::string_view interface, uint64_t epoch_ns) {
-  Cursor line(out, kLineRoom);
-  append_event_start(line, R"({"event":"syn_without_socket","ts_ns":)", epoch_ns);
-  line.put(R"(,"iface":)");
-  line.json_string(interface);
+  JsonWriter line(out, kLineRoom);
+  append_event_start(line, "syn_without_socket", epoch_ns);
+  line.key("iface");
+  line.string(interface);
   append_wire_tuple(line, syn.tuple);
-  line.put(R"(,"reason":)");
-  line.quoted(model::syn_fate_name(syn.fate_if_unanswered));
-  line.put(R"(,"retransmits":)");
-  line.decimal(syn.retransmits);
-  line.put('}');
+  line.key("reason");
+  line.name(model::syn_fate_name(syn.fate_if_unanswered));
+  line.key("retransmits");
+  line.number(syn.retransmits);
+  line.end_object();
 }
 
 JsonLinesWriter::JsonLinesWriter(std::FILE* out, OutputFilter filter, Clock clock)

@@ -2,7 +2,8 @@
 // `synfin trace` output: one JSON object per line for every transition and every finished
 // connection, as the README documents them (a contract: users parse it). Lines are written
 // straight into one reused buffer, without format strings, and handed to stdio in batches: at
-// millions of events a second, per-line formatting and fwrite calls were the trace's cost.
+// millions of events a second, per-line formatting and fwrite calls were the trace's cost
+// (outputs/json_writer.h).
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "common/clock.h"
 #include "model/connection_table.h"
+#include "outputs/json_writer.h"
 
 namespace synfin::outputs {
 
@@ -60,13 +62,11 @@ void append_packet_json(fmt::memory_buffer& out, const model::Event& packet,
 void append_syn_without_socket_json(fmt::memory_buffer& out, const model::PendingSyn& syn,
                                     std::string_view interface, uint64_t epoch_ns);
 // {"TCP_RFC7323_PAWS":2,...}: a connection's kernel drops by reason.
-void append_drops_json(fmt::memory_buffer& out, const model::DropCounts& drops);
-// JSON string literal with every byte that could break a line escaped.
-void append_json_string(fmt::memory_buffer& out, std::string_view text);
-// Raw JSON text (already well-formed) appended as is.
-inline void append_json_fragment(fmt::memory_buffer& out, std::string_view json) {
-  out.append(json.data(), json.data() + json.size());
-}
+void write_drops(JsonWriter& out, const model::DropCounts& drops);
+// A close line's members, for an object the caller opened (the API's /closed adds its own).
+void write_close_members(JsonWriter& out, const model::Connection& connection,
+                         const model::Classification& classification, uint64_t epoch_ns,
+                         bool with_packet_view);
 
 class JsonLinesWriter final : public model::ConnectionObserver {
  public:

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace synfin::capture {
 namespace {
@@ -122,6 +125,62 @@ TEST(ProcOwnersTest, AnUnreadableNamespaceLinkIsZeroNotAGuess) {
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->netns, 0u);
   EXPECT_EQ(info->identity.unit, "x.service");
+}
+
+// trace's close lines: a pid is read once, handed to the recording, then answered from memory
+// until expire() finds it older than kMaxAge; a pid that has exited is remembered as such.
+TEST(TraceProcessesTest, ReadsAPidOnceUntilItExpiresAndNotesEveryRead) {
+  FakeProc proc;
+  proc.process(100, "server\n", {555});
+  proc.cgroup(100,
+              "0::/kubepods.slice/kubepods-burstable.slice/"
+              "kubepods-burstable-pod1f2e3d4c_5b6a_7980_1a2b_3c4d5e6f7a8b.slice/"
+              "cri-containerd-0123456789abcdef.scope\n");
+  proc.netns(100, "net:[4026532001]");
+  ProcOwners owners(proc.root());
+  std::vector<std::pair<uint32_t, bool>> noted;
+  TraceProcesses processes(owners, 4026531840u, [&](uint32_t pid, const ProcessInfo* info) {
+    noted.emplace_back(pid, info != nullptr);
+  });
+  EXPECT_EQ(processes.host_netns(), 4026531840u);
+  const ProcessInfo* info = processes.find(100);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->identity.pod_uid, "1f2e3d4c-5b6a-7980-1a2b-3c4d5e6f7a8b");
+  EXPECT_EQ(info->netns, 4026532001u);
+  EXPECT_EQ(processes.find(999), nullptr);  // no such process
+  EXPECT_EQ(processes.find(0), nullptr);    // no owner: nothing to read, nothing noted
+  EXPECT_EQ(noted, (std::vector<std::pair<uint32_t, bool>>{{100, true}, {999, false}}));
+
+  proc.cgroup(100, "0::/system.slice/moved.service\n");
+  ASSERT_NE(processes.find(100), nullptr);
+  EXPECT_EQ(processes.find(100)->identity.container_id, "0123456789abcdef");  // the one read before
+  EXPECT_EQ(processes.find(999), nullptr);
+  EXPECT_EQ(noted.size(), 2u);
+  processes.expire(std::chrono::steady_clock::now());  // nothing is old yet
+  EXPECT_EQ(processes.find(100)->identity.container_id, "0123456789abcdef");
+  processes.expire(std::chrono::steady_clock::now() + TraceProcesses::kMaxAge +
+                   std::chrono::seconds(1));
+  ASSERT_NE(processes.find(100), nullptr);
+  EXPECT_EQ(processes.find(100)->identity.unit, "moved.service");
+  EXPECT_EQ(noted.size(), 3u);
+}
+
+// Past kCapacity pids nothing more is kept, yet every ask is answered (and noted).
+TEST(TraceProcessesTest, BoundedAndStillAnswersPastItsCapacity) {
+  FakeProc proc;
+  proc.process(100, "server\n", {555});
+  ProcOwners owners(proc.root());
+  std::size_t notes = 0;
+  TraceProcesses processes(owners, 0, [&](uint32_t, const ProcessInfo*) { ++notes; });
+  for (uint32_t pid = 1000; pid < 1000 + TraceProcesses::kCapacity; ++pid)
+    EXPECT_EQ(processes.find(pid), nullptr);
+  EXPECT_EQ(notes, TraceProcesses::kCapacity);
+  for (int ask = 0; ask < 2; ++ask) {
+    const ProcessInfo* info = processes.find(100);
+    ASSERT_NE(info, nullptr);
+    EXPECT_EQ(info->identity.unit, "x.service");
+  }
+  EXPECT_EQ(notes, TraceProcesses::kCapacity + 2);
 }
 
 }  // namespace

@@ -4,16 +4,19 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "decode/recording.h"
 #include "decode/replay.h"
 #include "outputs/json_lines.h"
+#include "recording_observer.h"
 
 namespace synfin {
 namespace {
@@ -60,8 +63,10 @@ std::string replayed_lines(const fs::path& path) {
   std::FILE* out = std::tmpfile();
   {
     outputs::JsonLinesWriter writer(out, {}, {recording->realtime_minus_monotonic_ns});
+    decode::RecordedProcesses processes(recording->host_netns);
+    writer.set_processes(&processes);
     model::ConnectionTable table(262144, writer);
-    decode::replay(*recording, table);
+    decode::replay(*recording, table, &processes);
     writer.flush();
   }
   std::string text;
@@ -120,7 +125,7 @@ TEST(RecordingGzipTest, WriterCompressesByNameAndEitherFileReplaysTheSame) {
   }
   std::string plain = read_bytes(temp_path("written.synfinrec"));
   std::string compressed = read_bytes(temp_path("written.synfinrec.gz"));
-  EXPECT_EQ(plain.substr(0, 8), "SYNFINR2");
+  EXPECT_EQ(plain.substr(0, 8), "SYNFINR3");
   EXPECT_TRUE(is_gzip(compressed));
   EXPECT_LT(compressed.size(), plain.size() / 2) << "the .gz is hardly compressed";
   auto from_plain = decode::read_recording(temp_path("written.synfinrec").string());
@@ -201,6 +206,106 @@ TEST(RecordingGzipTest, PlainCutMidFrameSaysSo) {
   ASSERT_TRUE(cut.ok());
   EXPECT_TRUE(cut->truncated);
   EXPECT_EQ(cut->truncation, "ends in the middle of a record");
+}
+
+// The index of the record during whose application each close of the recording happened, and
+// the owner pid of that close (the records replayed one by one, as replay() does).
+std::vector<std::pair<std::size_t, uint32_t>> closes_by_record(const decode::Recording& recording) {
+  testing::RecordingObserver observer;
+  model::ConnectionTable table(64, observer);
+  decode::Decoder decoder;
+  std::vector<std::pair<std::size_t, uint32_t>> closes;
+  for (std::size_t i = 0; i < recording.records.size(); ++i) {
+    decode::apply_record(decoder, table, recording.records[i]);
+    for (std::size_t k = closes.size(); k < observer.closed.size(); ++k)
+      closes.emplace_back(i, observer.closed[k].connection.owner_pid());
+  }
+  return closes;
+}
+
+// Copies `original`'s records into PATH with a note for pid placed `records_before` records in.
+void write_with_note(const fs::path& path, const decode::Recording& original,
+                     std::size_t records_before, const model::ProcessInfo& info) {
+  auto writer = decode::RecordingWriter::create(path.string(), original.realtime_minus_monotonic_ns,
+                                                4026531840u);
+  ASSERT_TRUE(writer.ok()) << writer.error().message;
+  for (std::size_t i = 0; i <= original.records.size(); ++i) {
+    if (i == records_before) writer->write_process(info.pid, &info);
+    if (i < original.records.size()) writer->write(original.records[i]);
+  }
+  writer->write_process(info.pid + 1, nullptr);  // one that had exited
+  writer->close();
+  ASSERT_FALSE(writer->failed());
+}
+
+// trace writes a note while applying the record whose close asked for it, so right after that
+// record: the replay learns it before applying that record, and its close names the owner; a
+// note one record later would be too late for it.
+TEST(ProcessNotesTest, ANoteIsReadBackInPlaceAndNamesTheCloseThatAskedForIt) {
+  auto original =
+      decode::read_recording(std::string(SYNFIN_FIXTURE_DIR) + "/client_first_ipv4.synfinrec");
+  ASSERT_TRUE(original.ok());
+  auto closes = closes_by_record(*original);
+  auto first_owned = std::find_if(closes.begin(), closes.end(),
+                                  [](const auto& close) { return close.second != 0; });
+  ASSERT_NE(first_owned, closes.end());
+  auto [record, pid] = *first_owned;
+  model::ProcessInfo info;
+  info.pid = pid;
+  info.netns = 4026532001u;
+  info.cgroup_path = "/system.slice/sf-web.service";
+
+  fs::path in_time = temp_path("noted.synfinrec");
+  write_with_note(in_time, *original, record + 1, info);
+  auto noted = decode::read_recording(in_time.string());
+  ASSERT_TRUE(noted.ok()) << noted.error().message;
+  EXPECT_EQ(noted->host_netns, 4026531840u);
+  EXPECT_EQ(noted->records, original->records);
+  ASSERT_EQ(noted->processes.size(), 2u);
+  EXPECT_EQ(noted->processes[0].records_before, record + 1);
+  EXPECT_EQ(noted->processes[0].pid, pid);
+  EXPECT_TRUE(noted->processes[0].found);
+  EXPECT_EQ(noted->processes[0].netns, 4026532001u);
+  EXPECT_EQ(noted->processes[0].cgroup_path, "/system.slice/sf-web.service");
+  EXPECT_EQ(noted->processes[1].records_before, original->records.size());
+  EXPECT_EQ(noted->processes[1].pid, pid + 1);
+  EXPECT_FALSE(noted->processes[1].found);
+
+  auto first_close_line = [&](const fs::path& path) {
+    std::istringstream lines(replayed_lines(path));
+    std::string line;
+    std::string wanted = "\"pid\":" + std::to_string(pid) + ",";
+    while (std::getline(lines, line))
+      if (line.starts_with("{\"event\":\"close\"") && line.find(wanted) != std::string::npos)
+        return line;
+    return std::string();
+  };
+  std::string named = first_close_line(in_time);
+  // The fixture's records carry no namespace: the owner's stands in, and it is not the host's.
+  EXPECT_NE(named.find("\"netns\":4026532001,\"netns_is_host\":false,"
+                       "\"cgroup_path\":\"/system.slice/sf-web.service\","
+                       "\"unit\":\"sf-web.service\",\"container_id\":null"),
+            std::string::npos)
+      << named;
+
+  fs::path too_late = temp_path("noted-late.synfinrec");
+  write_with_note(too_late, *original, record + 2, info);
+  std::string unnamed = first_close_line(too_late);
+  EXPECT_NE(unnamed.find("\"cgroup_path\":null,\"unit\":null"), std::string::npos) << unnamed;
+}
+
+// Older formats have no notes: their close lines name no owner beyond pid and comm.
+TEST(ProcessNotesTest, OlderFormatsHaveNoNotesAndNoHostNamespace) {
+  for (const char* name : {"client_first_ipv4", "close_after_shutdown_ipv4"}) {
+    std::string path = std::string(SYNFIN_FIXTURE_DIR) + "/" + name + ".synfinrec";
+    SCOPED_TRACE(path);
+    std::string magic = read_bytes(path).substr(0, 8);
+    EXPECT_TRUE(magic == "SYNFINR1" || magic == "SYNFINR2") << magic;
+    auto fixture = decode::read_recording(path);
+    ASSERT_TRUE(fixture.ok());
+    EXPECT_TRUE(fixture->processes.empty());
+    EXPECT_EQ(fixture->host_netns, 0u);
+  }
 }
 
 }  // namespace

@@ -77,3 +77,18 @@ Status prepare_environment() {
 }
 
 }  // namespace synfin::capture
+
+namespace synfin::capture {
+
+uint32_t own_network_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+uint32_t host_network_namespace() {
+  struct stat st {};
+  return ::stat("/proc/1/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino)
+                                            : own_network_namespace();
+}
+
+}  // namespace synfin::capture

@@ -172,4 +172,24 @@ std::unordered_map<uint64_t, std::vector<ProcessInfo>> ProcOwners::resolve(
   return result;
 }
 
+const ProcessInfo* TraceProcesses::find(uint32_t pid) {
+  if (!pid) return nullptr;
+  if (auto known = entries_.find(pid); known != entries_.end())
+    return known->second.info ? &*known->second.info : nullptr;
+  std::optional<ProcessInfo> info = proc_.describe(pid);
+  if (read_) read_(pid, info ? &*info : nullptr);
+  if (entries_.size() >= kCapacity) {
+    uncached_ = std::move(info);
+    return uncached_ ? &*uncached_ : nullptr;
+  }
+  Entry& entry = entries_[pid];
+  entry.info = std::move(info);
+  entry.read_at = std::chrono::steady_clock::now();
+  return entry.info ? &*entry.info : nullptr;
+}
+
+void TraceProcesses::expire(std::chrono::steady_clock::time_point now) {
+  std::erase_if(entries_, [&](const auto& entry) { return now - entry.second.read_at > kMaxAge; });
+}
+
 }  // namespace synfin::capture

@@ -4,6 +4,7 @@
 // for, and every 10 s.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -36,9 +37,11 @@ class ProcOwners {
   std::vector<model::KernelSocket> namespace_sockets(uint32_t pid,
                                                      model::AddressFamily family) const;
 
+  // One process as /proc tells it now, uncached; nullopt once it has exited.
+  std::optional<ProcessInfo> describe(uint32_t pid) const;
+
  private:
   void rescan();
-  std::optional<ProcessInfo> describe(uint32_t pid) const;
 
   std::string proc_root_;
   std::mutex mutex_;
@@ -47,6 +50,37 @@ class ProcOwners {
   std::unordered_set<uint64_t> not_found_;  // asked for, absent from /proc since last_scan_
   std::chrono::steady_clock::time_point last_scan_{};
   std::chrono::steady_clock::time_point processes_since_{};  // processes_ read since then
+};
+
+// The owners `synfin trace` names on its close lines: a pid is read from /proc the first time
+// a line asks, and kept until expire() finds it older than kMaxAge, for at most kCapacity
+// pids (past that, read on every ask). Each read is handed to `read` (the recording notes
+// it), and entries change only then or in expire(), which the trace calls between records:
+// so a replay that learns each note before the record it followed finds the same owners.
+// One thread.
+class TraceProcesses final : public model::ProcessDirectory {
+ public:
+  static constexpr std::size_t kCapacity = 4096;
+  static constexpr std::chrono::seconds kMaxAge{10};
+  using Read = std::function<void(uint32_t pid, const ProcessInfo* info)>;
+
+  TraceProcesses(const ProcOwners& proc, uint32_t host_netns, Read read = {})
+      : proc_(proc), host_netns_(host_netns), read_(std::move(read)) {}
+
+  const ProcessInfo* find(uint32_t pid) override;
+  uint32_t host_netns() const override { return host_netns_; }
+  void expire(std::chrono::steady_clock::time_point now);
+
+ private:
+  struct Entry {
+    std::optional<ProcessInfo> info;
+    std::chrono::steady_clock::time_point read_at;
+  };
+  const ProcOwners& proc_;
+  uint32_t host_netns_;
+  Read read_;
+  std::unordered_map<uint32_t, Entry> entries_;
+  std::optional<ProcessInfo> uncached_;  // the last one read while entries_ was full
 };
 
 }  // namespace synfin::capture

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "capture/environment.h"
+#include "capture/proc_owners.h"
 #include "capture/session.h"
 #include "cli/capture_flags.h"
 #include "cli/commands.h"
@@ -88,14 +90,23 @@ int run_trace(const TraceOptions& o) {
   if (auto ready = capture::prepare_environment(); !ready)
     return report_error(ready.error().message);
   int64_t clock_offset = realtime_minus_monotonic_ns();
+  uint32_t host_netns = capture::host_network_namespace();
   outputs::JsonLinesWriter writer(stdout, o.filter.output_filter(), {clock_offset});
   model::ConnectionTable table(o.capture.max_connections, writer, o.capture.packet_view());
   std::optional<decode::RecordingWriter> recording;
   if (!o.record_path.empty()) {
-    auto created = decode::RecordingWriter::create(o.record_path, clock_offset);
+    auto created = decode::RecordingWriter::create(o.record_path, clock_offset, host_netns);
     if (!created) return report_error(created.error().message);
     recording.emplace(std::move(*created));
   }
+  // Close lines name their owner's unit, container, pod and namespace; a recording notes what
+  // /proc said, so its replay names the same.
+  capture::ProcOwners proc;
+  capture::TraceProcesses processes(proc, host_netns,
+                                    [&recording](uint32_t pid, const model::ProcessInfo* info) {
+                                      if (recording) recording->write_process(pid, info);
+                                    });
+  writer.set_processes(&processes);
 
   capture::CaptureOptions capture_options;
   capture_options.family = o.filter.family();
@@ -118,6 +129,7 @@ int run_trace(const TraceOptions& o) {
       o.duration_s > 0 ? monotonic_now_ns() + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
   auto status = (*session)->run(o.capture.drain_interval_ms, [&] {
     if (table.pending_syns().size() > 0) (*session)->mark_time(monotonic_now_ns());
+    processes.expire(std::chrono::steady_clock::now());  // between records, never inside one
     if (recording) recording->flush();  // a trace killed later leaves a readable recording
     writer.flush();
     return deadline_ns == 0 || monotonic_now_ns() < deadline_ns;
@@ -143,8 +155,10 @@ int run_replay(const ReplayOptions& o) {
   if (!recording) return report_error(recording.error().message);
   outputs::JsonLinesWriter writer(stdout, o.filter.output_filter(),
                                   {recording->realtime_minus_monotonic_ns});
+  decode::RecordedProcesses processes(recording->host_netns);
+  writer.set_processes(&processes);
   model::ConnectionTable table(o.max_connections, writer, o.packet_view());
-  decode::ReplayStats stats = decode::replay(*recording, table);
+  decode::ReplayStats stats = decode::replay(*recording, table, &processes);
   writer.flush();
   fmt::print(stderr, "synfin: replayed {} records: {} decoded, {} undecodable, {}\n", stats.records,
              stats.decoded.decoded, stats.decoded.undecodable(), written_and_judged(writer));

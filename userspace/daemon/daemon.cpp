@@ -5,8 +5,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -63,19 +61,6 @@ uint64_t read_max_time_wait_buckets() {
   return file >> buckets ? buckets : 0;
 }
 
-// The namespace the socket-table iterator walks: the daemon's own.
-uint32_t own_network_namespace() {
-  struct stat st {};
-  return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
-}
-
-// The host's: init's, where /proc is the host's (a DaemonSet with hostPID); else our own.
-uint32_t host_network_namespace() {
-  struct stat st {};
-  return ::stat("/proc/1/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino)
-                                            : own_network_namespace();
-}
-
 Result<std::vector<model::KernelSocket>> read_socket_table(const capture::TracerProgram& program,
                                                            std::size_t expected = 0) {
   std::vector<model::KernelSocket> sockets;
@@ -120,7 +105,7 @@ class Daemon {
     // Packets are joined to live sockets step by step: with XDP every step crosses the ring
     // (the kernel still keeps and counts the paths).
     config.compact = !config.xdp;
-    config.netns = own_network_namespace();
+    config.netns = capture::own_network_namespace();
     own_netns_ = config.netns;
     // Kept for the walks that enter other namespaces: the way back.
     home_netns_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -194,7 +179,7 @@ class Daemon {
     };
     hooks.describe_process = [this](uint32_t pid) { return owners_.process(pid); };
     hooks.own_netns = config.netns;
-    hooks.host_netns = host_network_namespace();
+    hooks.host_netns = capture::host_network_namespace();
     hooks.namespace_sockets = [this](uint32_t pid, model::AddressFamily family) {
       return owners_.namespace_sockets(pid, family);
     };

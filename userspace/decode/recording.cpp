@@ -15,17 +15,27 @@
 namespace synfin::decode {
 
 namespace {
-// Format 2 carries the sequence numbers and XDP packet records; format 1 is upgraded on read.
-constexpr char kMagic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '2'};
+// Format 3 adds process notes and the host's namespace; format 2 carries the sequence numbers
+// and XDP packet records; format 1 is upgraded on read.
+constexpr char kMagic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '3'};
+constexpr char kFormat2Magic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '2'};
 constexpr char kFormat1Magic[8] = {'S', 'Y', 'N', 'F', 'I', 'N', 'R', '1'};
 constexpr uint32_t kMaxFrame = 1u << 20;  // far above any record; guards a corrupt length
+constexpr uint32_t kProcessNoteFlag = 1u << 31;
+
+struct ProcessNoteHead {
+  uint32_t pid;
+  uint32_t netns;
+  uint32_t found;
+};
+static_assert(sizeof(ProcessNoteHead) == 12);
 // zlib's buffers (its default is 8 KiB): fewer, larger reads and deflate calls.
 constexpr unsigned kZlibBuffer = 128u << 10;
 
 struct Header {
   char magic[8];
   uint32_t record_size;
-  uint32_t reserved;
+  uint32_t host_netns;  // format 3; 0 before
   int64_t realtime_minus_monotonic_ns;
 };
 static_assert(sizeof(Header) == 24);
@@ -81,7 +91,8 @@ class RecordingSource {
 }  // namespace
 
 Result<RecordingWriter> RecordingWriter::create(const std::string& path,
-                                                int64_t realtime_minus_monotonic_ns) {
+                                                int64_t realtime_minus_monotonic_ns,
+                                                uint32_t host_netns) {
   // Level 3: 9.6x on kernel records at ~290 MB/s; level 6 gains 4% for half the speed, and
   // the trace shares the traced host's CPUs. "T": zlib writes the bytes as they are, so both
   // kinds go through one writer.
@@ -92,6 +103,7 @@ Result<RecordingWriter> RecordingWriter::create(const std::string& path,
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   header.record_size = sizeof(synfin_event);
+  header.host_netns = host_netns;
   header.realtime_minus_monotonic_ns = realtime_minus_monotonic_ns;
   if (gzwrite(file, &header, sizeof(header)) != sizeof(header)) {
     int code = Z_OK;
@@ -120,6 +132,19 @@ void RecordingWriter::write(std::span<const std::byte> record) {
   unflushed_ = true;
 }
 
+void RecordingWriter::write_process(uint32_t pid, const model::ProcessInfo* info) {
+  ProcessNoteHead head{pid, info ? info->netns : 0, info ? 1u : 0u};
+  std::string_view path = info ? std::string_view(info->cgroup_path) : std::string_view();
+  path = path.substr(0, model::kMaxCgroupPath);
+  uint32_t length = static_cast<uint32_t>(sizeof(head) + path.size()) | kProcessNoteFlag;
+  if (gzwrite(file_, &length, sizeof(length)) != sizeof(length) ||
+      gzwrite(file_, &head, sizeof(head)) != sizeof(head) ||
+      (!path.empty() && gzwrite(file_, path.data(), static_cast<unsigned>(path.size())) !=
+                            static_cast<int>(path.size())))
+    failed_ = true;
+  unflushed_ = true;
+}
+
 void RecordingWriter::flush() {
   if (!file_ || !unflushed_) return;
   if (gzflush(file_, Z_SYNC_FLUSH) != Z_OK) failed_ = true;
@@ -143,13 +168,16 @@ Result<Recording> read_recording(const std::string& path) {
     return Error{fmt::format("{} is not a synfin recording", path)};
   }
   bool format1 = std::memcmp(header.magic, kFormat1Magic, sizeof(kFormat1Magic)) == 0;
-  if (!format1 && std::memcmp(header.magic, kMagic, sizeof(kMagic)) != 0)
+  bool format2 = std::memcmp(header.magic, kFormat2Magic, sizeof(kFormat2Magic)) == 0;
+  bool format3 = std::memcmp(header.magic, kMagic, sizeof(kMagic)) == 0;
+  if (!format1 && !format2 && !format3)
     return Error{fmt::format("{} is not a synfin recording", path)};
-  // Both formats recorded 112-byte socket records; any other size is another layout.
+  // Every format recorded 112-byte socket records; any other size is another layout.
   if (header.record_size != sizeof(synfin_event))
     return Error{fmt::format("{}: records of {} bytes, this synfin reads {}-byte records", path,
                              header.record_size, sizeof(synfin_event))};
   recording.realtime_minus_monotonic_ns = header.realtime_minus_monotonic_ns;
+  if (format3) recording.host_netns = header.host_netns;
   auto cut_short = [&] {  // keep what is whole (a trace killed mid-write), say how it ends
     recording.truncated = true;
     recording.truncation = source->damage();
@@ -163,12 +191,24 @@ Result<Recording> read_recording(const std::string& path) {
       cut_short();
       break;
     }
-    if (length > kMaxFrame)
+    bool note = format3 && (length & kProcessNoteFlag);
+    if (note) length &= ~kProcessNoteFlag;
+    if (length > kMaxFrame || (note && (length < sizeof(ProcessNoteHead) ||
+                                        length > sizeof(ProcessNoteHead) + model::kMaxCgroupPath)))
       return Error{fmt::format("{}: frame of {} bytes: corrupt recording", path, length)};
     std::vector<std::byte> record(length);
     if (source->read(record.data(), length) != length) {
       cut_short();
       break;
+    }
+    if (note) {
+      ProcessNoteHead head{};
+      std::memcpy(&head, record.data(), sizeof(head));
+      recording.processes.push_back(
+          {recording.records.size(), head.pid, head.found != 0, head.netns,
+           std::string(reinterpret_cast<const char*>(record.data()) + sizeof(head),
+                       length - sizeof(head))});
+      continue;
     }
     recording.records.push_back(format1 ? upgrade_format1_record(record) : std::move(record));
   }

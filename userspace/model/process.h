@@ -18,3 +18,19 @@ struct ProcessInfo {
 };
 
 }  // namespace synfin::model
+
+namespace synfin::model {
+
+// Who a pid is beyond its comm, for lines written as connections close: `synfin trace` asks
+// /proc, `synfin replay` what the recording noted the trace found.
+class ProcessDirectory {
+ public:
+  virtual ~ProcessDirectory() = default;
+  // nullptr when not known (exited before it was asked about, or never seen). Valid until the
+  // next call.
+  virtual const ProcessInfo* find(uint32_t pid) = 0;
+  // The host's network namespace inode (0: not known), for "netns_is_host".
+  virtual uint32_t host_netns() const = 0;
+};
+
+}  // namespace synfin::model

@@ -6,6 +6,7 @@
 
 #include "model/packet_checks.h"
 #include "outputs/address_text.h"
+#include "outputs/owner_fields.h"
 
 namespace synfin::outputs {
 
@@ -269,10 +270,13 @@ void write_close_members(JsonWriter& line, const model::Connection& c,
 }
 
 void append_close_json(fmt::memory_buffer& out, const model::Connection& c,
-                       const model::Classification& k, uint64_t epoch_ns, bool with_packet_view) {
+                       const model::Classification& k, uint64_t epoch_ns, bool with_packet_view,
+                       OwnerIdentity owner) {
   JsonWriter line(out, kLineRoom);
   line.begin_object();
   write_close_members(line, c, k, epoch_ns, with_packet_view);
+  // As /api/v1/closed writes them: the socket's namespace, else its owner's.
+  write_identity_members(line, owner.process, c.tuple.netns, owner.host_netns);
   line.end_object();
 }
 
@@ -362,7 +366,12 @@ void JsonLinesWriter::on_closed(const model::Connection& c, const model::Classif
                                 uint64_t ts_ns) {
   ++closes_by_verdict_[static_cast<std::size_t>(k.verdict)];
   if (!filter_.matches(c)) return;
-  append_close_json(lines_, c, k, clock_.to_epoch_ns(ts_ns), packet_view_);
+  OwnerIdentity owner;
+  if (processes_) {
+    owner.host_netns = processes_->host_netns();
+    if (c.has_owner()) owner.process = processes_->find(c.owner_pid());
+  }
+  append_close_json(lines_, c, k, clock_.to_epoch_ns(ts_ns), packet_view_, owner);
   emit();
 }
 

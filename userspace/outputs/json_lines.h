@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "model/connection_table.h"
+#include "model/process.h"
 #include "outputs/json_writer.h"
 
 namespace synfin::outputs {
@@ -52,10 +53,16 @@ std::string_view format_address(const model::SocketTuple& tuple, bool local, cha
 
 void append_transition_json(fmt::memory_buffer& out, const model::Connection& connection,
                             model::TcpState from, model::TcpState to, uint64_t epoch_ns);
+// Who the close line's owner is, beyond pid and comm (outputs/owner_fields.h): null members
+// when `process` is not known.
+struct OwnerIdentity {
+  const model::ProcessInfo* process = nullptr;
+  uint32_t host_netns = 0;
+};
 // with_packet_view: XDP was on, so the line carries anomalies and packet-derived timings.
 void append_close_json(fmt::memory_buffer& out, const model::Connection& connection,
                        const model::Classification& classification, uint64_t epoch_ns,
-                       bool with_packet_view = false);
+                       bool with_packet_view = false, OwnerIdentity owner = {});
 void append_packet_json(fmt::memory_buffer& out, const model::Event& packet,
                         const model::Connection* connection, std::string_view interface,
                         uint64_t epoch_ns);
@@ -75,6 +82,9 @@ class JsonLinesWriter final : public model::ConnectionObserver {
   ~JsonLinesWriter() override;
   JsonLinesWriter(const JsonLinesWriter&) = delete;
   JsonLinesWriter& operator=(const JsonLinesWriter&) = delete;
+  // Where close lines learn their owner's unit, container, pod and namespace; without one
+  // those members are null.
+  void set_processes(model::ProcessDirectory* processes) { processes_ = processes; }
   void on_transition(const model::Connection& connection, model::TcpState from, model::TcpState to,
                      uint64_t ts_ns) override;
   void on_closed(const model::Connection& connection, const model::Classification& classification,
@@ -101,6 +111,7 @@ class JsonLinesWriter final : public model::ConnectionObserver {
   uint64_t lines_written_ = 0;
   std::array<uint64_t, 3> closes_by_verdict_{};
   InterfaceNames interfaces_;
+  model::ProcessDirectory* processes_ = nullptr;
   bool packet_view_ = false;  // set once an XDP interface is announced
 };
 

@@ -10,7 +10,8 @@ The cgroup trees are mounted by the test in a private directory (cgroup2, and th
 name=systemd hierarchy when the host has one) and built under one sfown-<tag> directory,
 removed with the namespaces on every path.
 
-usage: test_owners.py SYNFIN identity|every_namespace|metrics_by_unit|walk_removes_lost"""
+usage: test_owners.py SYNFIN identity|every_namespace|metrics_by_unit|walk_removes_lost|
+       trace_close_lines"""
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import tempfile
 import time
 import uuid
 
-from harness import (Daemon, Peer, check, eventually, kill_all, port_without_sockets,
+from harness import (Daemon, Peer, Trace, check, eventually, kill_all, port_without_sockets,
                      require_privileges, run_main, ss_count)
 
 LISTEN = "127.0.0.1:19741"
@@ -629,6 +630,87 @@ def scenario_walk_removes_lost(synfin):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def scenario_trace_close_lines(synfin):
+    """`synfin trace`'s close lines name the owner's unit, container, pod and namespace: servers
+    in hand-made cgroups shaped like a systemd service (host namespace), a Kubernetes pod's
+    containerd scope and a cgroupfs Docker container (each in its own network namespace). Each
+    server exits right after closing: its identity was learnt while it ran. Trace.stop() checks
+    that the replay of the recording names exactly the same."""
+    port = port_without_sockets(range(18761, 18781))
+    check(port is not None, "no free port in 18761-18780")
+    n = 2  # connections per server
+    tag = uuid.uuid4().hex[:6]
+    pod = str(uuid.uuid4())
+    cri, docker = container_id(), container_id()
+    # (name, network namespace or None for the host's, cgroup below sfown-<tag>, identity)
+    cases = [
+        ("service", None, f"system.slice/sftrace-{tag}.service",
+         {"unit": f"sftrace-{tag}.service", "container_id": None, "container_runtime": None,
+          "pod_uid": None, "pod_qos": None}),
+        ("pod", f"sfown-{tag}-tpod",
+         # A Guaranteed pod's slice sits right under kubepods.slice.
+         f"kubepods.slice/kubepods-pod{pod.replace('-', '_')}.slice/cri-containerd-{cri}.scope",
+         {"unit": f"cri-containerd-{cri}.scope", "container_id": cri,
+          "container_runtime": "containerd", "pod_uid": pod, "pod_qos": "guaranteed"}),
+        ("docker", f"sfown-{tag}-tdocker", f"docker/{docker}",
+         {"unit": None, "container_id": docker, "container_runtime": "docker", "pod_uid": None,
+          "pod_qos": None}),
+    ]
+    namespaces, peers, trace = [], [], None
+    with Cgroups(tag) as cg:
+        try:
+            trace = Trace(synfin, "--port", str(port))
+            servers = {}
+            for name, ns, path, want in cases:
+                if ns:
+                    subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+                    namespaces.append(ns)
+                    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+                full = cg.make(cg.v2, path)
+                server = Peer("server", "hold", port, count=n, name="sf-traced", netns=ns)
+                peers.append(server)
+                server.expect("ready")
+                cg.move(cg.v2, full, server.pid)
+                client = Peer("client", "client_first", port, count=n, name="sf-tracecli",
+                              netns=ns)
+                peers.append(client)
+                client.expect("done")
+                server.expect("accepted")
+                server.tell("close")
+                server.expect("ok")
+                server.wait(timeout=10)  # gone before its sockets' lines are written
+                servers[name] = (server.pid, netns_inode(ns) if ns else host_netns(), full, want)
+            for pid, *_ in servers.values():
+                eventually(trace.printed, lambda events: sum(
+                    1 for e in events if e.get("event") == "close" and e.get("pid") == pid) > n)
+            events = trace.stop()
+            trace = None
+            host = host_netns()
+            for name, (pid, inode, full, want) in servers.items():
+                # Its accepted sockets and its listener.
+                closes = [e for e in events if e.get("event") == "close" and e.get("pid") == pid]
+                roles = sorted(e["role"] for e in closes)
+                check(roles == ["listener"] + ["server"] * n,
+                      f"{name}: close lines of pid {pid}: {roles}, want a listener and {n} server")
+                for e in closes:
+                    check(e["sport"] == port, f"{name}: a close line of {pid} not on {port}: {e}")
+                    check(e["netns"] == inode and e["netns_is_host"] == (inode == host),
+                          f"{name}: netns {e['netns']} (host {e['netns_is_host']}), want {inode}")
+                    check(e["cgroup_path"] == full,
+                          f"{name}: cgroup_path {e['cgroup_path']!r}, want {full!r}")
+                    for key, value in want.items():
+                        check(e[key] == value, f"{name}: {key} {e[key]!r}, want {value!r}")
+                print(f"trace_close_lines: {name}: {n} close lines name "
+                      f"{want['unit'] or want['container_id'][:12]} in netns {inode}")
+        finally:
+            if trace:
+                trace.proc.kill()
+                trace.proc.wait()
+            kill_all(*peers)
+            for ns in namespaces:
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -637,7 +719,8 @@ def main():
     run_main(lambda: {"identity": scenario_identity,
                       "every_namespace": scenario_every_namespace,
                       "metrics_by_unit": scenario_metrics_by_unit,
-                      "walk_removes_lost": scenario_walk_removes_lost}[scenario](synfin))
+                      "walk_removes_lost": scenario_walk_removes_lost,
+                      "trace_close_lines": scenario_trace_close_lines}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -358,6 +358,9 @@ void JsonLinesWriter::write_batch() {
 void JsonLinesWriter::on_transition(const model::Connection& c, TcpState from, TcpState to,
                                     uint64_t ts_ns) {
   if (!filter_.matches(c)) return;
+  // Asked while the owner surely runs (it is stepping its socket), not only at the close,
+  // after which a short-lived process may be gone before its line is written.
+  if (processes_ && c.has_owner()) processes_->find(c.owner_pid());
   append_transition_json(lines_, c, from, to, clock_.to_epoch_ns(ts_ns));
   emit();
 }

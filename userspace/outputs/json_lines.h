@@ -82,8 +82,8 @@ class JsonLinesWriter final : public model::ConnectionObserver {
   ~JsonLinesWriter() override;
   JsonLinesWriter(const JsonLinesWriter&) = delete;
   JsonLinesWriter& operator=(const JsonLinesWriter&) = delete;
-  // Where close lines learn their owner's unit, container, pod and namespace; without one
-  // those members are null.
+  // Where close lines learn their owner's unit, container, pod and namespace (asked at each
+  // line of a connection with an owner); without one those members are null.
   void set_processes(model::ProcessDirectory* processes) { processes_ = processes; }
   void on_transition(const model::Connection& connection, model::TcpState from, model::TcpState to,
                      uint64_t ts_ns) override;

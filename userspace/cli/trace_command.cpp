@@ -177,7 +177,8 @@ Runner register_trace(CLI::App& app) {
       "Stream TCP state changes and finished connections as JSON lines (no daemon needed).\n"
       "Each state change prints {\"event\":\"transition\",...}; each connection prints one\n"
       "{\"event\":\"close\",...} line with its whole state sequence, outcome and verdict once its\n"
-      "socket is gone. Example: synfin trace --dport 443 --duration 30 | jq "
+      "socket is gone, and who owns it: pid, comm, systemd unit, container, pod, network\n"
+      "namespace. Example: synfin trace --dport 443 --duration 30 | jq "
       "'select(.event==\"close\")'");
   add_filter_flags(trace, options->filter);
   trace->add_option("--duration", options->duration_s, "Stop after SECONDS (default: until Ctrl-C)")

@@ -667,15 +667,23 @@ def scenario_trace_close_lines(synfin):
                     namespaces.append(ns)
                     subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
                 full = cg.make(cg.v2, path)
-                server = Peer("server", "hold", port, count=n, name="sf-traced", netns=ns)
+                # In its cgroup before its first step (sh execs in place: the same pid).
+                into = ("sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"',
+                        os.path.join(cg.v2, full.lstrip("/")))
+                server = Peer("server", "hold", port, count=n, name="sf-traced", netns=ns,
+                              wrap=into)
                 peers.append(server)
                 server.expect("ready")
-                cg.move(cg.v2, full, server.pid)
                 client = Peer("client", "client_first", port, count=n, name="sf-tracecli",
                               netns=ns)
                 peers.append(client)
                 client.expect("done")
                 server.expect("accepted")
+                # The trace has written a line of the server's: it asked /proc then, while the
+                # server ran.
+                eventually(trace.printed, lambda events: any(
+                    e.get("event") == "transition" and e.get("pid") == server.pid
+                    for e in events))
                 server.tell("close")
                 server.expect("ok")
                 server.wait(timeout=10)  # gone before its sockets' lines are written

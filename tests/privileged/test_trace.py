@@ -241,7 +241,7 @@ def scenario_gzip_recording(synfin, family, port, count=500):
         compressed = open(compressed_path, "rb").read()
         check(compressed[:2] == b"\x1f\x8b", "--record FILE.gz did not write gzip")
         plain = gzip.decompress(compressed)  # raises unless the stream is whole, trailer included
-        check(plain[:8] == b"SYNFINR2", f"decompressed recording starts {plain[:8]!r}")
+        check(plain[:8] == b"SYNFINR3", f"decompressed recording starts {plain[:8]!r}")
 
         plain_named_gz = os.path.join(scratch, "plain-after-all.rec.gz")
         gzip_named_plain = os.path.join(scratch, "compressed.rec")

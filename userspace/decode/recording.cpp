@@ -204,10 +204,13 @@ Result<Recording> read_recording(const std::string& path) {
     if (note) {
       ProcessNoteHead head{};
       std::memcpy(&head, record.data(), sizeof(head));
-      recording.processes.push_back(
-          {recording.records.size(), head.pid, head.found != 0, head.netns,
-           std::string(reinterpret_cast<const char*>(record.data()) + sizeof(head),
-                       length - sizeof(head))});
+      ProcessNote& added = recording.processes.emplace_back();
+      added.records_before = recording.records.size();
+      added.pid = head.pid;
+      added.found = head.found != 0;
+      added.netns = head.netns;
+      added.cgroup_path.assign(reinterpret_cast<const char*>(record.data()) + sizeof(head),
+                               length - sizeof(head));
       continue;
     }
     recording.records.push_back(format1 ? upgrade_format1_record(record) : std::move(record));

@@ -61,6 +61,25 @@ TEST(JsonWriterTest, CommasSeparateMembersAndElementsAtEveryDepth) {
   EXPECT_TRUE(nlohmann::json::accept(text));
 }
 
+// A row's "not known": the member of an object that may be missing, number or string alike.
+TEST(JsonWriterTest, FieldOrNullWritesTheFieldOrNull) {
+  struct Socket {
+    uint32_t queue = 7;
+    std::string name = "a\"b";
+  };
+  Socket socket;
+  const Socket* none = nullptr;
+  std::string text = written([&](JsonWriter& j) {
+    j.begin_array();
+    j.field_or_null(&socket, &Socket::queue);
+    j.field_or_null(&socket, &Socket::name);
+    j.field_or_null(none, &Socket::queue);
+    j.field_or_null(none, &Socket::name);
+    j.end_array();
+  });
+  EXPECT_EQ(text, R"([7,"a\"b",null,null])");
+}
+
 TEST(JsonWriterTest, TablesNamesQuotedTextAndHexAreWrittenAsTheyAre) {
   std::string text = written([](JsonWriter& j) {
     j.begin_array();

@@ -133,10 +133,7 @@ void write_owner(JsonWriter& j, const Row& r, const std::vector<model::ProcessIn
     j.key("comm");
     j.string(r.owner->comm_view());
     j.key("cgroup");
-    if (identity)
-      j.string(identity->cgroup);
-    else
-      j.null();
+    j.field_or_null(identity, &model::ProcessInfo::cgroup);
     j.key("pids");
     j.begin_array();
     j.number(r.owner->pid);
@@ -273,20 +270,11 @@ template <typename KernelView>
 void write_kernel_state(JsonWriter& j, const Row& r, const KernelView& kernel) {
   const model::KernelSocket* k = kernel.socket(r.cookie);
   j.key("recv_queue_bytes");
-  if (k)
-    j.number(k->recv_queue_bytes);
-  else
-    j.null();
+  j.field_or_null(k, &model::KernelSocket::recv_queue_bytes);
   j.key("send_queue_bytes");
-  if (k)
-    j.number(k->send_queue_bytes);
-  else
-    j.null();
+  j.field_or_null(k, &model::KernelSocket::send_queue_bytes);
   j.key("inode");
-  if (k)
-    j.number(k->inode);
-  else
-    j.null();
+  j.field_or_null(k, &model::KernelSocket::inode);
   j.key("activity");
   // A half-closed socket whose owner still writes is legitimate; an idle one is a leak.
   // Unknown for a socket found at start (what it sent before is not known), for one read from

@@ -50,20 +50,11 @@ void write_listener(JsonWriter& j, const model::KernelSocket& socket,
   j.string(local_text(socket.tuple));
   const model::ProcessInfo* identity = holders ? &holders->front() : nullptr;
   j.key("pid");
-  if (identity)
-    j.number(identity->pid);
-  else
-    j.null();
+  j.field_or_null(identity, &model::ProcessInfo::pid);
   j.key("comm");
-  if (identity)
-    j.string(identity->comm);
-  else
-    j.null();
+  j.field_or_null(identity, &model::ProcessInfo::comm);
   j.key("cgroup");
-  if (identity)
-    j.string(identity->cgroup);
-  else
-    j.null();
+  j.field_or_null(identity, &model::ProcessInfo::cgroup);
   j.key("pids");
   j.begin_array();
   if (holders)

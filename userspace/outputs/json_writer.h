@@ -105,6 +105,17 @@ class JsonWriter {
       literal("false");
   }
   void null() { literal("null"); }
+  // `object`'s `field` (a number or a string), or null when there is no object: the API's
+  // spelling of "not known".
+  template <typename Object, typename Field>
+  void field_or_null(const Object* object, Field Object::*field) {
+    if (!object)
+      null();
+    else if constexpr (std::is_convertible_v<const Field&, std::string_view>)
+      string(object->*field);
+    else
+      number(object->*field);
+  }
   // A value that is already JSON text.
   void raw(std::string_view json) { p_ = copy(value_room(json.size()), json); }
 

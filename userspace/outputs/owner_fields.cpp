@@ -29,10 +29,7 @@ void write_identity_members(JsonWriter& out, const model::ProcessInfo* owner, ui
   const model::CgroupIdentity none;
   const model::CgroupIdentity& id = owner ? owner->identity : none;
   out.key("cgroup_path");
-  if (owner)
-    out.string(owner->cgroup_path);
-  else
-    out.null();
+  out.field_or_null(owner, &model::ProcessInfo::cgroup_path);
   out.key("unit");
   string_or_null(out, id.unit);
   out.key("container_id");

@@ -37,8 +37,10 @@ done
 kill -0 "$daemon" 2> /dev/null || { cat "$work/daemon.err" >&2; daemon=""; exit 1; }
 sleep 1
 # This daemon's programs (loaded since), by tag (a perf symbol is bpf_prog_<tag>_<name>):
-# another synfin on the host runs programs of the same names.
-tags | awk 'NR == FNR { before[$1] = 1; next } !($1 in before) { print $2 }' "$work/before" - \
+# another synfin on the host runs programs of the same names. Told apart by file name, not
+# NR == FNR: on a host with no other program the list before is empty.
+tags | awk -v before="$work/before" \
+  'FILENAME == before { known[$1] = 1; next } !($1 in known) { print $2 }' "$work/before" - \
   > "$work/tags"
 perf record -q -a -g -F "$frequency" -o "$work/perf.data" -- \
   build/synfin_churn "$seconds" 29191 > "$work/churn.out" 2> /dev/null

@@ -4,19 +4,22 @@ systemd service (cgroup v2, and v1's name=systemd tree alone), a Docker containe
 cgroupfs drivers) and a Kubernetes pod's container (systemd driver, containerd; cgroupfs driver),
 each holding a server in its own network namespace with stuck CLOSE_WAIT sockets:
 /api/v1/stuck names the unit / container / pod UID / netns of each, `?unit=`, `?pod=` and
-`?netns=` select exactly them, and `synfin stuck` shows them.
+`?netns=` select exactly them, and `synfin stuck` shows them. Two processes listening on one
+port with SO_REUSEPORT: each socket, before anyone accepts it, is owned by the process whose
+listener took it.
 
 The cgroup trees are mounted by the test in a private directory (cgroup2, and the v1
 name=systemd hierarchy when the host has one) and built under one sfown-<tag> directory,
 removed with the namespaces on every path.
 
 usage: test_owners.py SYNFIN identity|every_namespace|metrics_by_unit|walk_removes_lost|
-       trace_close_lines"""
+       trace_close_lines|reuseport"""
 import json
 import os
 import re
 import signal
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,34 @@ LISTEN = "127.0.0.1:19741"
 # Scenarios that could run beside the others (their own daemon's address).
 LISTEN_BY_UNIT = "127.0.0.1:19742"
 LISTEN_LOST = "127.0.0.1:19743"
+LISTEN_REUSEPORT = "127.0.0.1:19744"
+
+# A server of an SO_REUSEPORT group, named by argv[3]. It accepts nothing until told on stdin:
+# until then its children have no file, so no process holds them and only the kernel side can
+# name their owner. Then it accepts all that wait, writes each one's remote port to argv[2] and
+# holds them without reading or closing them.
+REUSEPORT_SERVER = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[3].encode(), 0, 0, 0)
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen(128)
+print("ready", flush=True)
+sys.stdin.readline()
+listener.setblocking(False)
+held = []
+with open(sys.argv[2], "w") as log:
+    while True:
+        try:
+            conn, peer = listener.accept()
+        except BlockingIOError:
+            break
+        held.append(conn)
+        log.write(f"{peer[1]}\n")
+print("accepted", flush=True)
+sys.stdin.readline()
+"""
 
 
 def container_id():
@@ -636,8 +667,8 @@ def scenario_trace_close_lines(synfin):
     containerd scope and a cgroupfs Docker container (each in its own network namespace). Each
     server exits right after closing: its identity was learnt while it ran. Trace.stop() checks
     that the replay of the recording names exactly the same."""
-    port = port_without_sockets(range(18761, 18781))
-    check(port is not None, "no free port in 18761-18780")
+    port = port_without_sockets(range(18861, 18881))
+    check(port is not None, "no free port in 18861-18880")
     n = 2  # connections per server
     tag = uuid.uuid4().hex[:6]
     pod = str(uuid.uuid4())
@@ -719,6 +750,61 @@ def scenario_trace_close_lines(synfin):
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def scenario_reuseport(synfin):
+    """A child takes the owner of the listener that made it, which the kernel picked in the
+    SO_REUSEPORT group by the connection's hash: while no process holds them yet (not
+    accepted), each CLOSE_WAIT socket must already name the process whose listener took it,
+    as its accept() shows afterwards."""
+    port = port_without_sockets(range(18881, 18901))
+    check(port is not None, "no free port in 18881-18900")
+    n = 32
+    servers, daemon = [], None
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            daemon = Daemon(synfin, LISTEN_REUSEPORT)
+            for name in ("sf-reuse-a", "sf-reuse-b"):
+                log = os.path.join(work, name)
+                proc = subprocess.Popen([sys.executable, "-c", REUSEPORT_SERVER, str(port), log,
+                                         name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+                servers.append((proc, log, name))
+                check(proc.stdout.readline().strip() == "ready", f"{name} did not listen")
+            for _ in range(n):
+                # The client closes first: the server's socket waits in CLOSE_WAIT.
+                with socket.create_connection(("127.0.0.1", port)):
+                    pass
+            rows = eventually(
+                lambda: daemon.get(f"/api/v1/connections?state=CLOSE_WAIT&port={port}")[
+                    "connections"],
+                lambda rows: len(rows) >= n)
+            check(len(rows) == n, f"{len(rows)} CLOSE_WAIT sockets listed, want {n}")
+            owner_of = {r["dport"]: (r["pid"], r["comm"]) for r in rows}
+            accepted_by = {}
+            for proc, log, name in servers:
+                proc.stdin.write("accept\n")
+                proc.stdin.flush()
+                check(proc.stdout.readline().strip() == "accepted", f"{name} did not accept")
+                with open(log) as f:
+                    accepted_by.update({int(line): (proc.pid, name) for line in f})
+            check(len(accepted_by) == n, f"{len(accepted_by)} sockets accepted, want {n}")
+            takers = set(accepted_by.values())
+            check(len(takers) == 2, f"the kernel gave all {n} connections to {takers}")
+            for peer, owner in accepted_by.items():
+                check(owner_of.get(peer) == owner,
+                      f"the socket from port {peer} was owned by {owner_of.get(peer)} before "
+                      f"{owner} accepted it")
+            counts = {name: sum(1 for o in accepted_by.values() if o[1] == name)
+                      for _, _, name in servers}
+            print(f"reuseport: {n} children of 2 listeners on one port, each owned by its "
+                  f"listener's process before accept ({counts})")
+        finally:
+            for proc, _, _ in servers:
+                proc.kill()
+                proc.wait()
+            if daemon:
+                daemon.stop()
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -728,7 +814,8 @@ def main():
                       "every_namespace": scenario_every_namespace,
                       "metrics_by_unit": scenario_metrics_by_unit,
                       "walk_removes_lost": scenario_walk_removes_lost,
-                      "trace_close_lines": scenario_trace_close_lines}[scenario](synfin))
+                      "trace_close_lines": scenario_trace_close_lines,
+                      "reuseport": scenario_reuseport}[scenario](synfin))
 
 
 if __name__ == "__main__":

@@ -174,8 +174,14 @@ std::unordered_map<uint64_t, std::vector<ProcessInfo>> ProcOwners::resolve(
 
 const ProcessInfo* TraceProcesses::find(uint32_t pid) {
   if (!pid) return nullptr;
-  if (auto known = entries_.find(pid); known != entries_.end())
-    return known->second.info ? &*known->second.info : nullptr;
+  if (pid != last_pid_ || !last_) {
+    auto known = entries_.find(pid);
+    if (known != entries_.end()) {
+      last_pid_ = pid;
+      last_ = &known->second;
+    }
+  }
+  if (pid == last_pid_ && last_) return last_->info ? &*last_->info : nullptr;
   std::optional<ProcessInfo> info = proc_.describe(pid);
   if (read_) read_(pid, info ? &*info : nullptr);
   if (entries_.size() >= kCapacity) {
@@ -185,10 +191,13 @@ const ProcessInfo* TraceProcesses::find(uint32_t pid) {
   Entry& entry = entries_[pid];
   entry.info = std::move(info);
   entry.read_at = std::chrono::steady_clock::now();
+  last_pid_ = pid;
+  last_ = &entry;
   return entry.info ? &*entry.info : nullptr;
 }
 
 void TraceProcesses::expire(std::chrono::steady_clock::time_point now) {
+  last_ = nullptr;
   std::erase_if(entries_, [&](const auto& entry) { return now - entry.second.read_at > kMaxAge; });
 }
 

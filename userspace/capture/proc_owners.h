@@ -80,6 +80,10 @@ class TraceProcesses final : public model::ProcessDirectory {
   uint32_t host_netns_;
   Read read_;
   std::unordered_map<uint32_t, Entry> entries_;
+  // The entry found last: a trace's lines mostly come from one process after another.
+  // unordered_map keeps its elements where they are until erased (expire() forgets it).
+  uint32_t last_pid_ = 0;
+  const Entry* last_ = nullptr;
   std::optional<ProcessInfo> uncached_;  // the last one read while entries_ was full
 };
 

@@ -312,9 +312,13 @@ def scenario_self_steps(synfin):
             closed = eventually(
                 lambda: [c for c in daemon.get(f"/api/v1/closed?port={port}")["closed"]
                          if c["role"] == "server"],
-                lambda rows: len(rows) >= 5)
+                lambda rows: len(rows) >= 5, timeout=20)
+            lost = [line for line in daemon.get_text("/metrics").splitlines()
+                    if line.startswith(("synfin_events_lost_total", "synfin_closes_sampled"))]
             check(len(closed) == 5 and all(c["verdict"] == "valid" for c in closed),
-                  f"{mode}: {[(c['verdict'], c['reason']) for c in closed]}")
+                  f"{mode}: {[(c['verdict'], c['reason'], c['states']) for c in closed]}; "
+                  f"sockets on {port}: {ss_count(f'( sport = :{port} or dport = :{port} )')}; "
+                  f"{lost}")
             text = daemon.get_text("/metrics")
             sample = f'synfin_tcp_state_transitions_total{{from="{step}",to="{step}"}} '
             counted = [line for line in text.splitlines() if line.startswith(sample)]

@@ -403,6 +403,89 @@ def scenario_every_namespace(synfin):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def processes_in(inode):
+    """The pids of the processes whose network namespace is `inode`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}/ns/net").st_ino == inode:
+                    pids.append(int(entry))
+            except OSError:
+                pass  # exited meanwhile, or a kernel thread's unreadable link
+    return pids
+
+
+def scenario_bound_namespace(synfin):
+    """A namespace no process is in, kept by its bind mount (`ip netns add`; CNI does the same),
+    still holds sockets: TIME_WAIT ones whose owners exited. An entering daemon started after
+    that finds them there (its walk opens the namespace through /run/netns) and lists them as
+    ss inside it does; one that may not enter says the namespace was not walked."""
+    port = port_without_sockets(range(18921, 18931))
+    check(port is not None, "no free port in 18921-18930")
+    n = 4
+    ns = f"sfown-{uuid.uuid4().hex[:6]}-bound"
+    peers, daemon = [], None
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        inode = netns_inode(ns)
+        # The client closes first: each of its n sockets is left in TIME_WAIT, owned by nobody.
+        server = Peer("server", "client_first", port, count=n, name="sf-boundsrv", netns=ns)
+        peers.append(server)
+        server.expect("ready")
+        client = Peer("client", "client_first", port, count=n, name="sf-boundcli", netns=ns)
+        peers.append(client)
+        client.expect("done")
+        client.wait(30)
+        server.wait(30)
+        peers.clear()
+
+        def kernel_time_wait():
+            out = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanH", "state",
+                                  "time-wait", f"dport = :{port}"],
+                                 capture_output=True, text=True).stdout
+            return sorted(int(line.split()[2].rsplit(":", 1)[1]) for line in out.splitlines())
+        kernel = eventually(kernel_time_wait, lambda ports: len(ports) == n)
+        check(len(kernel) == n, f"ss in {ns} lists {kernel} in TIME_WAIT, want {n}")
+        left = eventually(lambda: processes_in(inode), lambda pids: not pids)
+        check(not left, f"processes still in {ns}: {left}")
+
+        def listed():
+            rows = daemon.get(f"/api/v1/connections?state=TIME_WAIT&netns={inode}&port={port}")
+            return sorted(r["sport"] for r in rows["connections"] if r["dport"] == port)
+        for enter in (True, False):
+            daemon = Daemon(synfin, LISTEN, "--reconcile-interval", "1",
+                            *(["--enter-namespaces"] if enter else []))
+            health = eventually(lambda: daemon.get("/healthz")["namespaces"],
+                                lambda h: h["entered"] >= 1 if enter else h["not_walked"] >= 1)
+            print(f"enter={enter}: /healthz namespaces {health}")
+            ours = eventually(listed, lambda ports: ports == kernel) if enter else listed()
+            kernel = kernel_time_wait()  # none expires within the test: 60 s
+            if enter:
+                check(health["entered"] >= 1 and health["enter_error"] is None,
+                      f"the bound namespace was not entered: {health}")
+                check(ours == kernel, f"TIME_WAIT listed in {ns}: {ours}, ss there: {kernel}")
+                # Walked again and again: the mounted namespace stays covered, its sockets kept.
+                walks = daemon.get("/api/v1/timewait")["drift"]["reconciliations"]
+                eventually(lambda: daemon.get("/api/v1/timewait")["drift"]["reconciliations"],
+                           lambda count: count >= walks + 2, timeout=15)
+                check(listed() == kernel_time_wait(), "a later walk lost the bound namespace's "
+                      f"TIME_WAIT sockets: {listed()}")
+            else:
+                check(health["not_walked"] >= 1, f"no namespace said not walked: {health}")
+                check(not ours, f"listed without a walk of {ns}: {ours}")
+            check(daemon.stop() == 0, "daemon exit code")
+            daemon = None
+        print(f"bound_namespace: {n} TIME_WAIT sockets of a namespace no process is in, "
+              "found by entering it through its mount")
+    finally:
+        kill_all(*peers)
+        if daemon:
+            daemon.stop()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 UNIT_SAMPLE = re.compile(r'^(synfin_tcp_unit_\w+)\{unit="([^"]*)"(?:,state="(\w+)")?\} (\S+)$')
 
 
@@ -812,6 +895,7 @@ def main():
     synfin, scenario = sys.argv[1], sys.argv[2]
     run_main(lambda: {"identity": scenario_identity,
                       "every_namespace": scenario_every_namespace,
+                      "bound_namespace": scenario_bound_namespace,
                       "metrics_by_unit": scenario_metrics_by_unit,
                       "walk_removes_lost": scenario_walk_removes_lost,
                       "trace_close_lines": scenario_trace_close_lines,

@@ -48,7 +48,8 @@ struct NamespaceWalkHealth {
   bool enter = false;        // --enter-namespaces asked, and CAP_SYS_ADMIN held
   uint64_t entered = 0;      // walked with the iterator, entered with setns()
   uint64_t proc_tables = 0;  // walked from a process's /proc/PID/net/tcp{,6}
-  uint64_t not_walked = 0;   // its process left before its table was read
+  uint64_t not_walked = 0;   // its process left before its table was read, or none is in
+                             // it (a bind mount keeps it) and it could not be entered
   std::string enter_error;   // why entering failed where it did (then read from /proc)
   double walk_seconds = 0;   // the whole walk, the daemon's own namespace included
 };

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,10 +33,20 @@ uint32_t namespace_of(const std::string& proc_root, uint32_t pid) {
   std::string path = fmt::format("{}/{}/ns/net", proc_root, pid);
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
+
+// The namespace a bind mount keeps; 0 for anything else (`ip netns add` creates the file
+// before it mounts the namespace on it).
+uint32_t namespace_bound_at(const std::string& path) {
+  struct statfs fs {};
+  struct stat st {};
+  if (::statfs(path.c_str(), &fs) != 0 || fs.f_type != NSFS_MAGIC) return 0;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
 }  // namespace
 
-std::vector<NamespaceHolder> other_network_namespaces(uint32_t own_netns,
-                                                      const std::string& proc_root) {
+std::vector<NamespaceHolder> other_network_namespaces(
+    uint32_t own_netns, const std::string& proc_root,
+    std::span<const char* const> named_directories) {
   std::map<uint32_t, uint32_t> lowest_pid;  // by namespace
   DIR* proc = ::opendir(proc_root.c_str());
   if (!proc) return {};
@@ -49,7 +61,21 @@ std::vector<NamespaceHolder> other_network_namespaces(uint32_t own_netns,
   ::closedir(proc);
   std::vector<NamespaceHolder> holders;
   holders.reserve(lowest_pid.size());
-  for (auto [netns, pid] : lowest_pid) holders.push_back({netns, pid});
+  for (auto [netns, pid] : lowest_pid) holders.push_back({netns, pid, {}});
+  std::map<uint32_t, std::string> bound_only;  // by namespace
+  for (const char* directory : named_directories) {
+    DIR* named = ::opendir(directory);
+    if (!named) continue;  // no `ip netns` namespace was ever made here
+    while (dirent* entry = ::readdir(named)) {
+      if (entry->d_name[0] == '.') continue;
+      std::string path = fmt::format("{}/{}", directory, entry->d_name);
+      uint32_t netns = namespace_bound_at(path);
+      if (netns && netns != own_netns && !lowest_pid.count(netns))
+        bound_only.emplace(netns, std::move(path));
+    }
+    ::closedir(named);
+  }
+  for (auto& [netns, path] : bound_only) holders.push_back({netns, 0, std::move(path)});
   return holders;
 }
 
@@ -66,6 +92,7 @@ std::optional<std::vector<model::KernelSocket>> read_proc_net_tcp(const std::str
 
 std::optional<std::vector<model::KernelSocket>> read_namespace_table(const NamespaceHolder& holder,
                                                                      const std::string& proc_root) {
+  if (!holder.pid) return std::nullopt;  // /proc has a namespace's table only through a task
   std::string base = fmt::format("{}/{}/net/", proc_root, holder.pid);
   auto sockets = read_proc_net_tcp(base + "tcp", model::AddressFamily::IPv4);
   if (!sockets) return std::nullopt;
@@ -79,12 +106,15 @@ std::optional<std::vector<model::KernelSocket>> read_namespace_table(const Names
 }
 
 Result<int> open_network_namespace(const NamespaceHolder& holder, const std::string& proc_root) {
-  std::string path = fmt::format("{}/{}/ns/net", proc_root, holder.pid);
+  std::string path =
+      holder.pid ? fmt::format("{}/{}/ns/net", proc_root, holder.pid) : holder.bound_at;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error{fmt::format("cannot open {}: {}", path, std::strerror(errno))};
   struct stat st {};
   if (::fstat(fd, &st) != 0 || static_cast<uint32_t>(st.st_ino) != holder.netns) {
     ::close(fd);
+    if (!holder.pid)
+      return Error{fmt::format("{} no longer holds network namespace {}", path, holder.netns)};
     return Error{fmt::format("process {} left network namespace {}", holder.pid, holder.netns)};
   }
   return fd;

@@ -78,7 +78,9 @@ Runner register_daemon(CLI::App& app) {
       "reconciliation, like the daemon's own. Keeps CAP_SYS_ADMIN after start, which the\n"
       "shipped systemd unit and DaemonSet do not grant. Without it (or where setns is\n"
       "refused) each namespace's /proc/PID/net/tcp{,6} is its walk: queues, inode, sockets\n"
-      "gone matched by their ends; activity unknown. /healthz says which each walk used");
+      "gone matched by their ends; activity unknown. A namespace no process is in (kept by\n"
+      "its mount in /run/netns) is walked only when entered. /healthz says which each walk\n"
+      "used");
   daemon
       ->add_option_function<std::string>(
           "--metrics-by", [o](const std::string&) { o->metrics_by_unit = true; },

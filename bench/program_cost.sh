@@ -8,6 +8,7 @@
 #
 #   sudo bench/program_cost.sh [seconds=3] [daemon flags...]
 #   e.g. sudo bench/program_cost.sh 3 --closes-per-second 0
+#   sudo bench/program_cost.sh [seconds=3] trace [trace flags...]   (synfin trace > /dev/null)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-3}"
@@ -33,12 +34,24 @@ for p in json.load(sys.stdin):
     print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))'
 }
 programs > "$work/others"  # loaded before the daemon: not synfin's
-build/synfin daemon --listen "$api" "$@" > /dev/null 2> "$work/daemon.err" &
-daemon=$!
-for _ in $(seq 200); do
-  curl -sf "http://$api/healthz" > /dev/null && break
-  sleep 0.05
-done
+command=daemon
+if [[ "${1:-}" == trace ]]; then
+  command=trace
+  shift
+  build/synfin trace "$@" > /dev/null 2> "$work/daemon.err" &
+  daemon=$!
+  for _ in $(seq 200); do  # attached once its programs show
+    [[ $(programs | wc -l) -gt $(wc -l < "$work/others") ]] && break
+    sleep 0.05
+  done
+else
+  build/synfin daemon --listen "$api" "$@" > /dev/null 2> "$work/daemon.err" &
+  daemon=$!
+  for _ in $(seq 200); do
+    curl -sf "http://$api/healthz" > /dev/null && break
+    sleep 0.05
+  done
+fi
 if ! kill -0 "$daemon" 2> /dev/null; then
   cat "$work/daemon.err" >&2
   daemon=""
@@ -60,9 +73,9 @@ cpu_before=$(awk '{print $14 + $15}' "/proc/$daemon/stat")
 churn=$(build/synfin_churn "$seconds" 29190)
 cpu_after=$(awk '{print $14 + $15}' "/proc/$daemon/stat")
 programs > "$work/after"
-echo "churn beside synfin daemon $*: $churn"
+echo "churn beside synfin $command $*: $churn"
 python3 - "$work" "$(echo "$churn" | awk '{print $1}')" "$((cpu_after - cpu_before))" \
-  "$(getconf CLK_TCK)" <<'PY'
+  "$(getconf CLK_TCK)" "$command" <<'PY'
 import sys
 work, connections, ticks, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 others = {l.split()[0] for l in open(f"{work}/others")}
@@ -85,7 +98,7 @@ for line in open(f"{work}/after"):
     total += d_ns
     print(row)
 print(f"| {'all BPF programs':32} | {'':15} | {'':6} | {total / connections:13.0f} |")
-print(f"| {'the daemon (user + system CPU)':32} | {'':15} | {'':6} | {ticks / hz * 1e9 / connections:13.0f} |")
+print(f"| {'the ' + sys.argv[5] + ' (user + system CPU)':32} | {'':15} | {'':6} | {ticks / hz * 1e9 / connections:13.0f} |")
 print(f"| {'floor: do-nothing programs':32} | {'':15} | {'':6} | {'':13} |")
 for row in floors:
     print(row)

@@ -27,10 +27,10 @@ struct CaptureSettings {
 
   // The ring holds what arrives between two drains, and what arrives grows with the CPUs
   // making connections. Per-step records: `synfin trace` 16 MiB (its output can block on a
-  // slow reader); the daemon 2 MiB per CPU, 4 to 64 (a 2-vCPU host churning 33 000
-  // connections/s fills ~1 MiB per 20 ms). The daemon's compact mode sends one 216-byte
-  // record per socket end: 4 MiB holds ~19 000 ends. The ring's pages are mapped twice:
-  // its size counts twice in RSS.
+  // slow reader); the daemon with --xdp 2 MiB per CPU, 4 to 64 (a 2-vCPU host churning
+  // 33 000 connections/s fills ~1 MiB per 20 ms). Without --xdp the daemon sends one
+  // 216-byte record per socket end that matters: 4 MiB holds ~19 000 ends. The ring's pages
+  // are mapped twice: its size counts twice in RSS.
   uint32_t trace_ring_mib() const { return ring_mib ? ring_mib : 16; }
   uint32_t daemon_ring_mib(bool compact, unsigned cpus) const {
     if (ring_mib) return ring_mib;

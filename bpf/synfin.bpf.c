@@ -222,12 +222,10 @@ int BPF_PROG(on_tcp_destroy_sock, struct sock *sk)
 	bool maybe_listener = false;
 	if (keep_paths)
 		maybe_listener = end_path(sk, cookie, stepped); /* scope verdicts live in the path */
-	if (report_closes) {
-		__u32 zero = 0;
-		__u64 *destroyed = bpf_map_lookup_elem(&destroyed_here, &zero);
-		if (destroyed)
-			*destroyed = cookie;
-	}
+	__u32 zero = 0;
+	__u64 *destroyed = bpf_map_lookup_elem(&destroyed_here, &zero);
+	if (destroyed)
+		*destroyed = cookie;
 	if (stepped) {
 		emit_socket_event(SYNFIN_EV_DESTROY, sk, cookie);
 		forget_verdict(cookie);

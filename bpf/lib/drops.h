@@ -49,13 +49,16 @@ static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_r
 		if (report_closes)
 			return 0; /* counted: a mini-socket has no path to tell */
 	}
-	/* The daemon judged this socket at its destroy already: the queues it purges on the way
-	 * out (QUEUE_PURGE) are counted, with nothing left to attach them to. */
-	if (report_closes && state == SYNFIN_TCP_CLOSE) {
+	/* The socket's destroy record went already (the daemon judged it there, trace wrote its
+	 * close line): the queues it purges on the way out (QUEUE_PURGE) are counted, with nothing
+	 * left to attach them to. */
+	if (state == SYNFIN_TCP_CLOSE) {
 		__u32 zero = 0;
 		__u64 *destroyed = bpf_map_lookup_elem(&destroyed_here, &zero);
 		if (destroyed && *destroyed && *destroyed == sk->__sk_common.skc_cookie.counter)
 			return 0; /* its purge, on the CPU that destroyed it just now */
+	}
+	if (report_closes && state == SYNFIN_TCP_CLOSE) {
 		struct synfin_path *p = path_of(sk, false);
 		if (!p || (p->path_flags & SYNFIN_PATH_ENDED))
 			return 0;

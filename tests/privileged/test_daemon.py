@@ -313,12 +313,18 @@ def scenario_self_steps(synfin):
                 lambda: [c for c in daemon.get(f"/api/v1/closed?port={port}")["closed"]
                          if c["role"] == "server"],
                 lambda rows: len(rows) >= 5, timeout=20)
-            lost = [line for line in daemon.get_text("/metrics").splitlines()
-                    if line.startswith(("synfin_events_lost_total", "synfin_closes_sampled"))]
-            check(len(closed) == 5 and all(c["verdict"] == "valid" for c in closed),
-                  f"{mode}: {[(c['verdict'], c['reason'], c['states']) for c in closed]}; "
-                  f"sockets on {port}: {ss_count(f'( sport = :{port} or dport = :{port} )')}; "
-                  f"{lost}")
+            if len(closed) != 5 or not all(c["verdict"] == "valid" for c in closed):
+                # What the kernel side counted, and every close on the port, whatever its role.
+                counters = [line for line in daemon.get_text("/metrics").splitlines()
+                            if line.startswith(("synfin_events_lost_total", "synfin_closes_",
+                                                "synfin_tcp_connections_closed_total"))
+                            and not line.endswith(" 0")]
+                every = [(c["role"], c["sport"], c["dport"], c["verdict"], c["reason"],
+                          c["outcome"], c["states"])
+                         for c in daemon.get(f"/api/v1/closed?port={port}")["closed"]]
+                check(False, f"{mode}: {len(closed)} server closes, want 5 valid; every close on "
+                      f"{port}: {every}; sockets there: "
+                      f"{ss_count(f'( sport = :{port} or dport = :{port} )')}; {counters}")
             text = daemon.get_text("/metrics")
             sample = f'synfin_tcp_state_transitions_total{{from="{step}",to="{step}"}} '
             counted = [line for line in text.splitlines() if line.startswith(sample)]

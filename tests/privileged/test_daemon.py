@@ -309,10 +309,16 @@ def scenario_self_steps(synfin):
         for mode, port, step in (("nagle_close", 18641, "FIN_WAIT1"),
                                  ("shutdown_close", 18642, "FIN_WAIT2")):
             run_pair(mode, port, count=5)
+            started = time.monotonic()
+            # Rarely (about one server close in 200-300 under a loop of these pairs) a close has
+            # been seen to cross seconds late (14 s once): waited for, and said when it happens.
             closed = eventually(
                 lambda: [c for c in daemon.get(f"/api/v1/closed?port={port}")["closed"]
                          if c["role"] == "server"],
-                lambda rows: len(rows) >= 5, timeout=20)
+                lambda rows: len(rows) >= 5, timeout=60)
+            waited = time.monotonic() - started
+            if waited > 5:
+                print(f"note: {mode}: the last server close crossed after {waited:.1f} s")
             if len(closed) != 5 or not all(c["verdict"] == "valid" for c in closed):
                 # What the kernel side counted, and every close on the port, whatever its role.
                 counters = [line for line in daemon.get_text("/metrics").splitlines()

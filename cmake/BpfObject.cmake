@@ -27,12 +27,18 @@ else()
     message(FATAL_ERROR "/sys/kernel/btf/vmlinux is missing: this kernel has no BTF. "
                         "Build on a kernel with CONFIG_DEBUG_INFO_BTF=y or pass -DSYNFIN_VMLINUX_H=path")
   endif()
+  # Written aside and renamed: a compile never reads a half-written header.
   add_custom_command(
     OUTPUT ${BPF_GENERATED_DIR}/vmlinux.h
-    COMMAND ${BPFTOOL} btf dump file /sys/kernel/btf/vmlinux format c > ${BPF_GENERATED_DIR}/vmlinux.h
+    COMMAND ${BPFTOOL} btf dump file /sys/kernel/btf/vmlinux format c > ${BPF_GENERATED_DIR}/vmlinux.h.part
+    COMMAND ${CMAKE_COMMAND} -E rename ${BPF_GENERATED_DIR}/vmlinux.h.part ${BPF_GENERATED_DIR}/vmlinux.h
     COMMENT "Generating vmlinux.h from the running kernel's BTF"
     VERBATIM)
 endif()
+# One target makes the header before any BPF object is compiled. Without it, every object's
+# target carried its own copy of the rule, and two of them building at once (-j2) rewrote the
+# header while the other's clang parsed it (seen: clang crashing in vmlinux.h).
+add_custom_target(synfin_vmlinux_h DEPENDS ${BPF_GENERATED_DIR}/vmlinux.h)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   set(BPF_TARGET_ARCH x86)
@@ -61,6 +67,7 @@ function(bpf_object name source)
     COMMENT "Generating BPF skeleton ${name}.skel.h"
     VERBATIM)
   add_custom_target(${name}_skel_gen DEPENDS ${skeleton})
+  add_dependencies(${name}_skel_gen synfin_vmlinux_h)
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${BPF_GENERATED_DIR})

@@ -147,6 +147,13 @@ def netns_inode(name):
     return os.stat(f"/var/run/netns/{name}").st_ino
 
 
+def add_loopback_namespace(name):
+    """`ip netns add` NAME with its loopback up; its inode. The caller deletes it."""
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    return netns_inode(name)
+
+
 def scenario_identity(synfin):
     port = port_without_sockets(range(18741, 18761))
     check(port is not None, "no free port in 18741-18760")
@@ -322,9 +329,7 @@ def scenario_every_namespace(synfin):
     ns = f"sfown-{uuid.uuid4().hex[:6]}-walk"
     peers, daemon = [], None
     try:
-        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-        inode = netns_inode(ns)
+        inode = add_loopback_namespace(ns)
         for enter in (True, False):
             # Held before the daemon starts: only a walk of that namespace can list them.
             early = Peer("server", "hold", port, count=n, name="sf-nsearly", netns=ns)
@@ -427,9 +432,7 @@ def scenario_bound_namespace(synfin):
     ns = f"sfown-{uuid.uuid4().hex[:6]}-bound"
     peers, daemon = [], None
     try:
-        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-        inode = netns_inode(ns)
+        inode = add_loopback_namespace(ns)
         # The client closes first: each of its n sockets is left in TIME_WAIT, owned by nobody.
         server = Peer("server", "client_first", port, count=n, name="sf-boundsrv", netns=ns)
         peers.append(server)
@@ -527,8 +530,7 @@ def scenario_metrics_by_unit(synfin):
     peers, daemon = [], None
     with Cgroups(tag) as cg:
         try:
-            subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+            add_loopback_namespace(ns)
             servers = {}
 
             def start(key):
@@ -645,9 +647,7 @@ def scenario_walk_removes_lost(synfin):
     ns = f"sfown-{uuid.uuid4().hex[:6]}-lost"
     peers, daemon = [], None
     try:
-        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-        inode = netns_inode(ns)
+        inode = add_loopback_namespace(ns)
         # A process that stays in the namespace (a pod's pause container): it is walked after
         # the sockets' owner is gone.
         pause = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "600"])

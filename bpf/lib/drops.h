@@ -57,10 +57,8 @@ static __always_inline int record_drop(const struct sk_buff *skb, __u32 kernel_r
 		__u64 *destroyed = bpf_map_lookup_elem(&destroyed_here, &zero);
 		if (destroyed && *destroyed && *destroyed == sk->__sk_common.skc_cookie.counter)
 			return 0; /* its purge, on the CPU that destroyed it just now */
-	}
-	if (report_closes && state == SYNFIN_TCP_CLOSE) {
-		struct synfin_path *p = path_of(sk, false);
-		if (!p || (p->path_flags & SYNFIN_PATH_ENDED))
+		struct synfin_path *p = report_closes ? path_of(sk, false) : NULL;
+		if (report_closes && (!p || (p->path_flags & SYNFIN_PATH_ENDED)))
 			return 0;
 	}
 	__u64 cookie = from_rx_sk ? bpf_get_socket_cookie((void *)rx_sk)
